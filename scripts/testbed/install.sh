@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Installs every part of Hoist's test bed, idempotently, into a per-machine cache:
+#   Debian: docker-registry (CNCF distribution), skopeo, htpasswd, openssl, lua
+#   Go modules, pinned: crane, cosign, etcd, kube-apiserver (built once, cached per version)
+# A second run finds everything cached and takes a few seconds.
+#
+# Cache: $HOIST_TESTBED_CACHE (default ~/.cache/hoist-testbed); binaries land in $CACHE/bin.
+# First run on 2 cores: ~15-20 min (kube-apiserver dominates), ~4 GB of Go caches.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.sh
+. "$here/versions.sh"
+
+cache=${HOIST_TESTBED_CACHE:-$HOME/.cache/hoist-testbed}
+bin="$cache/bin"
+mkdir -p "$bin" "$cache/build"
+
+log() { printf '[testbed] %s\n' "$*" >&2; }
+
+need_go() {
+  command -v go >/dev/null || { log "go is not installed: install Go ${GO_MIN} or newer"; exit 1; }
+}
+
+install_debian() {
+  local missing=()
+  for pkg in $DEBIAN_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "apt-get install ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# go install a tool at a pinned version into $cache/tools/<name>-<version>/, link it into $bin.
+install_go_tool() {
+  local name=$1 pkg=$2 version=$3
+  local dir="$cache/tools/$name-$version"
+  if [ ! -x "$dir/$name" ]; then
+    need_go
+    log "go install $pkg@$version"
+    mkdir -p "$dir"
+    GOBIN="$dir" CGO_ENABLED=0 GOFLAGS=-trimpath go install "$pkg@$version"
+  fi
+  ln -sf "$dir/$name" "$bin/$name"
+}
+
+# etcd's server module carries local replace directives, so it cannot be go-installed;
+# a throwaway module that requires it builds fine because its requires are real versions.
+install_etcd() {
+  local dir="$cache/tools/etcd-$ETCD_VERSION"
+  if [ ! -x "$dir/etcd" ]; then
+    need_go
+    log "building etcd $ETCD_VERSION (a few minutes the first time)"
+    local mod="$cache/build/etcd-$ETCD_VERSION"
+    rm -rf "$mod" && mkdir -p "$mod" "$dir"
+    (
+      cd "$mod"
+      go mod init hoist.dev/testbed/etcd >/dev/null 2>&1
+      go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null 2>&1
+      CGO_ENABLED=0 go build -trimpath -o "$dir/etcd" go.etcd.io/etcd/server/v3
+    )
+  fi
+  ln -sf "$dir/etcd" "$bin/etcd"
+}
+
+# k8s.io/kubernetes requires its staging modules at v0.0.0 with replace directives that only
+# work in the main module (kubernetes/kubernetes#79384). A throwaway main module replaces each
+# of them with its published v0.N.P, read from the release's own go.mod.
+install_kube_apiserver() {
+  local version=$KUBERNETES_VERSION
+  local dir="$cache/tools/kube-apiserver-$version"
+  if [ ! -x "$dir/kube-apiserver" ]; then
+    need_go
+    log "building kube-apiserver and kubectl $version (10-15 minutes the first time on 2 cores)"
+    local mod="$cache/build/kube-apiserver-$version"
+    rm -rf "$mod" && mkdir -p "$mod" "$dir"
+    local staging="v0.${version#v1.}"
+    (
+      cd "$mod"
+      go mod init hoist.dev/testbed/kube-apiserver >/dev/null 2>&1
+      local gomod
+      gomod=$(go mod download -json "k8s.io/kubernetes@$version" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+      [ -f "$gomod" ] || { log "could not download k8s.io/kubernetes@$version"; exit 1; }
+      local args=()
+      while read -r m; do args+=("-replace=$m=$m@$staging"); done \
+        < <(awk '/^\t?k8s\.io\/[a-z0-9-]+ v0\.0\.0$/ {print $1}' "$gomod" | sort -u)
+      [ ${#args[@]} -gt 10 ] || { log "found only ${#args[@]} staging modules in $gomod"; exit 1; }
+      go mod edit "${args[@]}"
+      go mod edit -require="k8s.io/kubernetes@$version"
+      cat > tools.go <<'EOF'
+//go:build tools
+
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)
+EOF
+      go mod tidy >/dev/null 2>&1 || go mod tidy
+      local pkg=k8s.io/component-base/version cpkg=k8s.io/client-go/pkg/version
+      local major=1 minor=${version#v1.}; minor=${minor%%.*}
+      local ld="-s -w"
+      for p in $pkg $cpkg; do
+        ld+=" -X $p.gitVersion=$version -X $p.gitMajor=$major -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+      done
+      CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$dir/kubectl" k8s.io/kubernetes/cmd/kubectl
+      CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$dir/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+    )
+  fi
+  # kubectl of the cluster's own version, so tests never depend on whatever the machine has.
+  ln -sf "$dir/kube-apiserver" "$bin/kube-apiserver"
+  ln -sf "$dir/kubectl" "$bin/kubectl"
+}
+
+main() {
+  local only=${1:-all}
+  install_debian
+  case "$only" in
+    all|tools)
+      install_go_tool crane github.com/google/go-containerregistry/cmd/crane "$CRANE_VERSION"
+      install_go_tool cosign "github.com/sigstore/cosign/v3/cmd/cosign" "$COSIGN_VERSION"
+      ;;&
+    all|kube)
+      install_etcd
+      install_kube_apiserver
+      ;;
+  esac
+  log "ready: $(ls "$bin" | tr '\n' ' ')"
+  echo "$bin"
+}
+
+main "$@"

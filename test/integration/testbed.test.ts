@@ -1,15 +1,14 @@
 // The test bed itself: real registries in each auth mode, the image builder, the interop tools
 // and a real API server. Everything later tests stand on is proven here first.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { buildImage, buildIndex, pushImage } from '../support/images.ts';
 import { startKube, type TestKube } from '../support/kube.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
-import { tool } from '../support/testbed.ts';
+import { runTool } from '../support/testbed.ts';
 
-const crane = (...args: string[]) => execFileSync(tool('crane'), args, { encoding: 'utf8' }).trim();
-const skopeo = (...args: string[]) => execFileSync(tool('skopeo'), args, { encoding: 'utf8' });
+const crane = async (...args: string[]) => (await runTool('crane', args)).trim();
+const skopeo = (...args: string[]) => runTool('skopeo', args);
 
 describe('registries', () => {
   const registries: TestRegistry[] = [];
@@ -20,11 +19,11 @@ describe('registries', () => {
     registries.push(reg);
     const image = buildImage({ layers: [2048, 4096] });
     await pushImage(reg, 'team/app', image, ['v1']);
-    assert.equal(crane('digest', '--insecure', `${reg.host}/team/app:v1`), image.digest);
+    assert.equal(await crane('digest', '--insecure', `${reg.host}/team/app:v1`), image.digest);
     const index = buildIndex({ format: 'docker' });
     await pushImage(reg, 'team/multi', index, ['v2']);
-    assert.equal(crane('digest', '--insecure', `${reg.host}/team/multi:v2`), index.digest);
-    const raw = skopeo('inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/team/multi:v2`);
+    assert.equal(await crane('digest', '--insecure', `${reg.host}/team/multi:v2`), index.digest);
+    const raw = await skopeo('inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/team/multi:v2`);
     assert.equal(raw, index.bytes.toString('utf8'));
   });
 
@@ -34,7 +33,7 @@ describe('registries', () => {
     assert.equal((await fetch(`${reg.url}/v2/`)).status, 401);
     const image = buildImage();
     await pushImage(reg, 'secure/app', image, ['v1']);
-    const out = skopeo('inspect', '--raw', '--tls-verify=false', '--creds', 'alice:s3cret', `docker://${reg.host}/secure/app:v1`);
+    const out = await skopeo('inspect', '--raw', '--tls-verify=false', '--creds', 'alice:s3cret', `docker://${reg.host}/secure/app:v1`);
     assert.equal(out, image.bytes.toString('utf8'));
   });
 
@@ -46,15 +45,15 @@ describe('registries', () => {
     assert.match(challenge.headers.get('www-authenticate') ?? '', /^Bearer realm="http:\/\/127\.0\.0\.1:\d+\/token",service="hoist-test-registry"/);
     const image = buildImage();
     await pushImage(reg, 'tok/app', image, ['v1']);
-    const out = skopeo('inspect', '--raw', '--tls-verify=false', '--creds', 'bob:tok3n', `docker://${reg.host}/tok/app:v1`);
+    const out = await skopeo('inspect', '--raw', '--tls-verify=false', '--creds', 'bob:tok3n', `docker://${reg.host}/tok/app:v1`);
     assert.equal(out, image.bytes.toString('utf8'));
     assert.ok(reg.tokenServer!.requests.some((r) => r.user === 'bob' && r.scopes.includes('repository:tok/app:pull')));
   });
 });
 
 describe('interop tools', () => {
-  test('cosign is installed and runs', () => {
-    assert.match(execFileSync(tool('cosign'), ['version'], { encoding: 'utf8' }), /GitVersion:\s+v3\./);
+  test('cosign is installed and runs', async () => {
+    assert.match(await runTool('cosign', ['version']), /GitVersion:\s+v3\./);
   });
 });
 

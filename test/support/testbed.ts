@@ -1,6 +1,8 @@
 // Where the test bed's parts live, and a clear failure when one is missing: a test never skips
 // because a part is absent, it fails and names the script that installs it.
+import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
+import { promisify } from 'node:util';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -26,4 +28,17 @@ export function tool(name: string): string {
     }
   }
   throw new Error(`test bed part "${name}" is not installed (looked in ${candidates.join(', ')}); run: bash ${installScript}`);
+}
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Runs a test-bed tool and returns its stdout. Asynchronous on purpose: a synchronous child
+ * would block the event loop that serves in-process helpers such as the token server.
+ */
+export async function runTool(name: string, args: string[], options: { input?: string } = {}): Promise<string> {
+  const child = execFileAsync(tool(name), args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (options.input !== undefined) child.child.stdin?.end(options.input);
+  const { stdout } = await child;
+  return stdout;
 }

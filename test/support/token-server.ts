@@ -15,6 +15,11 @@ export interface TokenServer {
   certPath: string;
   /** Every token request seen, to assert on scopes and caching. */
   requests: { scopes: string[]; user: string | undefined }[];
+  /**
+   * The next this-many tokens are signed already expired while claiming a normal lifetime, as a
+   * revoked token or a skewed clock would look to a client: the registry refuses them.
+   */
+  expireNext: number;
   close(): Promise<void>;
 }
 
@@ -48,6 +53,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   const issuer = 'hoist-test-issuer';
   const requests: TokenServer['requests'] = [];
 
+  const state = { expireNext: 0 };
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
@@ -72,9 +78,14 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     });
     const now = Math.floor(Date.now() / 1000);
     const expiresIn = options.expiresIn ?? 300;
+    let exp = now + expiresIn;
+    if (state.expireNext > 0) {
+      state.expireNext -= 1;
+      exp = now - 600; // beyond docker-registry's 60 s leeway
+    }
     const head = base64url(JSON.stringify({ typ: 'JWT', alg: 'ES256', x5c: [der.toString('base64')] }));
     const claims = base64url(JSON.stringify({
-      iss: issuer, sub: user ?? '', aud: service, exp: now + expiresIn, nbf: now - 5, iat: now,
+      iss: issuer, sub: user ?? '', aud: service, exp, nbf: now - 5, iat: now,
       jti: `${now}-${requests.length}`, access,
     }));
     const signature = sign('sha256', Buffer.from(`${head}.${claims}`), { key, dsaEncoding: 'ieee-p1363' });
@@ -91,6 +102,8 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     issuer,
     certPath,
     requests,
+    get expireNext() { return state.expireNext; },
+    set expireNext(n: number) { state.expireNext = n; },
     close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }

@@ -1,0 +1,327 @@
+// Registry operations of the OCI distribution spec, over the Transport: tags, manifests, blobs,
+// uploads, mounts and referrers. Every manifest and blob read is checked against its digest.
+import { pipeline, type Readable } from 'node:stream';
+import { repositoryScope } from './auth.ts';
+import { sha256, VerifyingStream } from './digest.ts';
+import { RegistryError } from './errors.ts';
+import { isIndex, manifestAccept, MediaType, type Descriptor } from './media-types.ts';
+import type { Repository } from './reference.ts';
+import { digestPattern } from './reference.ts';
+import { headerValue, Transport, type RegistryResponse, type TransportOptions } from './transport.ts';
+
+export interface ManifestHead {
+  digest: string;
+  mediaType: string;
+  size: number;
+}
+
+export interface Manifest extends ManifestHead {
+  /** Exactly the bytes the registry served: re-serialising would change the digest. */
+  bytes: Buffer;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+}
+
+const pull = (repo: Repository) => [repositoryScope(repo.name, 'pull')];
+const push = (repo: Repository) => [repositoryScope(repo.name, 'pull,push')];
+const fallbackTag = (digest: string) => digest.replace(':', '-');
+
+export interface RegistryClientOptions extends TransportOptions {
+  /** Upload blobs larger than this in PATCH chunks of this size; unset: one streamed PUT. */
+  uploadChunkBytes?: number;
+}
+
+export class RegistryClient {
+  readonly transport: Transport;
+  readonly #chunkBytes: number | undefined;
+
+  constructor(options: RegistryClientOptions = {}) {
+    this.transport = new Transport(options);
+    if (options.uploadChunkBytes !== undefined && !(options.uploadChunkBytes >= 1024)) {
+      throw new RangeError(`uploadChunkBytes must be at least 1024, got ${options.uploadChunkBytes}`);
+    }
+    this.#chunkBytes = options.uploadChunkBytes;
+  }
+
+  get stats() {
+    return this.transport.stats;
+  }
+
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+
+  /** Checks that a host speaks the distribution API and that our credentials work for it. */
+  async ping(host: string, options: RequestOptions = {}): Promise<void> {
+    const res = await this.transport.request({ host, method: 'GET', path: '/v2/', scope: [], expect: [200], what: 'API version check', ...options });
+    await res.body.dump();
+  }
+
+  /** All tags of a repository, following `Link` pagination. */
+  async listTags(repo: Repository, options: RequestOptions & { pageSize?: number } = {}): Promise<string[]> {
+    const tags: string[] = [];
+    let path: string | undefined = `/v2/${repo.name}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ''}`;
+    for (let page = 0; path; page++) {
+      if (page > 100_000) throw new RegistryError('InvalidResponse', repo.host, `${repo.host}: tag list of ${repo.name} does not end`);
+      const res: RegistryResponse = await this.transport.request({
+        host: repo.host, method: 'GET', path, scope: pull(repo), expect: [200],
+        what: `tag list of ${repo.name}`, notFound: 'RepositoryNotFound', ...opt(options),
+      });
+      const body = (await res.body.json()) as { tags?: string[] | null };
+      tags.push(...(body.tags ?? []));
+      path = nextPage(headerValue(res.headers, 'link'));
+    }
+    return tags;
+  }
+
+  /** Like listTags, but a repository that does not exist yet has no tags. */
+  async listTagsOrEmpty(repo: Repository, options: RequestOptions & { pageSize?: number } = {}): Promise<string[]> {
+    try {
+      return await this.listTags(repo, options);
+    } catch (error) {
+      if (error instanceof RegistryError && (error.reason === 'RepositoryNotFound' || error.reason === 'NotFound')) return [];
+      throw error;
+    }
+  }
+
+  /** A manifest's digest, type and size, or undefined when it is not there. */
+  async headManifest(repo: Repository, reference: string, options: RequestOptions = {}): Promise<ManifestHead | undefined> {
+    const res = await this.transport.request({
+      host: repo.host, method: 'HEAD', path: `/v2/${repo.name}/manifests/${reference}`, headers: { accept: manifestAccept },
+      scope: pull(repo), expect: [200, 404], what: `manifest ${repo.name}:${reference}`, ...opt(options),
+    });
+    await res.body.dump();
+    if (res.status === 404) return undefined;
+    const digest = headerValue(res.headers, 'docker-content-digest');
+    if (!digest || !digestPattern.test(digest)) {
+      // Without the header only the bytes can tell the digest.
+      const manifest = await this.getManifest(repo, reference, options);
+      return { digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.size };
+    }
+    if (digestPattern.test(reference) && digest !== reference) {
+      throw new RegistryError('DigestMismatch', repo.host, `${repo.host}: manifest ${repo.name}@${reference} is served as ${digest}`);
+    }
+    return { digest, mediaType: contentType(res), size: Number(headerValue(res.headers, 'content-length') ?? 0) };
+  }
+
+  async getManifest(repo: Repository, reference: string, options: RequestOptions = {}): Promise<Manifest> {
+    const res = await this.transport.request({
+      host: repo.host, method: 'GET', path: `/v2/${repo.name}/manifests/${reference}`, headers: { accept: manifestAccept },
+      scope: pull(repo), expect: [200], what: `manifest ${repo.name}${digestPattern.test(reference) ? '@' : ':'}${reference}`, ...opt(options),
+    });
+    const bytes = Buffer.from(await res.body.arrayBuffer());
+    const digest = sha256(bytes);
+    if (digestPattern.test(reference) && digest !== reference) {
+      throw new RegistryError('DigestMismatch', repo.host, `${repo.host}: manifest ${repo.name}@${reference} hashes to ${digest}; refusing it`);
+    }
+    return { digest, mediaType: contentType(res, bytes), size: bytes.length, bytes };
+  }
+
+  /** Writes a manifest under a tag or its digest; returns whether the registry indexed its subject. */
+  async putManifest(repo: Repository, reference: string, manifest: { bytes: Buffer; mediaType: string }, options: RequestOptions = {}): Promise<{ digest: string; subjectIndexed: boolean }> {
+    const digest = sha256(manifest.bytes);
+    if (digestPattern.test(reference) && reference !== digest) throw new Error(`manifest bytes hash to ${digest}, not ${reference}`);
+    const res = await this.transport.request({
+      host: repo.host, method: 'PUT', path: `/v2/${repo.name}/manifests/${reference}`,
+      headers: { 'content-type': manifest.mediaType }, body: manifest.bytes,
+      scope: push(repo), expect: [201, 200], what: `manifest ${repo.name}${digestPattern.test(reference) ? '@' : ':'}${reference}`, ...opt(options),
+    });
+    await res.body.dump();
+    const stored = headerValue(res.headers, 'docker-content-digest');
+    if (stored && stored !== digest) {
+      throw new RegistryError('DigestMismatch', repo.host, `${repo.host}: stored manifest ${repo.name}:${reference} as ${stored}, expected ${digest}`);
+    }
+    return { digest, subjectIndexed: headerValue(res.headers, 'oci-subject') !== undefined };
+  }
+
+  /** A blob's size, or undefined when the repository does not have it. */
+  async headBlob(repo: Repository, digest: string, options: RequestOptions = {}): Promise<number | undefined> {
+    const res = await this.transport.request({
+      host: repo.host, method: 'HEAD', path: `/v2/${repo.name}/blobs/${digest}`, scope: pull(repo),
+      expect: [200, 404], followRedirects: true, what: `blob ${repo.name}@${digest}`, ...opt(options),
+    });
+    await res.body.dump();
+    return res.status === 200 ? Number(headerValue(res.headers, 'content-length') ?? 0) : undefined;
+  }
+
+  /**
+   * Streams a blob. The stream errors at its end if the bytes do not hash to `digest` (or do not
+   * add up to `size`), so a consumer never accepts a corrupted blob as complete.
+   */
+  async getBlob(repo: Repository, digest: string, size?: number, options: RequestOptions = {}): Promise<VerifyingStream> {
+    const res = await this.transport.request({
+      host: repo.host, method: 'GET', path: `/v2/${repo.name}/blobs/${digest}`, scope: pull(repo),
+      expect: [200], followRedirects: true, what: `blob ${repo.name}@${digest}`, ...opt(options),
+    });
+    const verifier = new VerifyingStream(digest, size, `${repo.host}: blob ${repo.name}@${digest}`);
+    pipeline(res.body, verifier, () => { /* errors surface on the verifier */ });
+    return verifier;
+  }
+
+  /**
+   * Asks the registry to link a blob from another repository on the same host: no bytes move.
+   * A registry that will not mount (202) opens an ordinary upload instead, whose `location`
+   * the caller then uploads to.
+   */
+  async mountBlob(repo: Repository, digest: string, from: string, options: RequestOptions = {}): Promise<{ mounted: true } | { mounted: false; location: string }> {
+    const res = await this.transport.request({
+      host: repo.host, method: 'POST',
+      path: `/v2/${repo.name}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
+      headers: { 'content-length': '0' }, body: '',
+      scope: [...push(repo), repositoryScope(from, 'pull')], expect: [201, 202],
+      what: `mount of ${digest} from ${from} into ${repo.name}`, ...opt(options),
+    });
+    await res.body.dump();
+    if (res.status === 201) return { mounted: true };
+    return { mounted: false, location: requireLocation(res, repo) };
+  }
+
+  /**
+   * Uploads a blob from a buffer or a stream, never holding a whole stream in memory: one
+   * streamed PUT, or PATCH chunks of `uploadChunkBytes` when configured and the blob is larger.
+   */
+  async uploadBlob(repo: Repository, digest: string, size: number, body: Buffer | Readable, options: RequestOptions & { location?: string } = {}): Promise<void> {
+    let location = options.location ?? await this.#startUpload(repo, options);
+    const what = `upload of blob ${digest} to ${repo.name}`;
+    if (this.#chunkBytes !== undefined && size > this.#chunkBytes) {
+      let offset = 0;
+      for await (const chunk of chunks(body, this.#chunkBytes)) {
+        const res = await this.transport.request({
+          host: repo.host, method: 'PATCH', path: location,
+          headers: { 'content-type': 'application/octet-stream', 'content-length': String(chunk.length), 'content-range': `${offset}-${offset + chunk.length - 1}` },
+          body: chunk, scope: push(repo), expect: [202], what, ...opt(options),
+        });
+        await res.body.dump();
+        location = requireLocation(res, repo);
+        offset += chunk.length;
+      }
+      const res = await this.transport.request({
+        host: repo.host, method: 'PUT', path: withDigest(location, digest), headers: { 'content-length': '0' }, body: '',
+        scope: push(repo), expect: [201], what, ...opt(options),
+      });
+      await res.body.dump();
+      return;
+    }
+    const res = await this.transport.request({
+      host: repo.host, method: 'PUT', path: withDigest(location, digest),
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+      body, scope: push(repo), expect: [201], what, ...opt(options),
+    });
+    await res.body.dump();
+  }
+
+  async #startUpload(repo: Repository, options: RequestOptions): Promise<string> {
+    const res = await this.transport.request({
+      host: repo.host, method: 'POST', path: `/v2/${repo.name}/blobs/uploads/`, headers: { 'content-length': '0' }, body: '',
+      scope: push(repo), expect: [202], what: `upload to ${repo.name}`, ...opt(options),
+    });
+    await res.body.dump();
+    return requireLocation(res, repo);
+  }
+
+  /**
+   * Manifests that refer to `digest` as their subject (signatures, attestations): the referrers
+   * API, or the `sha256-<hex>` tag schema on registries without it.
+   */
+  async referrers(repo: Repository, digest: string, options: RequestOptions & { artifactType?: string } = {}): Promise<Descriptor[]> {
+    const filter = options.artifactType ? `?artifactType=${encodeURIComponent(options.artifactType)}` : '';
+    const res = await this.transport.request({
+      host: repo.host, method: 'GET', path: `/v2/${repo.name}/referrers/${digest}${filter}`, headers: { accept: MediaType.ociIndex },
+      scope: pull(repo), expect: [200, 404, 400, 405], what: `referrers of ${repo.name}@${digest}`, ...opt(options),
+    });
+    let descriptors: Descriptor[];
+    if (res.status === 200 && contentType(res).startsWith(MediaType.ociIndex)) {
+      descriptors = ((await res.body.json()) as { manifests?: Descriptor[] }).manifests ?? [];
+    } else {
+      await res.body.dump();
+      descriptors = (await this.#fallbackIndex(repo, digest, options))?.manifests ?? [];
+    }
+    return options.artifactType ? descriptors.filter((d) => d.artifactType === options.artifactType) : descriptors;
+  }
+
+  /**
+   * Pushes a manifest that has a subject and makes it findable as a referrer: registries with
+   * the referrers API index it themselves; elsewhere the `sha256-<hex>` tag's index gets it.
+   */
+  async pushReferrer(repo: Repository, manifest: { bytes: Buffer; mediaType: string; artifactType?: string; annotations?: Record<string, string> }, subject: string, options: RequestOptions = {}): Promise<string> {
+    const { digest, subjectIndexed } = await this.putManifest(repo, sha256(manifest.bytes), manifest, options);
+    if (subjectIndexed) return digest;
+    const current = await this.#fallbackIndex(repo, subject, options);
+    const manifests = current?.manifests ?? [];
+    if (manifests.some((d) => d.digest === digest)) return digest;
+    const entry: Descriptor = {
+      mediaType: manifest.mediaType, digest, size: manifest.bytes.length,
+      ...(manifest.artifactType && { artifactType: manifest.artifactType }),
+      ...(manifest.annotations && { annotations: manifest.annotations }),
+    };
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [...manifests, entry] }));
+    await this.putManifest(repo, fallbackTag(subject), { bytes: index, mediaType: MediaType.ociIndex }, options);
+    return digest;
+  }
+
+  async #fallbackIndex(repo: Repository, subject: string, options: RequestOptions): Promise<{ manifests?: Descriptor[] } | undefined> {
+    const tag = fallbackTag(subject);
+    if (!(await this.headManifest(repo, tag, options))) return undefined;
+    const index = await this.getManifest(repo, tag, options);
+    if (!isIndex(index.mediaType)) return undefined;
+    return JSON.parse(index.bytes.toString('utf8')) as { manifests?: Descriptor[] };
+  }
+}
+
+function opt(options: RequestOptions): { signal?: AbortSignal } {
+  return options.signal ? { signal: options.signal } : {};
+}
+
+function contentType(res: RegistryResponse, bytes?: Buffer): string {
+  const header = headerValue(res.headers, 'content-type')?.split(';')[0]?.trim();
+  if (header && header !== 'application/json' && header !== 'application/octet-stream') return header;
+  if (bytes) {
+    try {
+      const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: string; manifests?: unknown };
+      return doc.mediaType ?? (doc.manifests ? MediaType.ociIndex : MediaType.ociManifest);
+    } catch {
+      // fall through
+    }
+  }
+  return header ?? MediaType.ociManifest;
+}
+
+function requireLocation(res: RegistryResponse, repo: Repository): string {
+  const location = headerValue(res.headers, 'location');
+  if (!location) throw new RegistryError('InvalidResponse', repo.host, `${repo.host}: upload to ${repo.name} answered ${res.status} without a Location`);
+  return location;
+}
+
+function withDigest(location: string, digest: string): string {
+  return `${location}${location.includes('?') ? '&' : '?'}digest=${encodeURIComponent(digest)}`;
+}
+
+/** `Link: </v2/x/tags/list?n=100&last=b>; rel="next"` -> the next page's path. */
+export function nextPage(link: string | undefined): string | undefined {
+  if (!link) return undefined;
+  const match = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(link);
+  return match?.[1];
+}
+
+/** Re-cuts a stream into fixed-size buffers; memory stays at one chunk. */
+async function* chunks(body: Buffer | Readable, size: number): AsyncGenerator<Buffer> {
+  if (Buffer.isBuffer(body)) {
+    for (let i = 0; i < body.length; i += size) yield body.subarray(i, i + size);
+    return;
+  }
+  let pending: Buffer[] = [];
+  let length = 0;
+  for await (const piece of body as AsyncIterable<Buffer>) {
+    pending.push(piece);
+    length += piece.length;
+    while (length >= size) {
+      const all = Buffer.concat(pending, length);
+      yield all.subarray(0, size);
+      pending = [all.subarray(size)];
+      length -= size;
+    }
+  }
+  if (length > 0) yield Buffer.concat(pending, length);
+}

@@ -1,0 +1,163 @@
+// Copying images between repositories with their digests intact: children before parents,
+// blobs before the manifests that name them, blobs already present skipped, mounts inside one
+// registry, streams across registries. An image that is already there costs only the reads
+// needed to know that.
+import pRetry, { AbortError } from 'p-retry';
+import type { RegistryClient } from './client.ts';
+import { forEachLimit } from './concurrency.ts';
+import { DigestMismatchError } from './digest.ts';
+import { RegistryError } from './errors.ts';
+import { isIndex, parseManifest, type Descriptor } from './media-types.ts';
+import type { Repository } from './reference.ts';
+
+export interface CopyRequest {
+  src: Repository;
+  dst: Repository;
+  digest: string;
+  /** Destination tags to point at the digest. A tag already on another digest is never moved. */
+  tags?: string[];
+  /** Destination tags whose digests the caller already read (absent = known not to exist). */
+  knownTags?: ReadonlyMap<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface CopyResult {
+  digest: string;
+  /** The image was already in the destination; only tags may have been written. */
+  alreadyPresent: boolean;
+  manifestsWritten: number;
+  blobsCopied: number;
+  blobsMounted: number;
+  blobsSkipped: number;
+  bytesCopied: number;
+  tagsWritten: string[];
+  /** Tags left alone because they point at another digest. */
+  tagConflicts: { tag: string; digest: string }[];
+}
+
+export interface CopyOptions {
+  /** Blobs of one image moved at once. */
+  blobConcurrency?: number;
+  /** Children of one index copied at once. */
+  manifestConcurrency?: number;
+  /** Attempts for one blob transfer: a failed stream is started again from the source. */
+  blobAttempts?: number;
+  /** Called with each blob transfer's bytes, for progress displays. */
+  onBytes?: (bytes: number) => void;
+}
+
+export class ImageCopier {
+  readonly #client: RegistryClient;
+  readonly #blobConcurrency: number;
+  readonly #manifestConcurrency: number;
+  readonly #blobAttempts: number;
+  readonly #onBytes: ((bytes: number) => void) | undefined;
+  /** Blob transfers under way, so concurrent copies of images sharing a layer move it once. */
+  readonly #inFlight = new Map<string, Promise<'copied' | 'mounted' | 'skipped'>>();
+
+  constructor(client: RegistryClient, options: CopyOptions = {}) {
+    this.#client = client;
+    this.#blobConcurrency = options.blobConcurrency ?? 4;
+    this.#manifestConcurrency = options.manifestConcurrency ?? 4;
+    this.#blobAttempts = options.blobAttempts ?? 3;
+    this.#onBytes = options.onBytes;
+  }
+
+  async copy(request: CopyRequest): Promise<CopyResult> {
+    const { src, dst, digest, signal } = request;
+    const result: CopyResult = {
+      digest, alreadyPresent: false, manifestsWritten: 0, blobsCopied: 0, blobsMounted: 0, blobsSkipped: 0, bytesCopied: 0, tagsWritten: [], tagConflicts: [],
+    };
+    const opts = signal ? { signal } : {};
+    // Tags first: a conflicting tag is reported without writing anything for it.
+    const tags = request.tags ?? [];
+    const toWrite: string[] = [];
+    await forEachLimit(tags, 4, async (tag) => {
+      const current = request.knownTags ? request.knownTags.get(tag) : (await this.#client.headManifest(dst, tag, opts))?.digest;
+      if (current === undefined) toWrite.push(tag);
+      else if (current !== digest) result.tagConflicts.push({ tag, digest: current });
+    });
+    toWrite.sort((a, b) => tags.indexOf(a) - tags.indexOf(b));
+
+    const present = await this.#client.headManifest(dst, digest, opts);
+    result.alreadyPresent = present !== undefined;
+    if (!present) {
+      await this.#copyManifest(src, dst, digest, result, signal);
+    }
+    if (toWrite.length > 0) {
+      // Tagging rewrites the same bytes; read them from the destination, now that it has them.
+      const manifest = await this.#client.getManifest(dst, digest, opts);
+      for (const tag of toWrite) {
+        await this.#client.putManifest(dst, tag, manifest, opts);
+        result.tagsWritten.push(tag);
+      }
+    }
+    return result;
+  }
+
+  async #copyManifest(src: Repository, dst: Repository, digest: string, result: CopyResult, signal?: AbortSignal): Promise<void> {
+    const opts = signal ? { signal } : {};
+    const manifest = await this.#client.getManifest(src, digest, opts);
+    const parsed = parseManifest(manifest.bytes, manifest.mediaType);
+    if (isIndex(parsed.mediaType)) {
+      await forEachLimit(parsed.manifests, this.#manifestConcurrency, async (child) => {
+        if (await this.#client.headManifest(dst, child.digest, opts)) return;
+        await this.#copyManifest(src, dst, child.digest, result, signal);
+      });
+    } else {
+      await forEachLimit(parsed.blobs, this.#blobConcurrency, async (blob) => {
+        const outcome = await this.#copyBlobOnce(src, dst, blob, result, signal);
+        if (outcome === 'copied') result.blobsCopied += 1;
+        else if (outcome === 'mounted') result.blobsMounted += 1;
+        else result.blobsSkipped += 1;
+      });
+    }
+    await this.#client.putManifest(dst, digest, manifest, opts);
+    result.manifestsWritten += 1;
+  }
+
+  #copyBlobOnce(src: Repository, dst: Repository, blob: Descriptor, result: CopyResult, signal?: AbortSignal): Promise<'copied' | 'mounted' | 'skipped'> {
+    const key = `${dst.host}/${dst.name}@${blob.digest}`;
+    let pending = this.#inFlight.get(key);
+    if (pending) return pending.then(() => 'skipped');
+    pending = this.#copyBlob(src, dst, blob, result, signal).finally(() => this.#inFlight.delete(key));
+    this.#inFlight.set(key, pending);
+    return pending;
+  }
+
+  async #copyBlob(src: Repository, dst: Repository, blob: Descriptor, result: CopyResult, signal?: AbortSignal): Promise<'copied' | 'mounted' | 'skipped'> {
+    const opts = signal ? { signal } : {};
+    if ((await this.#client.headBlob(dst, blob.digest, opts)) !== undefined) return 'skipped';
+    let location: string | undefined;
+    if (src.host === dst.host && src.name !== dst.name) {
+      const mount = await this.#client.mountBlob(dst, blob.digest, src.name, opts);
+      if (mount.mounted) return 'mounted';
+      location = mount.location;
+    }
+    // A stream cannot be replayed: a transient failure restarts the transfer from the source.
+    await pRetry(async (attempt) => {
+      const body = await this.#client.getBlob(src, blob.digest, blob.size, opts);
+      try {
+        await this.#client.uploadBlob(dst, blob.digest, blob.size, body, { ...opts, ...(attempt === 1 && location && { location }) });
+      } catch (error) {
+        body.destroy();
+        const mismatch = body.errored instanceof DigestMismatchError ? body.errored : findMismatch(error);
+        if (mismatch) {
+          throw new AbortError(new RegistryError('DigestMismatch', src.host, `${src.host}: blob ${src.name}@${blob.digest} is corrupt (${mismatch.message}); nothing was written`, { cause: error }));
+        }
+        if (error instanceof RegistryError && !error.transient) throw new AbortError(error);
+        throw error;
+      }
+      result.bytesCopied += blob.size;
+      this.#onBytes?.(blob.size);
+    }, { retries: this.#blobAttempts - 1, minTimeout: 200, maxTimeout: 5000, randomize: true, ...(signal && { signal }) });
+    return 'copied';
+  }
+}
+
+function findMismatch(error: unknown): DigestMismatchError | undefined {
+  for (let e = error; e; e = (e as { cause?: unknown }).cause) {
+    if (e instanceof DigestMismatchError) return e;
+  }
+  return undefined;
+}

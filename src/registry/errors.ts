@@ -1,0 +1,82 @@
+// Errors from talking to a registry. Each carries a stable CamelCase reason, which ends up in
+// conditions and events, and a message that names the registry and says what to do.
+
+export type RegistryErrorReason =
+  | 'Unauthorized' // credentials missing or refused
+  | 'Forbidden' // authenticated, but not allowed
+  | 'NotFound' // manifest, blob or tag absent
+  | 'RepositoryNotFound'
+  | 'RateLimited' // 429 that outlived the retries
+  | 'ServerError' // 5xx that outlived the retries
+  | 'Timeout' // connect, headers or body idle timeout
+  | 'ConnectionFailed' // refused, reset, DNS
+  | 'DigestMismatch' // bytes did not hash to the digest they were fetched by
+  | 'InvalidResponse' // the registry answered something we cannot use
+  | 'Rejected' // another 4xx: the request itself was refused
+  | 'Aborted';
+
+export class RegistryError extends Error {
+  override name = 'RegistryError';
+  readonly reason: RegistryErrorReason;
+  readonly host: string;
+  readonly status: number | undefined;
+  /** Seconds the registry asked us to wait, from Retry-After or RateLimit headers. */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(
+    reason: RegistryErrorReason,
+    host: string,
+    message: string,
+    options: { status?: number; retryAfterSeconds?: number; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.reason = reason;
+    this.host = host;
+    this.status = options.status;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+
+  /** Worth another attempt: the same request may well succeed later. */
+  get transient(): boolean {
+    return this.reason === 'RateLimited' || this.reason === 'ServerError' || this.reason === 'Timeout'
+      || this.reason === 'ConnectionFailed' || (this.reason === 'Rejected' && this.status === 408);
+  }
+}
+
+export function reasonForStatus(status: number, notFound: RegistryErrorReason = 'NotFound'): RegistryErrorReason {
+  if (status === 401) return 'Unauthorized';
+  if (status === 403) return 'Forbidden';
+  if (status === 404) return notFound;
+  if (status === 429) return 'RateLimited';
+  if (status >= 500) return 'ServerError';
+  return 'Rejected';
+}
+
+const networkCodes: Record<string, RegistryErrorReason> = {
+  UND_ERR_CONNECT_TIMEOUT: 'Timeout',
+  UND_ERR_HEADERS_TIMEOUT: 'Timeout',
+  UND_ERR_BODY_TIMEOUT: 'Timeout',
+  UND_ERR_SOCKET: 'ConnectionFailed',
+  UND_ERR_CLOSED: 'ConnectionFailed',
+  ECONNRESET: 'ConnectionFailed',
+  ECONNREFUSED: 'ConnectionFailed',
+  EPIPE: 'ConnectionFailed',
+  ENOTFOUND: 'ConnectionFailed',
+  EAI_AGAIN: 'ConnectionFailed',
+  ETIMEDOUT: 'Timeout',
+};
+
+/** Turns whatever undici or a stream threw into a RegistryError. */
+export function fromNetworkError(error: unknown, host: string, what: string): RegistryError {
+  if (error instanceof RegistryError) return error;
+  const err = error as { name?: string; code?: string; message?: string; cause?: { code?: string } };
+  if (err?.name === 'AbortError' || err?.code === 'ABORT_ERR' || err?.code === 'UND_ERR_ABORTED') {
+    return new RegistryError('Aborted', host, `${what}: aborted`, { cause: error });
+  }
+  if (err?.name === 'TimeoutError') {
+    return new RegistryError('Timeout', host, `${what}: timed out`, { cause: error });
+  }
+  const code = err?.code ?? err?.cause?.code;
+  const reason: RegistryErrorReason = (code ? networkCodes[code] : undefined) ?? 'ConnectionFailed';
+  return new RegistryError(reason, host, `${what}: ${err?.message ?? String(error)}${code ? ` (${code})` : ''}`, { cause: error });
+}

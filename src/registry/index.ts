@@ -1,0 +1,12 @@
+// The registry client, usable on its own: `new RegistryClient(options)` for operations and
+// `new ImageCopier(client)` for digest-preserving copies.
+export { RegistryClient, type Manifest, type ManifestHead, type RegistryClientOptions, type RequestOptions } from './client.ts';
+export { ImageCopier, type CopyOptions, type CopyRequest, type CopyResult } from './copy.ts';
+export { anonymous, parseDockerConfig, StaticCredentials, type Credential, type CredentialStore } from './credentials.ts';
+export { DigestMismatchError, sha256 } from './digest.ts';
+export { RegistryError, type RegistryErrorReason } from './errors.ts';
+export { HostLimiter, Limiters, defaultRateLimit, type RateLimitOptions } from './limiter.ts';
+export { isIndex, MediaType, parseManifest, type Descriptor } from './media-types.ts';
+export { formatReference, parseReference, parseRepository, digestPattern, tagPattern, type Reference, type Repository } from './reference.ts';
+export { RegistryStats } from './stats.ts';
+export { defaultRetry, defaultTimeouts, type RetryOptions, type Timeouts, type TransportOptions } from './transport.ts';

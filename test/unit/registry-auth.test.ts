@@ -1,0 +1,55 @@
+// Parsing what registries send and what users configure: challenges, dockerconfigjson,
+// references, pagination links.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseChallenge } from '../../src/registry/auth.ts';
+import { nextPage } from '../../src/registry/client.ts';
+import { parseDockerConfig } from '../../src/registry/credentials.ts';
+import { parseReference } from '../../src/registry/reference.ts';
+
+test('WWW-Authenticate challenges', () => {
+  assert.deepEqual(parseChallenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/ubuntu:pull"'), {
+    scheme: 'bearer', realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/ubuntu:pull',
+  });
+  assert.deepEqual(parseChallenge('Basic realm="Registry Realm"'), { scheme: 'basic', realm: 'Registry Realm' });
+  assert.deepEqual(parseChallenge('bearer realm=https://r/token, service=x'), { scheme: 'bearer', realm: 'https://r/token', service: 'x' });
+  assert.equal(parseChallenge('Negotiate abc'), undefined);
+  assert.equal(parseChallenge(undefined), undefined);
+});
+
+test('dockerconfigjson: auth, username/password, identitytoken, host spellings', () => {
+  const store = parseDockerConfig(JSON.stringify({ auths: {
+    'https://index.docker.io/v1/': { auth: Buffer.from('me:pa:ss').toString('base64') },
+    'http://127.0.0.1:5000': { username: 'u', password: 'p' },
+    'ghcr.io': { identitytoken: 'refresh-me' },
+  } }));
+  assert.deepEqual(store.get('registry-1.docker.io'), { kind: 'basic', username: 'me', password: 'pa:ss' });
+  assert.deepEqual(store.get('127.0.0.1:5000'), { kind: 'basic', username: 'u', password: 'p' });
+  assert.deepEqual(store.get('ghcr.io'), { kind: 'identityToken', token: 'refresh-me' });
+  assert.deepEqual(store.get('quay.io'), { kind: 'anonymous' });
+});
+
+test('dockerconfigjson errors name the entry, never the secret', () => {
+  assert.throws(() => parseDockerConfig('{'), /not valid JSON/);
+  assert.throws(() => parseDockerConfig('{"auths": []}'), /"auths" must be an object/);
+  assert.throws(() => parseDockerConfig(JSON.stringify({ auths: { r: { auth: Buffer.from('nocolon').toString('base64') } } })), /auths\["r"\]\.auth must be base64/);
+  assert.throws(() => parseDockerConfig(JSON.stringify({ auths: { r: { username: 'u' } } })), (e: Error) => /username or a password but not both/.test(e.message));
+  assert.throws(() => parseDockerConfig(JSON.stringify({ auths: { r: { password: 'hunter2' } } })), (e: Error) => !e.message.includes('hunter2'));
+});
+
+test('image references', () => {
+  assert.deepEqual(parseReference('registry.k8s.io/kube-apiserver:v1.34.0'), { host: 'registry.k8s.io', name: 'kube-apiserver', tag: 'v1.34.0' });
+  const digest = `sha256:${'a'.repeat(64)}`;
+  assert.deepEqual(parseReference(`127.0.0.1:5000/a/b:t@${digest}`), { host: '127.0.0.1:5000', name: 'a/b', tag: 't', digest });
+  assert.deepEqual(parseReference('localhost:5000/app'), { host: 'localhost:5000', name: 'app' });
+  assert.throws(() => parseReference('app'), /expected host\/repository/);
+  assert.throws(() => parseReference('r.io/App'), /lowercase/);
+  assert.throws(() => parseReference('r.io/app@sha256:12'), /digest must look like/);
+});
+
+test('Link pagination headers', () => {
+  assert.equal(nextPage('</v2/a/tags/list?n=10&last=t09>; rel="next"'), '/v2/a/tags/list?n=10&last=t09');
+  assert.equal(nextPage('<https://r.io/v2/a/tags/list?last=x>; rel=next'), 'https://r.io/v2/a/tags/list?last=x');
+  assert.equal(nextPage(undefined), undefined);
+  assert.equal(nextPage('</x>; rel="prev"'), undefined);
+});

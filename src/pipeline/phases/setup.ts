@@ -1,0 +1,18 @@
+// Setup: check the options and that there is something to work on, before any registry is read.
+import type { Phase, RunContext } from '../types.ts';
+
+export const setupPhase: Phase = {
+  name: 'Setup',
+  async run(ctx: RunContext) {
+    const { concurrency, planConcurrency } = ctx.options;
+    for (const [name, value] of Object.entries({ concurrency, planConcurrency })) {
+      if (!(Number.isInteger(value) && value >= 1)) {
+        return { message: `${name} must be a whole number of at least 1, got ${value}`, stop: 'failed', reason: 'InvalidOptions' };
+      }
+    }
+    if (ctx.edges.length === 0) return { message: 'the manifests name no images to promote', stop: 'done' };
+    const sources = new Set(ctx.edges.map((e) => `${e.src.host}/${e.src.name}`)).size;
+    const destinations = new Set(ctx.edges.map((e) => `${e.dst.host}/${e.dst.name}`)).size;
+    return { message: `${ctx.edges.length} edges from ${sources} source to ${destinations} destination repositories` };
+  },
+};

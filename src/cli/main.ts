@@ -1,8 +1,10 @@
 import type { Command, CommandIO } from './command.ts';
 import { ExitCode, UsageError } from './command.ts';
+import { convertCommand } from './commands/convert.ts';
+import { validateCommand } from './commands/validate.ts';
 import { versionCommand } from './commands/version.ts';
 
-const commands: Command[] = [versionCommand];
+const commands: Command[] = [convertCommand, validateCommand, versionCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

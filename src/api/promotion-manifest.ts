@@ -1,0 +1,200 @@
+// The PromotionManifest resource: its zod schemas are the single source of truth for the
+// TypeScript types, for offline validation and for the CRD (scripts/generate-crd.ts).
+import { z } from 'zod';
+import { serverRules, withRules } from './cel.ts';
+import {
+  CONDITION_REASON_PATTERN, DIGEST_PATTERN, DURATION_PATTERN, IMAGE_NAME_PATTERN, REGISTRY_NAME_PATTERN, TAG_PATTERN,
+} from './patterns.ts';
+
+export const group = 'hoist.dev';
+export const version = 'v1alpha1';
+export const apiVersion = `${group}/${version}`;
+export const kind = 'PromotionManifest';
+export const names = {
+  kind,
+  listKind: 'PromotionManifestList',
+  plural: 'promotionmanifests',
+  singular: 'promotionmanifest',
+  shortNames: ['pm'],
+  categories: ['hoist'],
+} as const;
+
+// Bounds keep objects well under etcd's size limit and CEL rules within the API server's cost
+// budget; status lists are capped because per-image detail belongs in events and logs.
+export const limits = {
+  registries: 64,
+  images: 256,
+  digestsPerImage: 2000,
+  tagsPerDigest: 64,
+  policyEntries: 32,
+  statusPhases: 16,
+  statusFailedImages: 20,
+  statusAttestations: 50,
+} as const;
+
+const secretRef = z.strictObject({
+  name: z.string().min(1).max(253).describe('Name of a Secret in the namespace of the PromotionManifest.'),
+});
+
+export const registrySchema = z.strictObject({
+  name: z.string().max(255).regex(new RegExp(REGISTRY_NAME_PATTERN))
+    .describe('Registry host and optional path prefix, e.g. us-central1-docker.pkg.dev/k8s-artifacts-prod/images/bom. Image references are <name>/<image name>.'),
+  src: z.boolean().default(false)
+    .describe('Marks the source (staging) registry; exactly one registry has src: true, every other one is a destination.'),
+  credentials: z.strictObject({
+    secretRef: secretRef.describe('A kubernetes.io/dockerconfigjson Secret with the credentials for this registry.'),
+  }).optional().describe('Credentials for this registry; anonymous access when omitted.'),
+});
+
+export const imageSchema = z.strictObject({
+  name: z.string().max(255).regex(new RegExp(IMAGE_NAME_PATTERN))
+    .describe('Repository path below every registry, e.g. bom or sig-storage/csi-attacher.'),
+  dmap: serverRules(
+    z.record(
+      z.string().regex(new RegExp(DIGEST_PATTERN)),
+      z.array(z.string().regex(new RegExp(TAG_PATTERN))).max(limits.tagsPerDigest),
+    ),
+    [{ rule: `self.all(d, d.matches('${DIGEST_PATTERN}'))`, message: 'every dmap key must be a digest: sha256: followed by 64 lowercase hex digits' }],
+  ).meta({ minProperties: 1, maxProperties: limits.digestsPerImage })
+    .describe('Digest map: each source digest (sha256:...) to the tags it gets in every destination; an empty list promotes the digest without tags.'),
+});
+
+const policyMode = z.enum(['Enforce', 'Warn', 'Off']).default('Enforce')
+  .describe('Enforce stops the run when verification fails; Warn records the failure and goes on; Off skips verification.');
+
+const identity = withRules(
+  z.strictObject({
+    issuer: z.string().min(1).describe('OIDC issuer of the signing certificate, e.g. https://accounts.google.com.'),
+    subject: z.string().min(1).optional().describe('Exact certificate subject (SAN), e.g. an email or workflow URI.'),
+    subjectRegExp: z.string().min(1).optional().describe('RE2 regular expression the certificate subject must match.'),
+  }),
+  [{
+    rule: 'has(self.subject) != has(self.subjectRegExp)',
+    message: 'set exactly one of subject or subjectRegExp',
+    holds: (v) => (v.subject === undefined) !== (v.subjectRegExp === undefined),
+  }],
+).describe('A keyless signer: issuer and subject (or subject pattern) of its Fulcio certificate.');
+
+const signaturePolicy = withRules(
+  z.strictObject({
+    mode: policyMode,
+    identities: z.array(identity).max(limits.policyEntries).optional().describe('Keyless signers whose signatures are accepted.'),
+    keys: z.array(z.strictObject({ secretRef: secretRef.describe('Secret holding a PEM public key under the key cosign.pub.') }))
+      .max(limits.policyEntries).optional().describe('Public keys whose signatures are accepted.'),
+  }),
+  [{
+    rule: "self.mode == 'Off' || (has(self.identities) && size(self.identities) > 0) || (has(self.keys) && size(self.keys) > 0)",
+    message: 'a signature policy that is not Off needs at least one identity or key',
+    holds: (v) => v.mode === 'Off' || (v.identities?.length ?? 0) > 0 || (v.keys?.length ?? 0) > 0,
+  }],
+).describe('Which signatures a staging digest must carry before it is promoted.');
+
+const provenancePolicy = withRules(
+  z.strictObject({
+    mode: policyMode,
+    builderIds: z.array(z.string().min(1)).max(limits.policyEntries).optional()
+      .describe('Accepted SLSA builder ids, e.g. https://cloudbuild.googleapis.com/GoogleHostedWorker.'),
+    sourceRepositories: z.array(z.string().min(1)).max(limits.policyEntries).optional()
+      .describe('Accepted source repositories, e.g. https://github.com/kubernetes-sigs/bom.'),
+  }),
+  [{
+    rule: "self.mode == 'Off' || (has(self.builderIds) && size(self.builderIds) > 0)",
+    message: 'a provenance policy that is not Off needs at least one builder id',
+    holds: (v) => v.mode === 'Off' || (v.builderIds?.length ?? 0) > 0,
+  }],
+).describe('Which SLSA provenance a staging digest must have before it is promoted.');
+
+const signing = withRules(
+  z.strictObject({
+    keyless: z.strictObject({
+      audience: z.string().min(1).optional().describe('Audience of the projected ServiceAccount token sent to Fulcio; sigstore by default.'),
+    }).optional().describe('Sign with a short-lived Fulcio certificate for the controller\'s ServiceAccount identity.'),
+    key: z.strictObject({
+      secretRef: secretRef.describe('Secret holding the cosign private key (cosign.key) and its password (cosign.password).'),
+    }).optional().describe('Sign with a private key.'),
+  }),
+  [{
+    rule: 'has(self.keyless) != has(self.key)',
+    message: 'set exactly one of keyless or key',
+    holds: (v) => (v.keyless === undefined) !== (v.key === undefined),
+  }],
+).describe('How promoted digests are signed; not signed when omitted.');
+
+export const promotionManifestSpecSchema = z.strictObject({
+  registries: serverRules(
+    z.array(registrySchema).min(2).max(limits.registries),
+    [
+      { rule: 'self.exists_one(r, r.src)', message: 'exactly one registry must have src: true; set src: false on all others' },
+      { rule: 'self.all(a, self.exists_one(b, b.name == a.name))', message: 'registry names must be unique; remove the duplicate entry' },
+    ],
+  ).describe('The source registry (src: true) and the destination registries.'),
+  images: serverRules(
+    z.array(imageSchema).min(1).max(limits.images),
+    [{ rule: 'self.all(a, self.exists_one(b, b.name == a.name))', message: 'image names must be unique; merge the dmaps of entries with the same name' }],
+  ).describe('Images to promote: for each, the digests and their tags.'),
+  mode: z.enum(['Promote', 'Plan']).default('Promote')
+    .describe('Promote copies, signs and attests; Plan only plans and verifies (a dry run).'),
+  interval: z.string().regex(new RegExp(DURATION_PATTERN)).default('10m')
+    .describe('How often the manifest is reconciled when nothing changes, as a Go duration (e.g. 10m, 1h).'),
+  suspend: z.boolean().default(false).describe('Stops reconciling until set back to false.'),
+  timeout: z.string().regex(new RegExp(DURATION_PATTERN)).optional().describe('Upper bound for one run, as a Go duration.'),
+  verification: z.strictObject({
+    signatures: signaturePolicy.optional(),
+    provenance: provenancePolicy.optional(),
+  }).optional().describe('Checks on staging digests before anything is copied.'),
+  signing: signing.optional(),
+  attestation: z.strictObject({
+    enabled: z.boolean().default(true).describe('Attach an in-toto promotion record to each promoted digest.'),
+  }).optional().describe('Promotion attestations.'),
+}).describe('What to promote from where to where, and the checks on the way.');
+
+const condition = z.object({
+  type: z.string().min(1).max(316).describe('Condition type, e.g. Ready, Reconciling, Stalled, or a phase name.'),
+  status: z.enum(['True', 'False', 'Unknown']),
+  observedGeneration: z.int().min(0).optional(),
+  lastTransitionTime: z.iso.datetime().describe('When the status last changed.'),
+  reason: z.string().min(1).max(1024).regex(new RegExp(CONDITION_REASON_PATTERN)).describe('CamelCase reason.'),
+  message: z.string().max(32768).describe('Human-readable detail.'),
+});
+
+const count = z.int().min(0);
+
+export const promotionManifestStatusSchema = z.object({
+  observedGeneration: z.int().min(0).optional().describe('The generation the status describes.'),
+  conditions: z.array(condition).max(32).optional().describe('Ready, Reconciling and Stalled (kstatus), plus one per phase.'),
+  lastHandledReconcileAt: z.string().max(256).optional()
+    .describe('Value of the reconcile.hoist.dev/requestedAt annotation last acted on.'),
+  counts: z.object({
+    planned: count, promoted: count, alreadyPresent: count, lost: count, failed: count, tagMoves: count,
+  }).partial().optional().describe('Edge counts of the last run.'),
+  phases: z.array(z.object({
+    name: z.string().min(1).max(64),
+    result: z.enum(['Succeeded', 'Failed', 'Skipped']),
+    durationMs: count,
+    message: z.string().max(1024).optional(),
+  })).max(limits.statusPhases).optional().describe('Results of the phases of the last run, in order.'),
+  failedImages: z.array(z.object({
+    image: z.string().max(512).describe('Destination image reference.'),
+    digest: z.string().max(80),
+    reason: z.string().max(128).optional(),
+    message: z.string().max(1024).optional(),
+  })).max(limits.statusFailedImages).optional().describe(`Images that failed in the last run; at most ${limits.statusFailedImages}, see events for all.`),
+  attestations: z.array(z.object({
+    digest: z.string().max(80).describe('The promoted digest the attestation is about.'),
+    ref: z.string().max(512).describe('Reference of the attestation in the destination registry.'),
+  })).max(limits.statusAttestations).optional().describe('Promotion attestations written by the last run.'),
+}).describe('What the last run did.');
+
+export const promotionManifestSchema = z.object({
+  apiVersion: z.literal(apiVersion),
+  kind: z.literal(kind),
+  metadata: z.object({ name: z.string().min(1), namespace: z.string().min(1).optional() }).loose(),
+  spec: promotionManifestSpecSchema,
+  status: promotionManifestStatusSchema.optional(),
+});
+
+export type PromotionManifestSpec = z.output<typeof promotionManifestSpecSchema>;
+export type PromotionManifestSpecInput = z.input<typeof promotionManifestSpecSchema>;
+export type PromotionManifestStatus = z.output<typeof promotionManifestStatusSchema>;
+export type PromotionManifest = z.output<typeof promotionManifestSchema>;
+export type Condition = z.output<typeof condition>;

@@ -1,0 +1,46 @@
+// The committed CRD is what the zod schemas generate, and the schema conversion refuses what a
+// structural CRD cannot say instead of dropping it.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { buildCrd, crdFile, renderCrd, toStructural } from '../../src/api/crd.ts';
+import { promotionManifestSpecSchema } from '../../src/api/promotion-manifest.ts';
+
+test('the committed CRD is current', () => {
+  assert.ok(readFileSync(crdFile, 'utf8') === renderCrd(), `${crdFile} is out of date with src/api; run npm run generate:crd`);
+});
+
+test('the CRD carries the name, printer columns, status subresource and rules', () => {
+  const crd = buildCrd() as any;
+  assert.equal(crd.metadata.name, 'promotionmanifests.hoist.dev');
+  assert.deepEqual(crd.spec.names.shortNames, ['pm']);
+  const v = crd.spec.versions[0];
+  assert.deepEqual(v.subresources, { status: {} });
+  assert.deepEqual(v.additionalPrinterColumns.filter((c: any) => !c.priority).map((c: any) => c.name), ['Ready', 'Promoted', 'Lost', 'Failed', 'Age']);
+  const spec = v.schema.openAPIV3Schema.properties.spec;
+  assert.deepEqual(spec.required, ['registries', 'images']);
+  assert.match(spec.properties.registries.items.properties.name.description, /host and optional path prefix/);
+  assert.deepEqual(spec.properties.registries['x-kubernetes-validations'].map((r: any) => r.rule),
+    ['self.exists_one(r, r.src)', 'self.all(a, self.exists_one(b, b.name == a.name))']);
+  assert.equal(spec.properties.images.items.properties.dmap.additionalProperties.items.pattern, '^\\w[\\w.-]{0,127}$');
+  assert.equal(JSON.stringify(crd).includes('additionalProperties":false'), false);
+  assert.deepEqual(parse(renderCrd()), crd);
+});
+
+test('the zod spec schema and the CRD agree on what a minimal spec is', () => {
+  const minimal = {
+    registries: [{ name: 'gcr.io/staging', src: true }, { name: 'gcr.io/prod' }],
+    images: [{ name: 'app', dmap: { [`sha256:${'a'.repeat(64)}`]: ['v1'] } }],
+  };
+  const parsed = promotionManifestSpecSchema.parse(minimal);
+  assert.equal(parsed.mode, 'Promote');
+  assert.equal(parsed.registries[1]!.src, false);
+  assert.equal(promotionManifestSpecSchema.safeParse({ ...minimal, signing: {} }).success, false, 'signing needs keyless or key');
+});
+
+test('what a structural schema cannot express fails generation', () => {
+  assert.throws(() => toStructural({ type: 'object', properties: { x: { anyOf: [{ type: 'string' }, { type: 'number' }] } } }), /\$\.x: "anyOf" cannot be expressed/);
+  assert.throws(() => toStructural({ properties: {} }), /needs a type/);
+  assert.deepEqual(toStructural({ type: 'string', const: 'a', pattern: '^a\\/b$' }), { type: 'string', enum: ['a'], pattern: '^a/b$' });
+});

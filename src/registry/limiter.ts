@@ -115,9 +115,9 @@ export class HostLimiter {
 
   #schedule(ms: number): void {
     if (this.#timer) return;
+    // Not unref'd: a timer exists only while requests wait, and a process whose every request
+    // is waiting for a token must stay alive until it gets one.
     this.#timer = setTimeout(() => { this.#timer = undefined; this.#pump(); }, Math.max(1, Math.ceil(ms)));
-    // An idle limiter must never keep a CLI process alive.
-    this.#timer.unref();
   }
 
   #permit(): Permit {

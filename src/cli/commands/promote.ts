@@ -1,0 +1,158 @@
+// `hoist promote` and `hoist plan`: the pipeline once, from kpromo manifests or PromotionManifest
+// YAML, against live registries. Flags follow `kpromo cip`; promote is a dry run unless
+// --confirm is given, as kpromo's is.
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseDuration } from '../../api/duration.ts';
+import { sortErrors } from '../../manifest/errors.ts';
+import { loadManifests, ManifestPathError, type LoadedManifests } from '../../manifest/load.ts';
+import { expandEdges } from '../../manifest/model.ts';
+import { runPipeline, type Edge, type RunReport } from '../../pipeline/index.ts';
+import { parseDockerConfig, parseRepository, RegistryClient, StaticCredentials } from '../../registry/index.ts';
+import { ExitCode, UsageError, type Command, type CommandIO } from '../command.ts';
+import { createProgress } from '../progress.ts';
+import { renderReport, type OutputFormat } from '../render.ts';
+
+const flags = {
+  manifest: { type: 'string', short: 'f' },
+  'thin-manifest-dir': { type: 'string' },
+  confirm: { type: 'boolean', default: false },
+  'parse-only': { type: 'boolean', default: false },
+  concurrency: { type: 'string', default: '8' },
+  'plan-concurrency': { type: 'string', default: '16' },
+  output: { type: 'string', short: 'o', default: 'table' },
+  'registry-config': { type: 'string' },
+  'insecure-registry': { type: 'string', multiple: true },
+  timeout: { type: 'string', default: '1h' },
+  quiet: { type: 'boolean', short: 'q', default: false },
+} as const;
+
+const flagHelp = `
+Flags:
+  -f, --manifest FILE|DIR      a kpromo manifest, PromotionManifest YAML, or a directory of them
+      --thin-manifest-dir DIR  a kpromo thin-manifest directory (manifests/<p>/, images/<p>/)
+      --parse-only             check the manifests and stop, touching no registry
+      --concurrency N          edges copied at once (default 8)
+      --plan-concurrency N     registry reads at once while planning (default 16)
+  -o, --output FORMAT          table, json or yaml (default table)
+      --registry-config FILE   dockerconfigjson with registry credentials
+                               (default $DOCKER_CONFIG/config.json or ~/.docker/config.json)
+      --insecure-registry HOST talk plain http to HOST (loopback registries always are)
+      --timeout DURATION       give up after this long, e.g. 30m (default 1h)
+  -q, --quiet                  no progress lines, only the result
+
+Exit codes: 0 done; 1 failed; 2 bad usage; 3 done, but edges were refused (tag moves, lost digests).`;
+
+/** Done, but some edges were refused: tag moves or digests missing from staging. */
+export const refusedExitCode = 3;
+
+function positiveInt(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new UsageError(`--${name} must be a whole number of at least 1, got "${text}"`);
+  return value;
+}
+
+function credentials(path: string | undefined): StaticCredentials {
+  const fallback = join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
+  const file = path ?? (existsSync(fallback) ? fallback : undefined);
+  if (!file) return new StaticCredentials();
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--registry-config ${file}: ${(error as Error).message}`);
+  }
+  return parseDockerConfig(text, file);
+}
+
+function toEdges(loaded: LoadedManifests): Edge[] {
+  return loaded.specs.flatMap(({ spec }) => expandEdges(spec)).map((e) => {
+    const src = parseRepository(e.srcImage);
+    const dst = parseRepository(e.dstImage);
+    return { src, dst, digest: e.digest, tags: e.tags };
+  });
+}
+
+function exitCode(report: RunReport): number {
+  if (report.outcome === 'Failed') return ExitCode.Failed;
+  if (report.outcome === 'Refused') return refusedExitCode;
+  return ExitCode.Ok;
+}
+
+async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: flags, allowPositionals: true });
+  const target = values.manifest ?? values['thin-manifest-dir'] ?? positionals[0];
+  if (target === undefined) throw new UsageError('name the manifests with --manifest FILE or --thin-manifest-dir DIR');
+  if ([values.manifest, values['thin-manifest-dir'], positionals[0]].filter((v) => v !== undefined).length > 1 || positionals.length > 1) {
+    throw new UsageError('give one of --manifest, --thin-manifest-dir or a path, once');
+  }
+  const output = values.output as OutputFormat;
+  if (!['table', 'json', 'yaml'].includes(output)) throw new UsageError(`--output must be table, json or yaml, got "${values.output}"`);
+  const concurrency = positiveInt('concurrency', values.concurrency);
+  const planConcurrency = positiveInt('plan-concurrency', values['plan-concurrency']);
+  const timeoutMs = parseDuration(values.timeout);
+  if (timeoutMs === undefined || timeoutMs <= 0) throw new UsageError(`--timeout must be a duration such as 30m or 1h, got "${values.timeout}"`);
+
+  const loaded = await loadManifests(target).catch((error: unknown) => {
+    throw error instanceof ManifestPathError ? new UsageError(error.message) : error;
+  });
+  if (loaded.errors.length > 0) {
+    for (const error of sortErrors(loaded.errors)) io.err.write(`${error.message}\n`);
+    io.err.write(`error: ${loaded.errors.length} problem${loaded.errors.length === 1 ? '' : 's'} in the manifests; nothing was read or written\n`);
+    return ExitCode.Failed;
+  }
+  const edges = toEdges(loaded);
+  if (values['parse-only']) {
+    io.out.write(`ok: ${loaded.specs.length} manifest${loaded.specs.length === 1 ? '' : 's'}, ${edges.length} edges\n`);
+    return ExitCode.Ok;
+  }
+
+  const dryRun = planOnly || !values.confirm;
+  const client = new RegistryClient({ credentials: credentials(values['registry-config']), insecureHosts: values['insecure-registry'] ?? [] });
+  const progress = createProgress(io.err, { quiet: values.quiet });
+  const controller = new AbortController();
+  const interrupt = () => controller.abort(new Error('interrupted'));
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)]);
+  let report: RunReport;
+  try {
+    report = await runPipeline(edges, client, {
+      mode: dryRun ? 'Plan' : 'Promote', concurrency, planConcurrency, signal, onEvent: (e) => progress.onEvent(e),
+    });
+  } catch (error) {
+    progress.finish();
+    if (signal.aborted) {
+      const why = controller.signal.aborted ? 'interrupted' : `timed out after ${values.timeout}`;
+      io.err.write(`error: ${why}; what was copied stays, and a rerun finishes the job\n`);
+      return ExitCode.Failed;
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+    await client.close();
+  }
+  progress.finish();
+  io.out.write(renderReport(report, output, loaded.specs.map((s) => s.source)));
+  if (dryRun && !planOnly && output === 'table' && report.outcome !== 'Failed') {
+    io.err.write('dry run: nothing was written; pass --confirm to promote\n');
+  }
+  return exitCode(report);
+}
+
+export const promoteCommand: Command = {
+  name: 'promote',
+  summary: 'Promote images from staging to production registries (a dry run unless --confirm)',
+  usage: `hoist promote --manifest FILE | --thin-manifest-dir DIR [--confirm] [flags]\n${flagHelp}`,
+  run: (args, io) => run(args, io, false),
+};
+
+export const planCommand: Command = {
+  name: 'plan',
+  summary: 'Show what a promotion would do, reading the live registries; fails on tag moves and lost digests',
+  usage: `hoist plan --manifest FILE | --thin-manifest-dir DIR [flags]\n${flagHelp}`,
+  run: (args, io) => run(args.filter((a) => a !== '--confirm'), io, true),
+};

@@ -1,0 +1,74 @@
+// Progress of a pipeline run on stderr: one live line redrawn in place on a terminal, plain
+// log lines otherwise (CI logs, pipes), as kubectl and Helm behave.
+import type { PipelineEvent } from '../pipeline/index.ts';
+
+const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+
+export interface Progress {
+  onEvent(event: PipelineEvent): void;
+  /** Clears the live line before the summary is printed. */
+  finish(): void;
+}
+
+export function createProgress(stream: NodeJS.WritableStream, options: { quiet?: boolean } = {}): Progress {
+  const tty = (stream as { isTTY?: boolean }).isTTY === true;
+  let phase = '';
+  let done = 0;
+  let total = 0;
+  let bytes = 0;
+  let drawnAt = 0;
+  let drawn = false;
+  const started = performance.now();
+
+  const draw = (force = false) => {
+    const now = performance.now();
+    if (!force && now - drawnAt < 100) return;
+    drawnAt = now;
+    const seconds = ((now - started) / 1000).toFixed(0);
+    const edges = total > 0 ? `  ${done}/${total} edges` : '';
+    stream.write(`\r\x1b[K${phase}${edges}  ${mb(bytes)}  ${seconds}s`);
+    drawn = true;
+  };
+  const log = (line: string) => {
+    if (options.quiet) return;
+    if (tty && drawn) stream.write('\r\x1b[K');
+    stream.write(`${line}\n`);
+    if (tty) draw(true);
+  };
+
+  return {
+    onEvent(event) {
+      switch (event.type) {
+        case 'phaseStarted':
+          phase = event.phase;
+          if (tty && !options.quiet) draw(true);
+          break;
+        case 'phaseFinished':
+          log(`${event.phase.name.padEnd(10)} ${event.phase.result.toLowerCase()} in ${(event.phase.durationMs / 1000).toFixed(1)}s: ${event.phase.message}`);
+          break;
+        case 'planned':
+          total = event.toPromote;
+          break;
+        case 'edgeFinished': {
+          done = event.done;
+          const { edge, outcome, error } = event.result;
+          const ref = `${edge.dst.host}/${edge.dst.name}${edge.tags.length ? `:${edge.tags.join(',')}` : ''}@${edge.digest.slice(0, 19)}`;
+          if (tty) {
+            if (outcome !== 'promoted') log(`${outcome}: ${ref}: ${error?.message ?? ''}`);
+            else if (!options.quiet) draw();
+          } else {
+            log(`${outcome} ${ref}${error ? `: ${error.message}` : ''}`);
+          }
+          break;
+        }
+        case 'bytes':
+          bytes += event.bytes;
+          if (tty && !options.quiet) draw();
+          break;
+      }
+    },
+    finish() {
+      if (tty && drawn) stream.write('\r\x1b[K');
+    },
+  };
+}

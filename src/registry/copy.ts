@@ -3,7 +3,7 @@
 // registry, streams across registries. An image that is already there costs only the reads
 // needed to know that.
 import pRetry, { AbortError } from 'p-retry';
-import type { RegistryClient } from './client.ts';
+import type { Manifest, RegistryClient } from './client.ts';
 import { forEachLimit } from './concurrency.ts';
 import { DigestMismatchError } from './digest.ts';
 import { RegistryError } from './errors.ts';
@@ -81,12 +81,15 @@ export class ImageCopier {
 
     const present = await this.#client.headManifest(dst, digest, opts);
     result.alreadyPresent = present !== undefined;
+    let manifest: Manifest | undefined;
     if (!present) {
-      await this.#copyManifest(src, dst, digest, result, signal);
+      // The top-level manifest goes in under its first new tag, which stores it and tags it in one PUT.
+      manifest = await this.#copyManifest(src, dst, digest, result, signal, toWrite[0]);
+      if (toWrite[0] !== undefined) result.tagsWritten.push(toWrite.shift()!);
     }
     if (toWrite.length > 0) {
-      // Tagging rewrites the same bytes; read them from the destination, now that it has them.
-      const manifest = await this.#client.getManifest(dst, digest, opts);
+      // Tagging an image that was already there rewrites its bytes; read them from the destination.
+      manifest ??= await this.#client.getManifest(dst, digest, opts);
       for (const tag of toWrite) {
         await this.#client.putManifest(dst, tag, manifest, opts);
         result.tagsWritten.push(tag);
@@ -95,7 +98,7 @@ export class ImageCopier {
     return result;
   }
 
-  async #copyManifest(src: Repository, dst: Repository, digest: string, result: CopyResult, signal?: AbortSignal): Promise<void> {
+  async #copyManifest(src: Repository, dst: Repository, digest: string, result: CopyResult, signal?: AbortSignal, tag?: string): Promise<Manifest> {
     const opts = signal ? { signal } : {};
     const manifest = await this.#client.getManifest(src, digest, opts);
     const parsed = parseManifest(manifest.bytes, manifest.mediaType);
@@ -112,8 +115,9 @@ export class ImageCopier {
         else result.blobsSkipped += 1;
       });
     }
-    await this.#client.putManifest(dst, digest, manifest, opts);
+    await this.#client.putManifest(dst, tag ?? digest, manifest, opts);
     result.manifestsWritten += 1;
+    return manifest;
   }
 
   #copyBlobOnce(src: Repository, dst: Repository, blob: Descriptor, result: CopyResult, signal?: AbortSignal): Promise<'copied' | 'mounted' | 'skipped'> {

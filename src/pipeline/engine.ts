@@ -5,7 +5,7 @@ import { notYetImplemented } from './phases/pass-through.ts';
 import { planPhase } from './phases/plan.ts';
 import { promotePhase } from './phases/promote.ts';
 import { setupPhase } from './phases/setup.ts';
-import type { Edge, EdgeResult, Phase, PhaseResult, PipelineOptions, PlannedEdge, RunContext } from './types.ts';
+import type { AttestationRef, Edge, EdgeResult, Phase, PhaseResult, PipelineOptions, PlannedEdge, RunContext } from './types.ts';
 import { phaseOrder } from './types.ts';
 
 export const defaultPhases: Phase[] = [
@@ -36,6 +36,7 @@ export interface RunReport {
   phases: PhaseResult[];
   plan: PlannedEdge[];
   results: EdgeResult[];
+  attestations: AttestationRef[];
   summary: RunSummary;
 }
 
@@ -47,7 +48,7 @@ export async function runPipeline(
 ): Promise<RunReport> {
   const signal = options.signal ?? new AbortController().signal;
   const ctx: RunContext = {
-    edges, options, client, signal, plan: [], results: [],
+    edges, options, client, signal, plan: [], results: [], attestations: [],
     copier: new ImageCopier(client, { onBytes: (bytes) => options.onEvent?.({ type: 'bytes', bytes }) }),
     emit: (event) => options.onEvent?.(event),
   };
@@ -93,6 +94,6 @@ function report(ctx: RunContext, mode: PipelineOptions['mode'], phases: PhaseRes
   else if (summary.lost > 0 || summary.tagMoves > 0) outcome = 'Refused';
   const message = failure?.message ?? phases.map((p) => `${p.name}: ${p.message}`).at(-1) ?? '';
   return {
-    outcome, ...(failure && { reason: failure.reason }), message, mode, phases, plan: ctx.plan, results: ctx.results, summary,
+    outcome, ...(failure && { reason: failure.reason }), message, mode, phases, plan: ctx.plan, results: ctx.results, attestations: ctx.attestations, summary,
   };
 }

@@ -1,2 +1,2 @@
 export { defaultPhases, runPipeline, type RunReport, type RunSummary } from './engine.ts';
-export type { Edge, EdgeResult, EdgeState, Phase, PhaseName, PhaseResult, PipelineEvent, PipelineOptions, PlannedEdge } from './types.ts';
+export type { AttestationRef, Edge, EdgeResult, EdgeState, Phase, PhaseName, PhaseResult, PipelineEvent, PipelineOptions, PlannedEdge, TrustOptions } from './types.ts';

@@ -1,5 +1,6 @@
 // What flows through a pipeline run: the edges to promote, their classification, the phases'
 // results and the events a progress display or a controller listens to.
+import type { PromotionManifestSpec } from '../api/promotion-manifest.ts';
 import type { CopyResult, ImageCopier, RegistryClient, Repository } from '../registry/index.ts';
 
 /** One source digest that must appear in one destination repository, under these tags. */
@@ -61,6 +62,28 @@ export type PipelineEvent =
   | { type: 'edgeFinished'; result: EdgeResult; done: number; total: number }
   | { type: 'bytes'; bytes: number };
 
+/**
+ * Supply-chain trust settings of a run: the spec's verification, signing and attestation
+ * sections, and how to reach the key material they name. The CLI reads Secrets from files,
+ * the controller from the manifest's own namespace.
+ */
+export interface TrustOptions {
+  verification?: PromotionManifestSpec['verification'];
+  signing?: PromotionManifestSpec['signing'];
+  attestation?: PromotionManifestSpec['attestation'];
+  /** Reads one key of a Secret named in the spec; rejects with a clear message when absent. */
+  readSecret?: (name: string, key: string) => Promise<Buffer>;
+  /** Identity of the manifest, recorded in promotion attestations. */
+  source?: { kind?: string; namespace?: string; name?: string; uid?: string; generation?: number; revision?: string };
+}
+
+/** An attestation written for a promoted digest, for the resource's status. */
+export interface AttestationRef {
+  digest: string;
+  ref: string;
+  predicateType: string;
+}
+
 export interface PipelineOptions {
   /** Plan stops after Validate and writes nothing. */
   mode: 'Promote' | 'Plan';
@@ -70,6 +93,7 @@ export interface PipelineOptions {
   planConcurrency: number;
   signal?: AbortSignal;
   onEvent?: (event: PipelineEvent) => void;
+  trust?: TrustOptions;
 }
 
 export interface RunContext {
@@ -81,6 +105,8 @@ export interface RunContext {
   emit(event: PipelineEvent): void;
   plan: PlannedEdge[];
   results: EdgeResult[];
+  /** Filled by Attest. */
+  attestations: AttestationRef[];
 }
 
 export interface Phase {

@@ -1,0 +1,67 @@
+// The engine's control flow with stand-in phases (no registry is touched): order, early stops,
+// Plan mode ending after Validate, a throwing phase, cancellation.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runPipeline, type Phase, type PhaseName, type PipelineOptions } from '../../src/pipeline/index.ts';
+import { RegistryClient } from '../../src/registry/index.ts';
+
+const names: PhaseName[] = ['Setup', 'Plan', 'Provenance', 'Validate', 'Promote', 'Sign', 'Attest'];
+const options = (mode: PipelineOptions['mode'] = 'Promote', extra: Partial<PipelineOptions> = {}): PipelineOptions => ({ mode, concurrency: 1, planConcurrency: 1, ...extra });
+
+function recording(overrides: Partial<Record<PhaseName, Phase['run']>> = {}) {
+  const ran: PhaseName[] = [];
+  // Given out of order on purpose: the engine orders phases itself.
+  const phases: Phase[] = [...names].reverse().map((name) => ({
+    name,
+    run: async (ctx) => { ran.push(name); return overrides[name] ? overrides[name]!(ctx) : { message: `${name} ok` }; },
+  }));
+  return { ran, phases };
+}
+
+const client = new RegistryClient();
+
+test('phases run in pipeline order and each is timed and reported', async () => {
+  const { ran, phases } = recording();
+  const events: string[] = [];
+  const report = await runPipeline([], client, options('Promote', { onEvent: (e) => events.push(e.type) }), phases);
+  assert.deepEqual(ran, names);
+  assert.deepEqual(report.phases.map((p) => p.name), names);
+  assert.ok(report.phases.every((p) => p.result === 'Succeeded' && p.durationMs >= 0));
+  assert.equal(events.filter((e) => e === 'phaseStarted').length, 7);
+  assert.equal(report.outcome, 'Succeeded');
+});
+
+test('a Plan-mode run ends after Validate', async () => {
+  const { ran, phases } = recording();
+  await runPipeline([], client, options('Plan'), phases);
+  assert.deepEqual(ran, ['Setup', 'Plan', 'Provenance', 'Validate']);
+});
+
+test('"done" stops the run successfully; "failed" stops it with the reason', async () => {
+  const done = recording({ Plan: async () => ({ message: 'nothing to promote', stop: 'done' }) });
+  const okReport = await runPipeline([], client, options(), done.phases);
+  assert.deepEqual(done.ran, ['Setup', 'Plan']);
+  assert.equal(okReport.outcome, 'Succeeded');
+
+  const failed = recording({ Setup: async () => ({ message: 'bad options', stop: 'failed', reason: 'InvalidOptions' }) });
+  const report = await runPipeline([], client, options(), failed.phases);
+  assert.deepEqual(failed.ran, ['Setup']);
+  assert.equal(report.outcome, 'Failed');
+  assert.equal(report.reason, 'InvalidOptions');
+  assert.equal(report.message, 'bad options');
+});
+
+test('a phase that throws fails the run with a reason named after it', async () => {
+  const { phases } = recording({ Promote: async () => { throw new Error('disk full'); } });
+  const report = await runPipeline([], client, options(), phases);
+  assert.equal(report.outcome, 'Failed');
+  assert.equal(report.reason, 'PromoteFailed');
+  assert.equal(report.phases.at(-1)!.result, 'Failed');
+});
+
+test('an aborted signal stops the run between phases', async () => {
+  const controller = new AbortController();
+  const { ran, phases } = recording({ Plan: async () => { controller.abort(new Error('stop now')); return { message: 'planned' }; } });
+  await assert.rejects(runPipeline([], client, options('Promote', { signal: controller.signal }), phases), /stop now/);
+  assert.deepEqual(ran, ['Setup', 'Plan']);
+});

@@ -164,6 +164,21 @@ describe('authentication', () => {
     }
   });
 
+  test('an identity token from dockerconfigjson is exchanged with the OAuth2 refresh-token grant', async () => {
+    const registry = await startRegistry({ kind: 'token', username: 'bob', password: 'tok3n', refreshTokens: { 'refresh-abc': 'bob' } });
+    registries.push(registry);
+    const image = buildImage();
+    await pushImage(registry, 'oauth/app', image, ['v1']);
+    const config = JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from('<token>:').toString('base64'), identitytoken: 'refresh-abc' } } });
+    const client = new RegistryClient({ credentials: parseDockerConfig(config) });
+    try {
+      assert.equal((await client.headManifest(repo(registry, 'oauth/app'), 'v1'))?.digest, image.digest);
+      assert.deepEqual(registry.tokenServer!.requests.at(-1), { scopes: ['repository:oauth/app:pull'], user: 'bob' });
+    } finally {
+      await client.close();
+    }
+  });
+
   test('wrong or missing credentials fail with a clear error naming the registry', async () => {
     const basic = await startRegistry({ kind: 'basic', username: 'alice', password: 's3cret' });
     const token = await startRegistry({ kind: 'token', username: 'bob', password: 'tok3n' });

@@ -11,7 +11,7 @@ import { startTokenServer, type TokenServer } from './token-server.ts';
 export type RegistryAuth =
   | { kind: 'none' }
   | { kind: 'basic'; username: string; password: string }
-  | { kind: 'token'; username: string; password: string; expiresIn?: number; anonymousPull?: boolean };
+  | { kind: 'token'; username: string; password: string; expiresIn?: number; anonymousPull?: boolean; refreshTokens?: Record<string, string> };
 
 export interface TestRegistry {
   /** host:port, the registry's name in image references. */
@@ -43,6 +43,7 @@ export async function startRegistry(auth: RegistryAuth = { kind: 'none' }): Prom
       users: { [auth.username]: auth.password },
       ...(auth.expiresIn !== undefined && { expiresIn: auth.expiresIn }),
       ...(auth.anonymousPull !== undefined && { anonymousPull: auth.anonymousPull }),
+      ...(auth.refreshTokens !== undefined && { refreshTokens: auth.refreshTokens }),
     });
     authBlock = [
       'auth:', '  token:', `    realm: ${tokenServer.realm}`, `    service: ${tokenServer.service}`,

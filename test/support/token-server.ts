@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tool } from './testbed.ts';
@@ -29,6 +29,8 @@ export interface TokenServerOptions {
   expiresIn?: number;
   /** Anonymous callers get pull on every repository when true. */
   anonymousPull?: boolean;
+  /** OAuth2 refresh tokens (docker's `identitytoken`) accepted by the POST grant, to their user. */
+  refreshTokens?: Record<string, string>;
 }
 
 function base64url(data: Buffer | string): string {
@@ -55,6 +57,23 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
 
   const state = { expireNext: 0 };
   const server: Server = createServer((req, res) => {
+    if (req.method === 'POST') {
+      // The OAuth2 form: the same parameters in the body, a refresh token instead of a password.
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => { body += chunk; });
+      req.on('end', () => {
+        const form = new URLSearchParams(body);
+        const user = form.get('grant_type') === 'refresh_token' ? options.refreshTokens?.[form.get('refresh_token') ?? ''] : undefined;
+        if (!user) {
+          res.writeHead(401, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'invalid refresh token' }] }));
+          return;
+        }
+        issue(res, (form.get('scope') ?? '').split(' ').filter(Boolean), user);
+      });
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://localhost');
     const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
     let user: string | undefined;
@@ -68,6 +87,10 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
       }
       user = name;
     }
+    issue(res, scopes, user);
+  });
+
+  function issue(res: ServerResponse, scopes: string[], user: string | undefined): void {
     requests.push({ scopes, user });
     const access = scopes.flatMap((scope) => {
       const [type, ...middle] = scope.split(':');
@@ -92,7 +115,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     const token = `${head}.${claims}.${base64url(signature)}`;
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() }));
-  });
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   if (!address || typeof address !== 'object') throw new Error('token server has no address');

@@ -1,11 +1,12 @@
 import type { Command, CommandIO } from './command.ts';
 import { ExitCode, UsageError } from './command.ts';
+import { controllerCommand } from './commands/controller.ts';
 import { convertCommand } from './commands/convert.ts';
 import { planCommand, promoteCommand } from './commands/promote.ts';
 import { validateCommand } from './commands/validate.ts';
 import { versionCommand } from './commands/version.ts';
 
-const commands: Command[] = [promoteCommand, planCommand, validateCommand, convertCommand, versionCommand];
+const commands: Command[] = [controllerCommand, promoteCommand, planCommand, validateCommand, convertCommand, versionCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

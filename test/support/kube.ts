@@ -17,6 +17,11 @@ export interface TestKube {
   caPath: string;
   /** Runs the test bed's kubectl against this API server; returns stdout. */
   kubectl(args: string[], options?: { input?: string }): string;
+  /**
+   * Stops kube-apiserver and starts it again on the same port over the same etcd data, so
+   * clients see their watches dropped and connections refused for a while.
+   */
+  restartApiServer(options?: { downMs?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -54,7 +59,7 @@ export async function startKube(): Promise<TestKube> {
   await waitUntil(etcd, 'healthy', async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok);
 
   const server = `https://127.0.0.1:${securePort}`;
-  const apiserver: Server = startServer(`kube-apiserver :${securePort}`, apiserverBin, [
+  const apiserverArgs = [
     `--etcd-servers=http://127.0.0.1:${etcdClient}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
     `--secure-port=${securePort}`, `--cert-dir=${dir}`, `--tls-cert-file=${join(dir, 'server.crt')}`,
     `--tls-private-key-file=${join(dir, 'server.key')}`, `--client-ca-file=${join(dir, 'ca.crt')}`,
@@ -62,7 +67,9 @@ export async function startKube(): Promise<TestKube> {
     '--service-cluster-ip-range=10.0.0.0/24', `--service-account-issuer=${server}/`,
     `--service-account-key-file=${join(dir, 'sa.pub')}`, `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
     '--disable-admission-plugins=ServiceAccount', '--allow-privileged=true', '--v=0',
-  ]);
+  ];
+  const launch = () => startServer(`kube-apiserver :${securePort}`, apiserverBin, apiserverArgs);
+  let apiserver: Server = launch();
 
   const caPath = join(dir, 'ca.crt');
   const dispatcher = new Agent({ connect: { ca: readFileSync(caPath) } });
@@ -71,8 +78,9 @@ export async function startKube(): Promise<TestKube> {
     await res.arrayBuffer();
     return res.ok;
   };
+  const waitReady = () => waitUntil(apiserver, 'ready', async () => (await ready('/readyz')) && (await ready('/api/v1/namespaces/default')), 120_000);
   try {
-    await waitUntil(apiserver, 'ready', async () => (await ready('/readyz')) && (await ready('/api/v1/namespaces/default')), 120_000);
+    await waitReady();
   } finally {
     await dispatcher.close();
   }
@@ -91,6 +99,22 @@ export async function startKube(): Promise<TestKube> {
     kubectl(args, options = {}) {
       const opts: ExecFileSyncOptions = { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], input: options.input ?? '' };
       return execFileSync(kubectlBin, [`--kubeconfig=${kubeconfig}`, ...args], opts) as unknown as string;
+    },
+    async restartApiServer(options = {}) {
+      await apiserver.stop();
+      await new Promise((r) => setTimeout(r, options.downMs ?? 0));
+      apiserver = launch();
+      const again = new Agent({ connect: { ca: readFileSync(caPath) } });
+      const probe = async (path: string) => {
+        const res = await undiciFetch(`${server}${path}`, { headers: { authorization: `Bearer ${adminToken}` }, dispatcher: again });
+        await res.arrayBuffer();
+        return res.ok;
+      };
+      try {
+        await waitUntil(apiserver, 'ready after restart', async () => (await probe('/readyz')) && (await probe('/api/v1/namespaces/default')), 120_000);
+      } finally {
+        await again.close();
+      }
     },
     async stop() {
       await apiserver.stop();

@@ -8,9 +8,9 @@ import { parseArgs } from 'node:util';
 import { parseDuration } from '../../api/duration.ts';
 import { sortErrors } from '../../manifest/errors.ts';
 import { loadManifests, ManifestPathError, type LoadedManifests } from '../../manifest/load.ts';
-import { expandEdges } from '../../manifest/model.ts';
+import { edgesFromSpecs } from '../../pipeline/edges.ts';
 import { runPipeline, type Edge, type RunReport } from '../../pipeline/index.ts';
-import { parseDockerConfig, parseRepository, RegistryClient, StaticCredentials } from '../../registry/index.ts';
+import { parseDockerConfig, RegistryClient, StaticCredentials } from '../../registry/index.ts';
 import { ExitCode, UsageError, type Command, type CommandIO } from '../command.ts';
 import { createProgress } from '../progress.ts';
 import { renderReport, type OutputFormat } from '../render.ts';
@@ -68,11 +68,7 @@ function credentials(path: string | undefined): StaticCredentials {
 }
 
 function toEdges(loaded: LoadedManifests): Edge[] {
-  return loaded.specs.flatMap(({ spec }) => expandEdges(spec)).map((e) => {
-    const src = parseRepository(e.srcImage);
-    const dst = parseRepository(e.dstImage);
-    return { src, dst, digest: e.digest, tags: e.tags };
-  });
+  return edgesFromSpecs(loaded.specs.map(({ spec }) => spec));
 }
 
 function exitCode(report: RunReport): number {

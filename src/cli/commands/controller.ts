@@ -1,0 +1,111 @@
+// `hoist controller`: the long-running controller. Flags are the contract in
+// docs/controller-reference.md (the Helm chart and kustomize base pass exactly these).
+import { parseArgs } from 'node:util';
+import { parseDuration } from '../../api/duration.ts';
+import { startController } from '../../controller/index.ts';
+import { logLevels, type LogLevel } from '../../observability/logger.ts';
+import { ExitCode, UsageError, type Command, type CommandIO } from '../command.ts';
+
+const flags = {
+  kubeconfig: { type: 'string' },
+  'metrics-bind-address': { type: 'string', default: ':8080' },
+  'health-probe-bind-address': { type: 'string', default: ':8081' },
+  'leader-elect': { type: 'boolean', default: false },
+  'leader-election-namespace': { type: 'string' },
+  'leader-election-id': { type: 'string', default: 'hoist-controller' },
+  'lease-duration': { type: 'string', default: '15s' },
+  'renew-deadline': { type: 'string', default: '10s' },
+  'retry-period': { type: 'string', default: '2s' },
+  concurrent: { type: 'string', default: '4' },
+  namespace: { type: 'string' },
+  selector: { type: 'string' },
+  'allowed-registries': { type: 'string' },
+  'log-level': { type: 'string', default: 'info' },
+  'keyless-token-path': { type: 'string', default: '/var/run/secrets/hoist.dev/sigstore/token' },
+  'fulcio-url': { type: 'string', default: 'https://fulcio.sigstore.dev' },
+  'rekor-url': { type: 'string', default: 'https://rekor.sigstore.dev' },
+} as const;
+
+const usage = `hoist controller [flags]
+
+Flags:
+      --kubeconfig PATH                 default: in-cluster, else $KUBECONFIG, else ~/.kube/config
+      --metrics-bind-address ADDR       serves /metrics (default :8080; 0 disables)
+      --health-probe-bind-address ADDR  serves /healthz and /readyz (default :8081)
+      --leader-elect                    run as one of several replicas; only the Lease holder reconciles
+      --leader-election-namespace NS    default $POD_NAMESPACE, else the ServiceAccount's namespace
+      --leader-election-id NAME         the Lease's name (default hoist-controller)
+      --lease-duration 15s  --renew-deadline 10s  --retry-period 2s
+      --concurrent N                    reconciles at once (default 4)
+      --namespace NS                    watch one namespace only (default all)
+      --selector LABEL_SELECTOR         only manifests matching it (sharding)
+      --allowed-registries HOST,...     destination registry hosts manifests may name
+      --log-level debug|info|warn|error default info; JSON logs on stdout
+      --keyless-token-path PATH         projected ServiceAccount token for keyless signing
+      --fulcio-url URL                  default https://fulcio.sigstore.dev
+      --rekor-url URL                   default https://rekor.sigstore.dev ("" disables)
+
+Environment: POD_NAMESPACE, POD_NAME (leader identity).`;
+
+function duration(name: string, text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) throw new UsageError(`--${name} must be a duration such as 15s, got "${text}"`);
+  return ms;
+}
+
+async function run(args: string[], io: CommandIO): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: flags, allowPositionals: true });
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  const concurrent = Number(values.concurrent);
+  if (!Number.isInteger(concurrent) || concurrent < 1) throw new UsageError(`--concurrent must be a whole number of at least 1, got "${values.concurrent}"`);
+  const logLevel = values['log-level'] as LogLevel;
+  if (!logLevels.includes(logLevel)) throw new UsageError(`--log-level must be one of ${logLevels.join(', ')}, got "${values['log-level']}"`);
+  const leaseDurationMs = duration('lease-duration', values['lease-duration']);
+  const renewDeadlineMs = duration('renew-deadline', values['renew-deadline']);
+  const retryPeriodMs = duration('retry-period', values['retry-period']);
+  if (values['leader-elect'] && !(leaseDurationMs > renewDeadlineMs && renewDeadlineMs > retryPeriodMs)) {
+    throw new UsageError('--lease-duration must be longer than --renew-deadline, and --renew-deadline longer than --retry-period');
+  }
+  const allowedRegistries = values['allowed-registries']?.split(',').map((h) => h.trim()).filter(Boolean);
+
+  let controller;
+  try {
+    controller = await startController({
+      ...(values.kubeconfig && { kubeconfig: values.kubeconfig }),
+      metricsBindAddress: values['metrics-bind-address'],
+      healthProbeBindAddress: values['health-probe-bind-address'],
+      leaderElect: values['leader-elect'],
+      ...(values['leader-election-namespace'] && { leaderElectionNamespace: values['leader-election-namespace'] }),
+      leaderElectionId: values['leader-election-id'],
+      leaseDurationMs, renewDeadlineMs, retryPeriodMs, concurrent,
+      ...(values.namespace && { namespace: values.namespace }),
+      ...(values.selector && { selector: values.selector }),
+      ...(allowedRegistries && allowedRegistries.length > 0 && { allowedRegistries }),
+      logLevel,
+      keylessTokenPath: values['keyless-token-path'],
+      fulcioUrl: values['fulcio-url'],
+      rekorUrl: values['rekor-url'],
+    });
+  } catch (error) {
+    io.err.write(`Error: ${(error as Error).message}\n`);
+    return ExitCode.Failed;
+  }
+  const stop = () => void controller.stop();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  try {
+    const why = await controller.done;
+    // Losing the Lease: exit non-zero so the pod restarts as a clean standby.
+    return why === 'lost' ? ExitCode.Failed : ExitCode.Ok;
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+}
+
+export const controllerCommand: Command = {
+  name: 'controller',
+  summary: 'Run the PromotionManifest controller (watch, reconcile, leader election, metrics)',
+  usage,
+  run,
+};

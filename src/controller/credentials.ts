@@ -1,0 +1,80 @@
+// Registry credentials of one manifest, from the kubernetes.io/dockerconfigjson Secrets its
+// registries name, read from the manifest's own namespace only: a manifest cannot borrow
+// another namespace's credentials. Each registry takes the entry for its own host.
+import type { CoreV1Api } from '@kubernetes/client-node';
+import type { PromotionSpec } from '../manifest/model.ts';
+import { parseDockerConfig, StaticCredentials, type Credential } from '../registry/index.ts';
+import { ReconcileError, stalled } from './errors.ts';
+import { apiMessage, isNotFound, statusCode } from './kube.ts';
+import { registryHost } from './spec.ts';
+
+const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const dockerConfigType = 'kubernetes.io/dockerconfigjson';
+
+export interface SecretReader {
+  /** The Secret's type and data (base64 values), or undefined when it does not exist. */
+  read(namespace: string, name: string): Promise<{ type?: string; data?: Record<string, string> } | undefined>;
+}
+
+export function apiSecretReader(core: CoreV1Api): SecretReader {
+  return {
+    async read(namespace, name) {
+      try {
+        const secret = await core.readNamespacedSecret({ name, namespace });
+        return { ...(secret.type !== undefined && { type: secret.type }), ...(secret.data !== undefined && { data: secret.data }) };
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        const reason = statusCode(error) === 403 ? 'SecretForbidden' : 'SecretReadFailed';
+        throw new ReconcileError(reason, `reading Secret ${namespace}/${name}: ${apiMessage(error)}${reason === 'SecretForbidden' ? '; the controller needs get on secrets in this namespace' : ''}`, { cause: error });
+      }
+    },
+  };
+}
+
+/** Secret names the spec refers to, for the Secret watch's index. */
+export function referencedSecrets(model: PromotionSpec): string[] {
+  return [...new Set(model.registries.flatMap((r) => (r.secretName ? [r.secretName] : [])))];
+}
+
+export async function resolveCredentials(reader: SecretReader, namespace: string, model: PromotionSpec): Promise<StaticCredentials> {
+  const entries: Record<string, Credential> = {};
+  for (const registry of model.registries) {
+    const name = registry.secretName;
+    if (!name) continue;
+    if (!dnsSubdomain.test(name) || name.length > 253) {
+      throw stalled('SecretRefOutsideNamespace', `registry "${registry.name}": credentials.secretRef.name "${name}" is not a Secret name in namespace ${namespace}; Secrets are read from the manifest's own namespace only — copy the Secret here and name it`);
+    }
+    const secret = await reader.read(namespace, name);
+    if (!secret) {
+      throw stalled('SecretNotFound', `registry "${registry.name}": Secret ${namespace}/${name} does not exist; create it (kubectl create secret docker-registry ${name} -n ${namespace} ...)`);
+    }
+    if (secret.type !== dockerConfigType) {
+      throw stalled('SecretWrongType', `registry "${registry.name}": Secret ${namespace}/${name} has type ${secret.type ?? 'Opaque'}, want ${dockerConfigType}; recreate it with kubectl create secret docker-registry`);
+    }
+    const encoded = secret.data?.['.dockerconfigjson'];
+    if (!encoded) throw stalled('SecretInvalid', `registry "${registry.name}": Secret ${namespace}/${name} has no .dockerconfigjson key`);
+    let credentials: StaticCredentials;
+    try {
+      credentials = parseDockerConfig(Buffer.from(encoded, 'base64').toString('utf8'), `Secret ${namespace}/${name}`);
+    } catch (error) {
+      throw stalled('SecretInvalid', `registry "${registry.name}": ${(error as Error).message}`);
+    }
+    const host = registryHost(registry.name);
+    if (!credentials.hosts.includes(host)) {
+      throw stalled('SecretHasNoEntryForRegistry', `registry "${registry.name}": Secret ${namespace}/${name} has no auths entry for ${host} (it has: ${credentials.hosts.join(', ') || 'none'}); add one`);
+    }
+    entries[host] = credentials.get(host);
+  }
+  return new StaticCredentials(entries);
+}
+
+/** For the trust phases: one key of a Secret in the manifest's namespace. */
+export function secretKeyReader(reader: SecretReader, namespace: string): (name: string, key: string) => Promise<Buffer> {
+  return async (name, key) => {
+    const secret = await reader.read(namespace, name);
+    if (!secret) throw stalled('SecretNotFound', `Secret ${namespace}/${name} does not exist; create it in the manifest's namespace`);
+    const value = secret.data?.[key];
+    if (value === undefined) throw stalled('SecretKeyNotFound', `Secret ${namespace}/${name} has no key "${key}"; add it`);
+    return Buffer.from(value, 'base64');
+  };
+}

@@ -1,0 +1,88 @@
+// Access to the API server: the kubeconfig the flags name, typed clients, and the few error
+// shapes the controller reacts to. client-node throws ApiException with `code` = HTTP status.
+import { existsSync } from 'node:fs';
+import {
+  CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, Watch,
+} from '@kubernetes/client-node';
+
+export interface KubeClients {
+  config: KubeConfig;
+  core: CoreV1Api;
+  custom: CustomObjectsApi;
+  coordination: CoordinationV1Api;
+  watch: Watch;
+}
+
+/** --kubeconfig, else in-cluster, else $KUBECONFIG / ~/.kube/config (client-node's default order). */
+export function loadKubeConfig(path?: string): KubeConfig {
+  const config = new KubeConfig();
+  if (path) {
+    if (!existsSync(path)) throw new Error(`--kubeconfig ${path}: no such file`);
+    config.loadFromFile(path);
+  } else {
+    config.loadFromDefault();
+  }
+  if (!config.getCurrentCluster()) throw new Error('the kubeconfig names no current cluster; pass --kubeconfig or run in a cluster');
+  return config;
+}
+
+export function kubeClients(config: KubeConfig): KubeClients {
+  return {
+    config,
+    core: config.makeApiClient(CoreV1Api),
+    custom: config.makeApiClient(CustomObjectsApi),
+    coordination: config.makeApiClient(CoordinationV1Api),
+    watch: new Watch(config),
+  };
+}
+
+export function statusCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown; statusCode?: unknown } | null)?.code ?? (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof code === 'number' ? code : undefined;
+}
+
+export const isNotFound = (error: unknown): boolean => statusCode(error) === 404;
+export const isConflict = (error: unknown): boolean => statusCode(error) === 409;
+export const isGone = (error: unknown): boolean => statusCode(error) === 410;
+
+/** A short message for logs: the API server's Status message rather than client-node's dump of headers. */
+export function apiMessage(error: unknown): string {
+  const body = (error as { body?: unknown } | null)?.body;
+  if (typeof body === 'string') {
+    try {
+      const parsed = JSON.parse(body) as { message?: string };
+      if (parsed.message) return `${statusCode(error)}: ${parsed.message}`;
+    } catch {
+      // not a Status document
+    }
+  }
+  if (body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string') {
+    return `${statusCode(error)}: ${(body as { message: string }).message}`;
+  }
+  const message = (error as Error | null)?.message ?? String(error);
+  return message.split('\n')[0] ?? message;
+}
+
+export interface ObjectMeta {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  deletionTimestamp?: string | Date;
+}
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+}
+
+export const objectKey = (o: KubeObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+
+export function splitKey(key: string): { namespace: string; name: string } {
+  const slash = key.indexOf('/');
+  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}

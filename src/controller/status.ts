@@ -1,0 +1,75 @@
+// Status writes on the status subresource. Each write reads the object, computes the new status
+// from what is stored now, and sends a merge patch that carries the resourceVersion it read: if
+// anything changed the object meanwhile the API server answers 409 and the write starts over
+// from a fresh read, so neither our update nor the other writer's is lost.
+import { PatchStrategy, setHeaderOptions, type CustomObjectsApi } from '@kubernetes/client-node';
+import { group, names, version } from '../api/promotion-manifest.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { Status } from './conditions.ts';
+import { apiMessage, isConflict, isNotFound, type ObjectMeta } from './kube.ts';
+
+export interface StoredManifest {
+  metadata: ObjectMeta;
+  spec?: unknown;
+  status?: Status;
+}
+
+export interface StatusHooks {
+  /** Called between the read and the patch of every attempt; tests use it to race a writer. */
+  beforeStatusPatch?(namespace: string, name: string, attempt: number, status: Status): Promise<void> | void;
+}
+
+export interface StatusWriteResult {
+  written: boolean;
+  conflicts: number;
+  status?: Status;
+}
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+export class StatusWriter {
+  readonly #custom: CustomObjectsApi;
+  readonly #logger: Logger;
+  readonly #hooks: StatusHooks;
+  readonly #maxAttempts: number;
+
+  constructor(custom: CustomObjectsApi, logger: Logger, hooks: StatusHooks = {}, maxAttempts = 8) {
+    this.#custom = custom;
+    this.#logger = logger;
+    this.#hooks = hooks;
+    this.#maxAttempts = maxAttempts;
+  }
+
+  /**
+   * Writes compute(stored) as the status. compute returns undefined to write nothing (e.g. the
+   * object was replaced by another with a different uid). A deleted object is not an error.
+   */
+  async update(namespace: string, name: string, compute: (stored: StoredManifest) => Status | undefined): Promise<StatusWriteResult> {
+    let conflicts = 0;
+    for (let attempt = 1; ; attempt++) {
+      let stored: StoredManifest;
+      try {
+        stored = (await this.#custom.getNamespacedCustomObjectStatus({ group, version, plural: names.plural, namespace, name })) as StoredManifest;
+      } catch (error) {
+        if (isNotFound(error)) return { written: false, conflicts };
+        throw error;
+      }
+      const status = compute(stored);
+      if (!status) return { written: false, conflicts };
+      await this.#hooks.beforeStatusPatch?.(namespace, name, attempt, status);
+      try {
+        await this.#custom.patchNamespacedCustomObjectStatus({
+          group, version, plural: names.plural, namespace, name,
+          body: { metadata: { resourceVersion: stored.metadata.resourceVersion }, status },
+        }, mergePatch);
+        if (conflicts > 0) this.#logger.debug({ namespace, name, conflicts }, 'status written after conflicts');
+        return { written: true, conflicts, status };
+      } catch (error) {
+        if (isNotFound(error)) return { written: false, conflicts };
+        if (!isConflict(error) || attempt >= this.#maxAttempts) throw error;
+        conflicts += 1;
+        this.#logger.debug({ namespace, name, attempt, err: apiMessage(error) }, 'status write conflicted; re-reading');
+      }
+    }
+  }
+}

@@ -1,0 +1,86 @@
+// Prometheus series of the controller, named as in docs/controller-reference.md (the chart's
+// ServiceMonitor and the dashboards read exactly these). One Registry per controller, so two
+// controllers in one process (tests) do not share counters.
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { RegistryClient } from '../registry/index.ts';
+import type { QueueMetrics } from '../controller/queue.ts';
+
+export const controllerName = 'promotionmanifest';
+
+export type ReconcileResult = 'success' | 'error' | 'requeue' | 'requeue_after';
+
+export class ControllerMetrics {
+  readonly registry = new Registry();
+  readonly reconcileTotal: Counter<'controller' | 'result'>;
+  readonly reconcileErrors: Counter<'controller'>;
+  readonly reconcileTime: Histogram<'controller'>;
+  readonly maxConcurrent: Gauge<'controller'>;
+  readonly activeWorkers: Gauge<'controller'>;
+  readonly queueDepth: Gauge<'name'>;
+  readonly queueAdds: Counter<'name'>;
+  readonly queueRetries: Counter<'name'>;
+  readonly queueDuration: Histogram<'name'>;
+  readonly workDuration: Histogram<'name'>;
+  readonly leaderStatus: Gauge<'name'>;
+  readonly registryRequests: Counter<'host' | 'method' | 'code_class'>;
+  readonly registryRetries: Counter<'host'>;
+  readonly registryBytes: Counter<'host' | 'direction'>;
+  readonly registryThrottled: Counter<'host'>;
+  readonly phaseDuration: Histogram<'phase'>;
+  readonly edges: Counter<'outcome'>;
+  readonly manifests: Gauge<'condition'>;
+
+  constructor() {
+    const registers = [this.registry];
+    const buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+    this.reconcileTotal = new Counter({ name: 'controller_runtime_reconcile_total', help: 'Total number of reconciliations per controller', labelNames: ['controller', 'result'], registers });
+    this.reconcileErrors = new Counter({ name: 'controller_runtime_reconcile_errors_total', help: 'Total number of reconciliation errors per controller', labelNames: ['controller'], registers });
+    this.reconcileTime = new Histogram({ name: 'controller_runtime_reconcile_time_seconds', help: 'Length of time per reconciliation per controller', labelNames: ['controller'], buckets, registers });
+    this.maxConcurrent = new Gauge({ name: 'controller_runtime_max_concurrent_reconciles', help: 'Maximum number of concurrent reconciles per controller', labelNames: ['controller'], registers });
+    this.activeWorkers = new Gauge({ name: 'controller_runtime_active_workers', help: 'Number of currently used workers per controller', labelNames: ['controller'], registers });
+    this.queueDepth = new Gauge({ name: 'workqueue_depth', help: 'Current depth of workqueue', labelNames: ['name'], registers });
+    this.queueAdds = new Counter({ name: 'workqueue_adds_total', help: 'Total number of adds handled by workqueue', labelNames: ['name'], registers });
+    this.queueRetries = new Counter({ name: 'workqueue_retries_total', help: 'Total number of retries handled by workqueue', labelNames: ['name'], registers });
+    this.queueDuration = new Histogram({ name: 'workqueue_queue_duration_seconds', help: 'How long in seconds an item stays in workqueue before being requested', labelNames: ['name'], buckets, registers });
+    this.workDuration = new Histogram({ name: 'workqueue_work_duration_seconds', help: 'How long in seconds processing an item from workqueue takes', labelNames: ['name'], buckets, registers });
+    this.leaderStatus = new Gauge({ name: 'leader_election_master_status', help: 'Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master', labelNames: ['name'], registers });
+    this.registryRequests = new Counter({ name: 'hoist_registry_requests_total', help: 'Registry HTTP requests by host, method and status class', labelNames: ['host', 'method', 'code_class'], registers });
+    this.registryRetries = new Counter({ name: 'hoist_registry_retries_total', help: 'Registry requests retried after a transient failure', labelNames: ['host'], registers });
+    this.registryBytes = new Counter({ name: 'hoist_registry_bytes_total', help: 'Bytes read from and written to registries', labelNames: ['host', 'direction'], registers });
+    this.registryThrottled = new Counter({ name: 'hoist_registry_throttled_total', help: 'Times a registry answered 429 and its host was paused', labelNames: ['host'], registers });
+    this.phaseDuration = new Histogram({ name: 'hoist_phase_duration_seconds', help: 'Duration of pipeline phases', labelNames: ['phase'], buckets, registers });
+    this.edges = new Counter({ name: 'hoist_edges_total', help: 'Edges handled by runs, by outcome', labelNames: ['outcome'], registers });
+    this.manifests = new Gauge({ name: 'hoist_manifests', help: 'PromotionManifests by the condition that is True', labelNames: ['condition'], registers });
+    this.maxConcurrent.set({ controller: controllerName }, 0);
+    this.activeWorkers.set({ controller: controllerName }, 0);
+    for (const condition of ['Ready', 'Stalled', 'Reconciling']) this.manifests.set({ condition }, 0);
+  }
+
+  queue(name: string): QueueMetrics {
+    return {
+      depth: (n) => this.queueDepth.set({ name }, n),
+      added: () => this.queueAdds.inc({ name }),
+      retried: () => this.queueRetries.inc({ name }),
+      queued: (s) => this.queueDuration.observe({ name }, s),
+      worked: (s) => this.workDuration.observe({ name }, s),
+    };
+  }
+
+  /**
+   * Feeds one run's registry client into the hoist_registry_* series. Requests carry their
+   * host; RegistryStats keeps retries and bytes as plain totals, so those are attributed to
+   * the run's hosts as a whole (host="all") when the run ends.
+   */
+  watchRegistryClient(client: RegistryClient): () => void {
+    client.stats.onRequest((event) => {
+      this.registryRequests.inc({ host: event.host, method: event.method, code_class: event.statusClass });
+      if (event.status === 429) this.registryThrottled.inc({ host: event.host });
+    });
+    return () => {
+      const { retries, bytesRead, bytesWritten } = client.stats;
+      if (retries > 0) this.registryRetries.inc({ host: 'all' }, retries);
+      if (bytesRead > 0) this.registryBytes.inc({ host: 'all', direction: 'read' }, bytesRead);
+      if (bytesWritten > 0) this.registryBytes.inc({ host: 'all', direction: 'write' }, bytesWritten);
+    };
+  }
+}

@@ -8,7 +8,7 @@ import type { KubeConfig, V1Secret } from '@kubernetes/client-node';
 import { group, names, version } from '../api/promotion-manifest.ts';
 import { createLogger, type Logger, type LogLevel } from '../observability/logger.ts';
 import { ControllerMetrics, controllerName } from '../observability/metrics.ts';
-import type { RegistryClientOptions } from '../registry/index.ts';
+import { Limiters, type RegistryClientOptions } from '../registry/index.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { apiSecretReader, dockerConfigType } from './credentials.ts';
 import { apiEventSink } from './events.ts';
@@ -102,7 +102,8 @@ export async function startController(options: ControllerOptions = {}): Promise<
     events: apiEventSink(kube.core, identity, logger),
     metrics, logger,
     ...(options.allowedRegistries && { allowedRegistries: options.allowedRegistries }),
-    ...(options.registry && { registry: options.registry }),
+    // One limiter per registry host for the whole process, shared by every run's client.
+    registry: { ...options.registry, limiters: options.registry?.limiters ?? new Limiters(options.registry?.rateLimit, options.registry?.rateLimitByHost) },
     keyless: { ...(options.fulcioUrl && { fulcioURL: options.fulcioUrl }), ...(options.keylessTokenPath && { tokenPath: options.keylessTokenPath }) },
   });
 

@@ -67,9 +67,8 @@ export class ControllerMetrics {
   }
 
   /**
-   * Feeds one run's registry client into the hoist_registry_* series. Requests carry their
-   * host; RegistryStats keeps retries and bytes as plain totals, so those are attributed to
-   * the run's hosts as a whole (host="all") when the run ends.
+   * Feeds one run's registry client into the hoist_registry_* series: requests as they happen,
+   * retries and bytes per host when the run ends.
    */
   watchRegistryClient(client: RegistryClient): () => void {
     client.stats.onRequest((event) => {
@@ -77,10 +76,11 @@ export class ControllerMetrics {
       if (event.status === 429) this.registryThrottled.inc({ host: event.host });
     });
     return () => {
-      const { retries, bytesRead, bytesWritten } = client.stats;
-      if (retries > 0) this.registryRetries.inc({ host: 'all' }, retries);
-      if (bytesRead > 0) this.registryBytes.inc({ host: 'all', direction: 'read' }, bytesRead);
-      if (bytesWritten > 0) this.registryBytes.inc({ host: 'all', direction: 'write' }, bytesWritten);
+      for (const [host, { retries, bytesRead, bytesWritten }] of client.stats.byHost) {
+        if (retries > 0) this.registryRetries.inc({ host }, retries);
+        if (bytesRead > 0) this.registryBytes.inc({ host, direction: 'read' }, bytesRead);
+        if (bytesWritten > 0) this.registryBytes.inc({ host, direction: 'write' }, bytesWritten);
+      }
     };
   }
 }

@@ -18,10 +18,34 @@ export class RegistryStats {
   bytesWritten = 0;
   retries = 0;
   limiterWaitMs = 0;
+  /** The same totals per registry host, for per-host metrics. */
+  readonly byHost = new Map<string, { bytesRead: number; bytesWritten: number; retries: number }>();
   readonly #listeners: ((event: RequestEvent) => void)[] = [];
 
   onRequest(listener: (event: RequestEvent) => void): void {
     this.#listeners.push(listener);
+  }
+
+  host(host: string): { bytesRead: number; bytesWritten: number; retries: number } {
+    let entry = this.byHost.get(host);
+    if (!entry) {
+      entry = { bytesRead: 0, bytesWritten: 0, retries: 0 };
+      this.byHost.set(host, entry);
+    }
+    return entry;
+  }
+
+  addBytes(host: string, read: number, written: number): void {
+    this.bytesRead += read;
+    this.bytesWritten += written;
+    const entry = this.host(host);
+    entry.bytesRead += read;
+    entry.bytesWritten += written;
+  }
+
+  addRetry(host: string): void {
+    this.retries += 1;
+    this.host(host).retries += 1;
   }
 
   recordRequest(event: RequestEvent): void {

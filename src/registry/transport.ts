@@ -34,6 +34,12 @@ export interface TransportOptions {
   rateLimit?: Partial<RateLimitOptions>;
   /** Per-host overrides of rateLimit. */
   rateLimitByHost?: Record<string, Partial<RateLimitOptions>>;
+  /**
+   * Limiters shared with other clients, so a process running many promotions at once (the
+   * controller: one client per run, each with its own credentials) keeps one budget per host.
+   * rateLimit and rateLimitByHost are then ignored.
+   */
+  limiters?: Limiters;
   /** Hosts spoken to over plain http. Loopback hosts always are. */
   insecureHosts?: string[];
   /** Connections kept per origin. */
@@ -95,7 +101,7 @@ export class Transport {
     this.#insecure = new Set(options.insecureHosts ?? []);
     this.#connections = options.connectionsPerOrigin ?? 16;
     this.#userAgent = options.userAgent ?? 'hoist';
-    this.limiters = new Limiters(options.rateLimit, options.rateLimitByHost);
+    this.limiters = options.limiters ?? new Limiters(options.rateLimit, options.rateLimitByHost);
     this.auth = new Authenticator(options.credentials ?? new StaticCredentials(), (r) => this.#tokenRequest(r));
   }
 
@@ -145,7 +151,7 @@ export class Transport {
       factor: 2,
       randomize: true,
       ...(req.signal && { signal: req.signal }),
-      onFailedAttempt: ({ retriesLeft }) => { if (retriesLeft > 0) this.stats.retries += 1; },
+      onFailedAttempt: ({ retriesLeft }) => { if (retriesLeft > 0) this.stats.addRetry(req.host); },
     });
   }
 
@@ -232,13 +238,13 @@ export class Transport {
       this.stats.recordRequest({ host, method: req.method, statusClass: 'error', durationMs: performance.now() - started });
       throw error;
     }
-    this.stats.bytesWritten += bodyBytes;
     this.stats.recordRequest({ host, method: req.method, statusClass: statusClass(res.statusCode), status: res.statusCode, durationMs: performance.now() - started });
     const outcome = { status: res.statusCode, headers: res.headers };
     // The slot stays taken until the body is read, so maxInFlight bounds open transfers.
     // Counted from Content-Length rather than by listening: a 'data' listener would start the
     // stream flowing before its consumer is attached.
-    if (req.method !== 'HEAD' && res.statusCode < 300) this.stats.bytesRead += Number(headerValue(res.headers, 'content-length') ?? 0) || 0;
+    const bytesRead = req.method !== 'HEAD' && res.statusCode < 300 ? Number(headerValue(res.headers, 'content-length') ?? 0) || 0 : 0;
+    this.stats.addBytes(host, bytesRead, bodyBytes);
     res.body.once('close', () => permit.release(outcome));
     res.body.once('error', () => permit.release(outcome));
     return { status: res.statusCode, headers: res.headers, body: res.body };

@@ -75,3 +75,15 @@ test('Retry-After and RateLimit headers say how long to wait', () => {
   assert.equal(retryAfterSeconds({ ratelimit: '"default";r=0;t=6' }), 6);
   assert.equal(retryAfterSeconds({ 'retry-after': '99999' }, 429), 600, 'capped at ten minutes');
 });
+
+test('clients given the same Limiters share one budget per host', async () => {
+  const { Limiters } = await import('../../src/registry/limiter.ts');
+  const { RegistryClient } = await import('../../src/registry/client.ts');
+  const shared = new Limiters({ rate: 1000, burst: 1000, maxInFlight: 1 });
+  const a = new RegistryClient({ limiters: shared });
+  const b = new RegistryClient({ limiters: shared });
+  const held = await a.transport.limiters.for('r.example').acquire();
+  assert.equal(b.transport.limiters.for('r.example').stats.inFlight, 1, 'the second client sees the first one\'s request');
+  held.release();
+  await Promise.all([a.close(), b.close()]);
+});

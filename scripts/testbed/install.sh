@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every part of Hoist's test bed, idempotently, into a per-machine cache:
-#   Debian: docker-registry (CNCF distribution), skopeo, htpasswd, openssl, lua
-#   Go modules, pinned: crane, cosign, etcd, kube-apiserver (built once, cached per version)
+#   Debian: docker-registry (CNCF distribution), skopeo, htpasswd, openssl, lua5.4
+#   Go modules, pinned: crane, cosign, helm, fulcio, etcd, kube-apiserver (built once, cached per version)
 # A second run finds everything cached and takes a few seconds.
 #
 # Cache: $HOIST_TESTBED_CACHE (default ~/.cache/hoist-testbed); binaries land in $CACHE/bin.
@@ -117,13 +117,20 @@ EOF
   ln -sf "$dir/kubectl" "$bin/kubectl"
 }
 
+# Usage: install.sh [all|tools|kube|registries]   (registries: the Debian packages only)
 main() {
   local only=${1:-all}
   install_debian
   case "$only" in
+    all|tools|kube|registries) ;;
+    *) log "unknown part \"$only\": use all, tools, kube or registries"; exit 2 ;;
+  esac
+  case "$only" in
     all|tools)
       install_go_tool crane github.com/google/go-containerregistry/cmd/crane "$CRANE_VERSION"
       install_go_tool cosign "github.com/sigstore/cosign/v3/cmd/cosign" "$COSIGN_VERSION"
+      install_go_tool helm "helm.sh/helm/v4/cmd/helm" "$HELM_VERSION"
+      install_go_tool fulcio "github.com/sigstore/fulcio" "$FULCIO_VERSION"
       ;;&
     all|kube)
       install_etcd

@@ -4,4 +4,6 @@ KUBERNETES_VERSION=v1.34.4   # kube-apiserver and kubectl
 ETCD_VERSION=v3.6.16         # the etcd line Kubernetes 1.34 is tested with
 CRANE_VERSION=v0.22.1
 COSIGN_VERSION=v3.1.3
-DEBIAN_PACKAGES="docker-registry skopeo apache2-utils openssl ca-certificates"
+FULCIO_VERSION=v1.8.8        # github.com/sigstore/fulcio: go.mod has no replace directives; run with an ephemeral CA for keyless tests
+HELM_VERSION=v4.3.1          # helm.sh/helm/v4: go.mod has no replace directives, so `go install` builds it
+DEBIAN_PACKAGES="docker-registry skopeo apache2-utils openssl ca-certificates lua5.4"

@@ -1,22 +1,34 @@
 // The engine: runs the phases in order with one context, times each, stops early when a phase
 // says so, and ends a Plan-mode run after Validate. The CLI and the controller both use it.
 import { ImageCopier, type RegistryClient } from '../registry/index.ts';
-import { notYetImplemented } from './phases/pass-through.ts';
+import { attestPhase } from './phases/attest.ts';
 import { planPhase } from './phases/plan.ts';
 import { promotePhase } from './phases/promote.ts';
+import { provenancePhase } from './phases/provenance.ts';
 import { setupPhase } from './phases/setup.ts';
-import type { AttestationRef, Edge, EdgeResult, Phase, PhaseResult, PipelineOptions, PlannedEdge, RunContext } from './types.ts';
+import { signPhase } from './phases/sign.ts';
+import { validatePhase } from './phases/validate.ts';
+import type { AttestationRef, Edge, EdgeResult, Phase, PhaseOutcome, PhaseResult, PipelineOptions, PlannedEdge, RunContext } from './types.ts';
 import { phaseOrder } from './types.ts';
 
 export const defaultPhases: Phase[] = [
   setupPhase,
   planPhase,
-  notYetImplemented('Provenance', 'provenance verification'),
-  notYetImplemented('Validate', 'signature verification'),
+  provenancePhase,
+  validatePhase,
   promotePhase,
-  notYetImplemented('Sign', 'signing'),
-  notYetImplemented('Attest', 'promotion attestation'),
+  signPhase,
+  attestPhase,
 ];
+
+/**
+ * Whether a run that Plan found complete still has work: with signing configured, Sign and
+ * Attest repair digests an earlier run promoted but (after a crash) left unsigned.
+ */
+function repairPending(ctx: RunContext): boolean {
+  const trust = ctx.options.trust;
+  return ctx.options.mode === 'Promote' && trust?.signing !== undefined && ctx.plan.some((e) => e.state === 'present');
+}
 
 export interface RunSummary {
   planned: number;
@@ -25,6 +37,8 @@ export interface RunSummary {
   lost: number;
   tagMoves: number;
   failed: number;
+  /** Edges refused because verification failed under an Enforce policy; only set when there are some. */
+  unverified?: number;
 }
 
 export interface RunReport {
@@ -60,21 +74,26 @@ export async function runPipeline(
     if (options.mode === 'Plan' && phaseOrder.indexOf(phase.name) > phaseOrder.indexOf('Validate')) break;
     ctx.emit({ type: 'phaseStarted', phase: phase.name });
     const started = performance.now();
-    let outcome;
+    let outcome: PhaseOutcome;
     try {
       outcome = await phase.run(ctx);
     } catch (error) {
       signal.throwIfAborted();
-      outcome = { message: (error as Error).message, stop: 'failed' as const, reason: `${phase.name}Failed` };
+      // Errors that carry a stable reason (TrustError, RegistryError) keep it.
+      const reason = (error as { reason?: unknown }).reason;
+      outcome = { message: (error as Error).message, stop: 'failed' as const, reason: typeof reason === 'string' ? reason : `${phase.name}Failed` };
+    }
+    if (outcome.stop === 'done' && phase.name === 'Plan' && repairPending(ctx)) {
+      outcome = { ...outcome, stop: undefined, message: `${outcome.message}; checking signatures and attestations` };
     }
     const result: PhaseResult = {
-      name: phase.name, result: outcome.stop === 'failed' ? 'Failed' : 'Succeeded',
+      name: phase.name, result: outcome.stop === 'failed' ? 'Failed' : outcome.skipped ? 'Skipped' : 'Succeeded',
       durationMs: Math.round(performance.now() - started), message: outcome.message,
     };
     results.push(result);
     ctx.emit({ type: 'phaseFinished', phase: result });
-    if (outcome.stop === 'failed') failure = { reason: outcome.reason ?? `${phase.name}Failed`, message: outcome.message };
-    if (outcome.stop) break;
+    if (outcome.stop === 'failed') failure ??= { reason: outcome.reason ?? `${phase.name}Failed`, message: outcome.message };
+    if (outcome.stop && !(outcome.stop === 'failed' && outcome.keepGoing)) break;
   }
   return report(ctx, options.mode, results, failure);
 }
@@ -89,9 +108,11 @@ function report(ctx: RunContext, mode: PipelineOptions['mode'], phases: PhaseRes
     tagMoves: count('tagMove') + ctx.results.filter((r) => r.outcome === 'refused').length,
     failed: count('failed') + ctx.results.filter((r) => r.outcome === 'failed').length,
   };
+  const unverified = count('unverified');
+  if (unverified > 0) summary.unverified = unverified;
   let outcome: RunReport['outcome'] = 'Succeeded';
   if (failure || summary.failed > 0) outcome = 'Failed';
-  else if (summary.lost > 0 || summary.tagMoves > 0) outcome = 'Refused';
+  else if (summary.lost > 0 || summary.tagMoves > 0 || unverified > 0) outcome = 'Refused';
   const message = failure?.message ?? phases.map((p) => `${p.name}: ${p.message}`).at(-1) ?? '';
   return {
     outcome, ...(failure && { reason: failure.reason }), message, mode, phases, plan: ctx.plan, results: ctx.results, attestations: ctx.attestations, summary,

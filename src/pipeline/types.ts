@@ -17,7 +17,8 @@ export type EdgeState =
   | 'present' // digest and every tag already there
   | 'lost' // the source digest does not exist
   | 'tagMove' // a destination tag points at another digest: refused, never overwritten
-  | 'failed'; // reading the destination failed
+  | 'failed' // reading the destination failed
+  | 'unverified'; // signature or provenance verification failed under an Enforce policy: refused
 
 export interface PlannedEdge extends Edge {
   state: EdgeState;
@@ -28,6 +29,8 @@ export interface PlannedEdge extends Edge {
   /** For tagMove: the tags and the digests they point at; for lost/failed: why. */
   conflicts?: { tag: string; digest: string }[];
   reason?: string;
+  /** Verification failures recorded under a Warn policy; the edge still proceeds. */
+  warnings?: string[];
 }
 
 export interface EdgeResult {
@@ -53,6 +56,10 @@ export interface PhaseOutcome {
   stop?: 'done' | 'failed';
   /** Stable CamelCase reason when the phase failed. */
   reason?: string;
+  /** The phase had nothing to do by configuration (policy Off or absent); reported as Skipped. */
+  skipped?: boolean;
+  /** With stop 'failed': the run is failed, but later phases still run (per-image failures). */
+  keepGoing?: boolean;
 }
 
 export type PipelineEvent =
@@ -75,6 +82,18 @@ export interface TrustOptions {
   readSecret?: (name: string, key: string) => Promise<Buffer>;
   /** Identity of the manifest, recorded in promotion attestations. */
   source?: { kind?: string; namespace?: string; name?: string; uid?: string; generation?: number; revision?: string };
+  /** Also write legacy `sha256-<hex>.sig` simple-signing signatures, for consumers of cosign before v2.4. */
+  legacySignatureTag?: boolean;
+  /** Keyless material the spec does not carry: where Fulcio is, the token file, the trusted root. */
+  keyless?: {
+    fulcioURL?: string;
+    /** OIDC token file (a projected ServiceAccount token), re-read for every certificate. */
+    tokenPath?: string;
+    /** sigstore trusted_root.json (object or text): Fulcio roots for verifying keyless signatures. */
+    trustedRoot?: unknown;
+    /** The identity Fulcio certifies for our token, to recognise our own earlier signatures. */
+    identity?: { issuer: string; subject: string };
+  };
 }
 
 /** An attestation written for a promoted digest, for the resource's status. */

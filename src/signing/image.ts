@@ -1,0 +1,115 @@
+// Image signatures as cosign understands them: whether a digest carries a valid signature by an
+// accepted signer (a v3 bundle whose statement has the cosign sign predicate, or a legacy
+// simple-signing layer), and signing a digest so that every given repository has it.
+import { IN_TOTO_PAYLOAD_TYPE, buildStatement, parseStatement, statementCovers } from '../provenance/statement.ts';
+import type { Descriptor, RegistryClient, Repository } from '../registry/index.ts';
+import { appendLegacyLayers, attachReferrer } from './attach.ts';
+import { discover, type Found } from './discover.ts';
+import { COSIGN_SIGN_PREDICATE, CosignAnnotation, CosignMediaType, blobOf, bundleManifest } from './formats.ts';
+import type { SignerPolicy } from './policy.ts';
+import type { ArtifactSigner } from './signer.ts';
+import { simpleSigningDigest, simpleSigningPayload } from './simple-signing.ts';
+import { verifyFound } from './verify.ts';
+
+export interface SignatureCheck {
+  /** Who made the first valid signature found. */
+  signer?: string;
+  /** The valid signature artifacts, for reuse and copying. */
+  valid: Found[];
+  /** Why each other signature was rejected, or that there were none. */
+  problems: string[];
+}
+
+/** Why a verified payload does not vouch for `digest` as an image signature, or undefined when it does. */
+function signatureMismatch(found: Found, payloadType: string, payload: Buffer, digest: string): string | undefined {
+  if (found.kind === 'simpleSigning') {
+    const claim = simpleSigningDigest(payload);
+    if ('error' in claim) return claim.error;
+    return claim.digest === digest ? undefined : `signature is for ${claim.digest}`;
+  }
+  const parsed = parseStatement(payloadType, payload);
+  if ('error' in parsed) return parsed.error;
+  if (parsed.statement.predicateType !== COSIGN_SIGN_PREDICATE) return `an attestation (${parsed.statement.predicateType}), not a signature`;
+  return statementCovers(parsed.statement, digest) ? undefined : 'signature is about another digest';
+}
+
+const isSignatureCandidate = (found: Found) =>
+  found.kind === 'simpleSigning' || (found.kind === 'bundle' && (found.predicateType === undefined || found.predicateType === COSIGN_SIGN_PREDICATE));
+
+export async function checkSignatures(client: RegistryClient, repo: Repository, digest: string, policy: SignerPolicy, signal?: AbortSignal): Promise<SignatureCheck> {
+  const { found, problems } = await discover(client, repo, digest, signal);
+  const result: SignatureCheck = { valid: [], problems: [...problems] };
+  const candidates = found.filter(isSignatureCandidate);
+  for (const item of candidates) {
+    const where = item.kind === 'bundle' ? `bundle ${item.manifestDigest}` : `${item.tag} layer ${item.layer.digest}`;
+    const verdict = verifyFound(item, policy);
+    if ('error' in verdict) {
+      result.problems.push(`${where}: ${verdict.error}`);
+      continue;
+    }
+    const mismatch = signatureMismatch(item, verdict.verified.payloadType, verdict.verified.payload, digest);
+    if (mismatch) {
+      result.problems.push(`${where}: ${mismatch}`);
+      continue;
+    }
+    result.signer ??= verdict.verified.signer;
+    result.valid.push(item);
+  }
+  if (candidates.length === 0) result.problems.push(`no signatures on ${repo.host}/${repo.name}@${digest}`);
+  return result;
+}
+
+export interface SignOutcome {
+  /** A new signature was made (false: an existing one of ours was reused or everything had one). */
+  signed: boolean;
+  /** Repositories a signature was written to. */
+  written: string[];
+}
+
+/**
+ * Makes sure every repository holds a valid signature of `subject` by `signer`: one is made only
+ * when no repository has one, and an existing one is copied where it is missing.
+ */
+export async function ensureSigned(
+  client: RegistryClient, signer: ArtifactSigner, subject: Descriptor, repos: Repository[],
+  options: { legacy?: boolean; signal?: AbortSignal } = {},
+): Promise<SignOutcome> {
+  const { signal } = options;
+  const policy = await signer.policy();
+  const checks = await Promise.all(repos.map((repo) => checkSignatures(client, repo, subject.digest, policy, signal)));
+  const outcome: SignOutcome = { signed: false, written: [] };
+  const existing = checks.flatMap((c) => c.valid).find((f): f is Extract<Found, { kind: 'bundle' }> => f.kind === 'bundle');
+  let artifact: Parameters<typeof attachReferrer>[3] | undefined = existing && {
+    bytes: existing.manifest, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: CosignMediaType.bundle,
+    annotations: { [CosignAnnotation.bundlePredicateType]: COSIGN_SIGN_PREDICATE },
+    blobs: [blobOf(Buffer.from('{}')), blobOf(existing.bundleBytes)],
+  };
+  for (const [i, repo] of repos.entries()) {
+    const check = checks[i]!;
+    if (!check.valid.some((f) => f.kind === 'bundle')) {
+      if (!artifact) {
+        const statement = buildStatement([{ digest: subject.digest }], COSIGN_SIGN_PREDICATE, {});
+        const bundle = await signer.signDsse(IN_TOTO_PAYLOAD_TYPE, statement);
+        artifact = bundleManifest(bundle, subject, COSIGN_SIGN_PREDICATE, new Date());
+        outcome.signed = true;
+      }
+      await attachReferrer(client, repo, subject.digest, artifact, signal);
+      outcome.written.push(`${repo.host}/${repo.name}`);
+    }
+    if (options.legacy && !check.valid.some((f) => f.kind === 'simpleSigning')) {
+      const payload = simpleSigningPayload(`${repo.host}/${repo.name}`, subject.digest);
+      const { signature, certificate, chain } = await signer.signBlob(payload);
+      outcome.signed = true;
+      await appendLegacyLayers(client, repo, subject.digest, 'sig', [{
+        mediaType: CosignMediaType.simpleSigning, data: payload,
+        annotations: {
+          [CosignAnnotation.signature]: signature.toString('base64'),
+          ...(certificate && { [CosignAnnotation.certificate]: certificate }),
+          ...(chain && { [CosignAnnotation.chain]: chain }),
+        },
+      }], signal);
+      if (!outcome.written.includes(`${repo.host}/${repo.name}`)) outcome.written.push(`${repo.host}/${repo.name}`);
+    }
+  }
+  return outcome;
+}

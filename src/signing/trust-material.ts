@@ -1,0 +1,81 @@
+// Turns a run's TrustOptions into what verification and signing use: the accepted signers
+// (public keys from Secrets, keyless identities and their Fulcio roots) and our own signer.
+// Loaded once per run; Secrets are read through the caller's readSecret.
+import type { TrustOptions } from '../pipeline/types.ts';
+import { parseCertificate } from './certificate.ts';
+import { TrustError } from './errors.ts';
+import { loadPrivateKey, loadPublicKey } from './keys.ts';
+import type { SignerPolicy } from './policy.ts';
+import { keySigner, keylessSigner, type ArtifactSigner } from './signer.ts';
+
+async function secret(trust: TrustOptions, name: string, key: string): Promise<Buffer> {
+  if (!trust.readSecret) throw new TrustError('SecretUnavailable', `Secret ${name} is named in the spec but this run has no way to read Secrets`);
+  try {
+    return await trust.readSecret(name, key);
+  } catch (error) {
+    throw new TrustError('SecretUnavailable', `cannot read key ${key} of Secret ${name}: ${(error as Error).message}`);
+  }
+}
+
+interface TrustedRootJson {
+  certificateAuthorities?: { certChain?: { certificates?: { rawBytes?: string }[] } }[];
+}
+
+/** Fulcio CA chains from a sigstore trusted_root.json (object or JSON text). */
+export function certificateAuthorities(trustedRoot: unknown): SignerPolicy['certificateAuthorities'] {
+  if (trustedRoot === undefined) return [];
+  let root: TrustedRootJson;
+  try {
+    root = (typeof trustedRoot === 'string' ? JSON.parse(trustedRoot) : trustedRoot) as TrustedRootJson;
+    return (root.certificateAuthorities ?? []).map((ca) => (ca.certChain?.certificates ?? [])
+      .map((c) => parseCertificate(Buffer.from(c.rawBytes ?? '', 'base64'))));
+  } catch (error) {
+    throw new TrustError('InvalidTrustedRoot', `the trusted root is not a sigstore trusted_root.json (${(error as Error).message})`);
+  }
+}
+
+const policies = new WeakMap<TrustOptions, Promise<SignerPolicy>>();
+const signers = new WeakMap<TrustOptions, Promise<ArtifactSigner | undefined>>();
+
+/** The signers spec.verification.signatures accepts. */
+export function signerPolicy(trust: TrustOptions): Promise<SignerPolicy> {
+  let policy = policies.get(trust);
+  if (!policy) {
+    policy = (async () => {
+      const spec = trust.verification?.signatures;
+      const keys = await Promise.all((spec?.keys ?? []).map(async ({ secretRef }) => ({
+        name: secretRef.name, key: loadPublicKey(await secret(trust, secretRef.name, 'cosign.pub'), `cosign.pub of Secret ${secretRef.name}`),
+      })));
+      const identities = (spec?.identities ?? []).map((i) => ({ issuer: i.issuer, ...(i.subject && { subject: i.subject }), ...(i.subjectRegExp && { subjectRegExp: i.subjectRegExp }) }));
+      return { keys, identities, certificateAuthorities: certificateAuthorities(trust.keyless?.trustedRoot) };
+    })();
+    policies.set(trust, policy);
+  }
+  return policy;
+}
+
+/** Our signer from spec.signing, or undefined when the spec does not sign. */
+export function artifactSigner(trust: TrustOptions): Promise<ArtifactSigner | undefined> {
+  let signer = signers.get(trust);
+  if (!signer) {
+    signer = (async () => {
+      const spec = trust.signing;
+      if (spec?.key) {
+        const name = spec.key.secretRef.name;
+        const pem = await secret(trust, name, 'cosign.key');
+        const password = await secret(trust, name, 'cosign.password').catch(() => undefined);
+        return keySigner(await loadPrivateKey(pem, password, `cosign.key of Secret ${name}`), name);
+      }
+      if (spec?.keyless) {
+        const k = trust.keyless;
+        if (!k?.fulcioURL || !k.tokenPath || !k.identity) {
+          throw new TrustError('IdentityTokenUnavailable', 'keyless signing needs a Fulcio URL, an OIDC token file and the identity Fulcio certifies; set them in the run\'s keyless trust options');
+        }
+        return keylessSigner({ fulcioURL: k.fulcioURL, tokenPath: k.tokenPath, certificateAuthorities: certificateAuthorities(k.trustedRoot), expectedIdentity: k.identity });
+      }
+      return undefined;
+    })();
+    signers.set(trust, signer);
+  }
+  return signer;
+}

@@ -1,0 +1,111 @@
+// Keyless signing and verification with a real Fulcio (ephemeral CA) that trusts the test
+// kube-apiserver's ServiceAccount issuer: a TokenRequest token is exchanged for a certificate
+// naming the ServiceAccount. Staging images signed keyless by cosign pass Validate under an
+// identity policy; Hoist signs and attests keyless; cosign verifies both against the same root.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { runPipeline, type Edge, type TrustOptions } from '../../src/pipeline/index.ts';
+import { PROMOTION_PREDICATE } from '../../src/provenance/promotion.ts';
+import { RegistryClient } from '../../src/registry/index.ts';
+import { checkSignatures } from '../../src/signing/image.ts';
+import { startFulcio, type TestFulcio } from '../support/fulcio.ts';
+import { buildImage, pushImage } from '../support/images.ts';
+import { startKube, type TestKube } from '../support/kube.ts';
+import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { runTool } from '../support/testbed.ts';
+
+const http = ['--allow-http-registry', '--allow-insecure-registry'];
+
+describe('keyless trust', () => {
+  let kube: TestKube;
+  let fulcio: TestFulcio;
+  let staging: TestRegistry;
+  let prod: TestRegistry;
+  let dir: string;
+  let issuer: string;
+  let tokenPath: string;
+  let signingConfig: string;
+  const subject = (sa: string) => `https://kubernetes.io/namespaces/default/serviceaccounts/${sa}`;
+
+  const token = (sa: string) => kube.kubectl(['create', 'token', sa, '-n', 'default', '--audience', 'sigstore', '--duration', '1h']).trim();
+  const identityFlags = (sa: string) => [
+    '--trusted-root', fulcio.trustedRootPath, '--certificate-identity', subject(sa), '--certificate-oidc-issuer', issuer,
+    '--insecure-ignore-tlog=true', '--insecure-ignore-sct=true',
+  ];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hoist-keyless-'));
+    [kube, staging, prod] = await Promise.all([startKube(), startRegistry(), startRegistry()]);
+    issuer = `${kube.server}/`;
+    // Fulcio fetches the issuer's discovery document and keys anonymously.
+    kube.kubectl(['create', 'clusterrolebinding', 'oidc-discovery-anonymous', '--clusterrole=system:service-account-issuer-discovery', '--group=system:unauthenticated']);
+    kube.kubectl(['create', 'serviceaccount', 'promoter', '-n', 'default']);
+    kube.kubectl(['create', 'serviceaccount', 'builder', '-n', 'default']);
+    fulcio = await startFulcio({ url: issuer, type: 'kubernetes', caPath: kube.caPath });
+    tokenPath = join(dir, 'promoter-token');
+    writeFileSync(tokenPath, token('promoter'));
+    signingConfig = join(dir, 'signing-config.json');
+    await runTool('cosign', ['signing-config', 'create', '--fulcio', `url=${fulcio.url},api-version=1,start-time=2024-01-01T00:00:00Z,operator=hoist-test`, '--out', signingConfig]);
+  });
+  after(async () => {
+    await Promise.all([fulcio?.stop(), staging?.stop(), prod?.stop(), kube?.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('keyless staging signatures pass an identity policy; Hoist signs and attests keyless; cosign verifies', async () => {
+    const signed = buildImage();
+    const foreign = buildImage();
+    await pushImage(staging, 'app', signed);
+    await pushImage(staging, 'foreign', foreign);
+    const builderToken = join(dir, 'builder-token');
+    writeFileSync(builderToken, token('builder'));
+    for (const [name, image, sa] of [['app', signed, 'builder'], ['foreign', foreign, 'promoter']] as const) {
+      writeFileSync(builderToken, token(sa));
+      await runTool('cosign', ['sign', '--identity-token', builderToken, '--signing-config', signingConfig, '--trusted-root', fulcio.trustedRootPath, ...http, '-y', `${staging.host}/${name}@${image.digest}`]);
+    }
+    await runTool('cosign', ['verify', ...http, ...identityFlags('builder'), `${staging.host}/app@${signed.digest}`]);
+
+    const edges: Edge[] = [
+      { src: { host: staging.host, name: 'app' }, dst: { host: prod.host, name: 'prod/app' }, digest: signed.digest, tags: ['v1'] },
+      { src: { host: staging.host, name: 'foreign' }, dst: { host: prod.host, name: 'prod/foreign' }, digest: foreign.digest, tags: ['v1'] },
+    ];
+    const trust: TrustOptions = {
+      verification: { signatures: { mode: 'Enforce', identities: [{ issuer, subjectRegExp: '/serviceaccounts/builder$' }] } },
+      signing: { keyless: { audience: 'sigstore' } },
+      keyless: { fulcioURL: fulcio.url, tokenPath, trustedRoot: fulcio.trustedRoot, identity: { issuer, subject: subject('promoter') } },
+    };
+    const client = new RegistryClient();
+    const report = await runPipeline(edges, client, { mode: 'Promote', concurrency: 2, planConcurrency: 4, trust });
+    await client.close();
+    assert.equal(report.summary.promoted, 1, report.message);
+    const refused = report.plan.find((e) => e.state === 'unverified');
+    assert.equal(refused?.src.name, 'foreign');
+    assert.match(refused.reason!, /signed by https:\/\/kubernetes.io\/namespaces\/default\/serviceaccounts\/promoter .* which the policy does not accept/);
+    assert.match(report.phases.find((p) => p.name === 'Sign')!.message, /^1 digests signed by https:\/\/kubernetes.io\/namespaces\/default\/serviceaccounts\/promoter/);
+
+    const ref = `${prod.host}/prod/app@${signed.digest}`;
+    await runTool('cosign', ['verify', ...http, ...identityFlags('promoter'), ref]);
+    await runTool('cosign', ['verify', ...http, ...identityFlags('builder'), ref]);
+    const out = await runTool('cosign', ['verify-attestation', '--type', PROMOTION_PREDICATE, ...http, ...identityFlags('promoter'), ref]);
+    assert.match(out, /"payloadType":"application\/vnd.in-toto\+json"/);
+
+    // The same identity under another CA is not trusted: the certificate must chain to the root.
+    const stranger = new RegistryClient();
+    const check = await checkSignatures(stranger, { host: prod.host, name: 'prod/app' }, signed.digest, {
+      keys: [], identities: [{ issuer, subject: subject('promoter') }], certificateAuthorities: [],
+    });
+    await stranger.close();
+    assert.equal(check.valid.length, 0);
+    assert.match(check.problems.join('\n'), /does not chain to a trusted Fulcio root/);
+
+    // A rerun recognises its own keyless signature and attestation: nothing new.
+    const again = new RegistryClient();
+    const rerun = await runPipeline(edges, again, { mode: 'Promote', concurrency: 2, planConcurrency: 4, trust });
+    await again.close();
+    assert.match(rerun.phases.find((p) => p.name === 'Sign')!.message, /^0 digests signed/);
+    assert.match(rerun.phases.find((p) => p.name === 'Attest')!.message, /^0 promotion attestations written, 1 already there/);
+  });
+});

@@ -54,7 +54,9 @@ export function renderReport(report: RunReport, format: OutputFormat, sources: s
   const s = report.summary;
   const verb = report.mode === 'Plan' ? 'to promote' : 'promoted';
   const toPromote = report.mode === 'Plan' ? report.plan.filter((e) => e.state === 'promote').length : s.promoted;
-  lines.push(`${report.outcome}: ${s.planned} edges, ${toPromote} ${verb}, ${s.alreadyPresent} already present, ${s.lost} lost, ${s.tagMoves} tag moves refused, ${s.failed} failed`);
+  const unverified = s.unverified ? `, ${s.unverified} unverified refused` : '';
+  lines.push(`${report.outcome}: ${s.planned} edges, ${toPromote} ${verb}, ${s.alreadyPresent} already present, ${s.lost} lost, ${s.tagMoves} tag moves refused${unverified}, ${s.failed} failed`);
+  if (report.attestations.length > 0) lines.push(`attestations: ${report.attestations.length} promotion records attached`);
   if (report.reason) lines.push(`reason: ${report.reason}: ${report.message}`);
   return `${lines.join('\n')}\n`;
 }

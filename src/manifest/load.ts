@@ -3,6 +3,7 @@
 // is returned; nothing is thrown for bad content.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { PromotionManifestSpec } from '../api/promotion-manifest.ts';
 import type { ManifestError } from './errors.ts';
 import { parsePlainManifest } from './kpromo.ts';
 import type { PromotionSpec } from './model.ts';
@@ -10,8 +11,11 @@ import { holdsPromotionManifests, parsePromotionManifests } from './resource.ts'
 import { isThinManifestDirectory, loadThinManifestDirectory } from './thin.ts';
 
 export interface LoadedManifests {
-  /** Each spec with a label saying where it came from (file or project). */
-  specs: { source: string; spec: PromotionSpec }[];
+  /**
+   * Each spec with a label saying where it came from (file or project), and for a
+   * PromotionManifest resource its full spec (verification, signing, attestation).
+   */
+  specs: { source: string; spec: PromotionSpec; resourceSpec?: PromotionManifestSpec }[];
   errors: ManifestError[];
 }
 
@@ -23,7 +27,7 @@ async function loadFile(file: string): Promise<LoadedManifests> {
   const text = await readFile(file, 'utf8');
   if (holdsPromotionManifests(text)) {
     const { manifests, errors } = parsePromotionManifests(file, text);
-    return { specs: manifests.map((m) => ({ source: file, spec: m.spec })), errors };
+    return { specs: manifests.map((m) => ({ source: file, spec: m.spec, resourceSpec: m.resourceSpec })), errors };
   }
   const parsed = parsePlainManifest(file, text);
   return parsed.ok ? { specs: [{ source: file, spec: parsed.value }], errors: [] } : { specs: [], errors: parsed.errors };

@@ -1,7 +1,7 @@
 // PromotionManifest resources <-> the model: reading them back from YAML (for `hoist validate`
 // and round trips) and writing them (for `hoist convert`).
 import { Document, isMap, isSeq, parseAllDocuments } from 'yaml';
-import { apiVersion, kind, promotionManifestSchema } from '../api/promotion-manifest.ts';
+import { apiVersion, kind, promotionManifestSchema, type PromotionManifestSpec } from '../api/promotion-manifest.ts';
 import type { ManifestError, ValuePath } from './errors.ts';
 import { fieldsAt, issuesToErrors } from './issues.ts';
 import type { PromotionSpec } from './model.ts';
@@ -14,6 +14,8 @@ export interface ResourceManifest {
   file: string;
   line: number;
   spec: PromotionSpec;
+  /** The resource's own spec, for the sections the neutral model does not carry (trust, mode). */
+  resourceSpec: PromotionManifestSpec;
 }
 
 export function isPromotionManifestData(data: unknown): boolean {
@@ -56,7 +58,7 @@ export function parsePromotionManifests(file: string, text: string): { manifests
     }
     manifests.push({
       name: metadata.name, ...(metadata.namespace ? { namespace: metadata.namespace } : {}),
-      file, line: source.position([]).line, spec,
+      file, line: source.position([]).line, spec, resourceSpec,
     });
   }
   return { manifests, errors };

@@ -13,6 +13,7 @@ import { runPipeline, type Edge, type RunReport } from '../../pipeline/index.ts'
 import { parseDockerConfig, RegistryClient, StaticCredentials } from '../../registry/index.ts';
 import { ExitCode, UsageError, type Command, type CommandIO } from '../command.ts';
 import { createProgress } from '../progress.ts';
+import { trustFlagHelp, trustFlags, trustFromFlags } from '../trust.ts';
 import { renderReport, type OutputFormat } from '../render.ts';
 
 const flags = {
@@ -27,6 +28,7 @@ const flags = {
   'insecure-registry': { type: 'string', multiple: true },
   timeout: { type: 'string', default: '1h' },
   quiet: { type: 'boolean', short: 'q', default: false },
+  ...trustFlags,
 } as const;
 
 const flagHelp = `
@@ -42,6 +44,8 @@ Flags:
       --insecure-registry HOST talk plain http to HOST (loopback registries always are)
       --timeout DURATION       give up after this long, e.g. 30m (default 1h)
   -q, --quiet                  no progress lines, only the result
+
+${trustFlagHelp.trimStart()}
 
 Exit codes: 0 done; 1 failed; 2 bad usage; 3 done, but edges were refused (tag moves, lost digests).`;
 
@@ -105,6 +109,7 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
     return ExitCode.Ok;
   }
 
+  const trust = trustFromFlags(values, loaded.specs.map((s) => s.resourceSpec));
   const dryRun = planOnly || !values.confirm;
   const client = new RegistryClient({ credentials: credentials(values['registry-config']), insecureHosts: values['insecure-registry'] ?? [] });
   const progress = createProgress(io.err, { quiet: values.quiet });
@@ -117,6 +122,7 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
   try {
     report = await runPipeline(edges, client, {
       mode: dryRun ? 'Plan' : 'Promote', concurrency, planConcurrency, signal, onEvent: (e) => progress.onEvent(e),
+      ...(trust && { trust }),
     });
   } catch (error) {
     progress.finish();

@@ -43,7 +43,7 @@ Flags:
       --log-level debug|info|warn|error default info; JSON logs on stdout
       --keyless-token-path PATH         projected ServiceAccount token for keyless signing
       --fulcio-url URL                  default https://fulcio.sigstore.dev
-      --rekor-url URL                   default https://rekor.sigstore.dev ("" disables)
+      --rekor-url URL                   reserved; no transparency-log upload yet
 
 Environment: POD_NAMESPACE, POD_NAME (leader identity).`;
 

@@ -8,6 +8,7 @@ import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
 import { V1MicroTime } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.ts';
 import { apiMessage, isConflict, isNotFound } from './kube.ts';
+import { Pause } from './pause.ts';
 
 export interface LeaderElectionOptions {
   coordination: CoordinationV1Api;
@@ -27,7 +28,7 @@ export class LeaderElector {
   #observedAt = 0;
   #leading = false;
   #stopped = false;
-  #wake: (() => void) | undefined;
+  readonly #pause = new Pause();
 
   constructor(options: LeaderElectionOptions) {
     if (!(options.leaseDurationMs > options.renewDeadlineMs && options.renewDeadlineMs > options.retryPeriodMs && options.retryPeriodMs > 0)) {
@@ -49,7 +50,7 @@ export class LeaderElector {
         this.#o.logger.info({ lease: `${this.#o.namespace}/${this.#o.name}`, identity: this.#o.identity }, 'acquired the leader Lease');
         return true;
       }
-      await this.#sleep(this.#o.retryPeriodMs * (1 + 0.2 * Math.random()));
+      await this.#pause.for(this.#o.retryPeriodMs * (1 + 0.2 * Math.random()));
     }
     return false;
   }
@@ -58,7 +59,7 @@ export class LeaderElector {
   async hold(): Promise<'lost' | 'stopped'> {
     let lastRenew = Date.now();
     while (!this.#stopped) {
-      await this.#sleep(this.#o.retryPeriodMs);
+      await this.#pause.for(this.#o.retryPeriodMs);
       if (this.#stopped) break;
       if (await this.#tryAcquireOrRenew()) {
         lastRenew = Date.now();
@@ -74,7 +75,7 @@ export class LeaderElector {
   /** Stops trying; a held Lease is released so a standby need not wait for it to expire. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#wake?.();
+    this.#pause.wake();
     if (!this.#leading) return;
     this.#setLeading(false);
     try {
@@ -92,17 +93,6 @@ export class LeaderElector {
   #setLeading(leading: boolean): void {
     this.#leading = leading;
     this.#o.onStatus?.(leading);
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#wake = done;
-    });
   }
 
   async #tryAcquireOrRenew(): Promise<boolean> {

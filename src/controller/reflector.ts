@@ -8,6 +8,7 @@ import type { Watch } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 import { apiMessage, isGone, objectKey, statusCode, type KubeObject } from './kube.ts';
+import { Pause } from './pause.ts';
 
 export interface ReflectorHandlers<T extends KubeObject> {
   add(obj: T): void;
@@ -52,7 +53,7 @@ export class Reflector<T extends KubeObject> {
   #resourceVersion: string | undefined;
   #stopped = false;
   #abort: AbortController | undefined;
-  #wake: (() => void) | undefined;
+  readonly #pause = new Pause();
   #lastProgress = Date.now();
   #restarts = 0;
   #timers: NodeJS.Timeout[] = [];
@@ -93,7 +94,7 @@ export class Reflector<T extends KubeObject> {
       this.#resourceVersion = undefined;
       this.#lastProgress = Date.now();
       this.#abort?.abort(new Error('watchdog'));
-      this.#wake?.();
+      this.#pause.wake();
     }, Math.max(50, Math.min(watchdogMs / 4, 30_000)));
     watchdog.unref();
     this.#timers.push(watchdog);
@@ -112,7 +113,7 @@ export class Reflector<T extends KubeObject> {
     this.#stopped = true;
     for (const timer of this.#timers) clearInterval(timer);
     this.#abort?.abort(new Error('stopped'));
-    this.#wake?.();
+    this.#pause.wake();
     await this.#loop;
   }
 
@@ -133,20 +134,9 @@ export class Reflector<T extends KubeObject> {
         failures += 1;
         const delay = backoffDelay(failures, this.#backoff);
         this.#options.logger.warn({ resource: this.#options.name, err: apiMessage(error), code: statusCode(error), retryInMs: delay }, 'list/watch failed; retrying');
-        await this.#sleep(delay);
+        await this.#pause.for(delay);
       }
     }
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#wake = done;
-    });
   }
 
   async #relist(): Promise<void> {

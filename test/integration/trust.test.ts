@@ -241,7 +241,7 @@ describe('trust', () => {
     assert.equal(report.outcome, 'Failed');
     assert.equal(report.reason, 'WrongKeyPassword');
     assert.match(report.message, /password does not decrypt the key/);
-    assert.equal(report.phases.at(-1)!.name, 'Validate', 'the key is loaded before anything is copied');
+    assert.equal(report.phases.at(-1)!.name, 'Setup', 'the key is loaded before any registry is read');
     assert.equal(report.summary.promoted, 0);
   });
 

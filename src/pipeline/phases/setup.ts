@@ -1,4 +1,6 @@
-// Setup: check the options and that there is something to work on, before any registry is read.
+// Setup: check the options and that there is something to work on, and load the trust material
+// (keys, Secrets), before any registry is read.
+import { artifactSigner, signerPolicy } from '../../signing/trust-material.ts';
 import type { Phase, RunContext } from '../types.ts';
 
 export const setupPhase: Phase = {
@@ -11,6 +13,11 @@ export const setupPhase: Phase = {
       }
     }
     if (ctx.edges.length === 0) return { message: 'the manifests name no images to promote', stop: 'done' };
+    const trust = ctx.options.trust;
+    // A wrong key password or a missing Secret stops the run here, before anything is copied,
+    // rather than leaving promoted images unsigned. Loaded material is cached per run.
+    if (trust?.signing && ctx.options.mode === 'Promote') await artifactSigner(trust);
+    if (trust?.verification?.signatures && trust.verification.signatures.mode !== 'Off') await signerPolicy(trust);
     const sources = new Set(ctx.edges.map((e) => `${e.src.host}/${e.src.name}`)).size;
     const destinations = new Set(ctx.edges.map((e) => `${e.dst.host}/${e.dst.name}`)).size;
     return { message: `${ctx.edges.length} edges from ${sources} source to ${destinations} destination repositories` };

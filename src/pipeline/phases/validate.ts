@@ -3,7 +3,7 @@
 // edge whose digest fails is refused and the others go on; under Warn it is recorded and goes on.
 import { forEachLimit, type Repository } from '../../registry/index.ts';
 import { checkSignatures } from '../../signing/image.ts';
-import { artifactSigner, signerPolicy } from '../../signing/trust-material.ts';
+import { signerPolicy } from '../../signing/trust-material.ts';
 import type { Phase, PhaseOutcome, PlannedEdge, RunContext } from '../types.ts';
 
 type Mode = 'Enforce' | 'Warn' | 'Off';
@@ -57,10 +57,6 @@ export const validatePhase: Phase = {
   name: 'Validate',
   async run(ctx: RunContext) {
     const trust = ctx.options.trust;
-    // Our own signing key is loaded before anything is copied: a wrong password or missing
-    // Secret must stop the run here, not leave promoted images unsigned. (Setup is the natural
-    // home once it loads trust material.)
-    if (trust?.signing && ctx.options.mode === 'Promote') await artifactSigner(trust);
     const spec = trust?.verification?.signatures;
     if (!trust || !spec) return { message: 'signature verification: no policy in spec.verification.signatures, not verified', skipped: true };
     const mode: Mode = spec.mode ?? 'Enforce';

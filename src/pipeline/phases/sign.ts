@@ -5,7 +5,7 @@
 // Staging's own signatures and attestations are copied along first.
 import { forEachLimit, isIndex, parseManifest, RegistryError, type Descriptor, type Repository } from '../../registry/index.ts';
 import { ensureSigned } from '../../signing/image.ts';
-import { copyAttachedArtifacts } from '../../signing/travel.ts';
+import { copyAttachments, readAttachments, type Attachments } from '../../signing/travel.ts';
 import { artifactSigner } from '../../signing/trust-material.ts';
 import type { Phase, PlannedEdge, RunContext } from '../types.ts';
 
@@ -52,10 +52,16 @@ export const signPhase: Phase = {
     const targets = promotedDigests(ctx);
     const problems: string[] = [];
     let travelled = 0;
-    // Staging's signatures go along whether or not we sign ourselves.
+    // Staging's signatures go along whether or not we sign ourselves; staging is read once per digest.
+    const staged = new Map<DigestTarget, Promise<Attachments>>();
+    const attachmentsOf = (t: DigestTarget) => {
+      let read = staged.get(t);
+      if (!read) staged.set(t, read = readAttachments(ctx.client, t.src, t.digest, ctx.signal));
+      return read;
+    };
     await forEachLimit(targets.flatMap((t) => t.destinations.map((d) => ({ t, d }))), ctx.options.concurrency, async ({ t, d }) => {
       try {
-        const moved = await copyAttachedArtifacts(ctx.client, ctx.copier, t.src, d.repo, t.digest, ctx.signal);
+        const moved = await copyAttachments(ctx.client, ctx.copier, await attachmentsOf(t), d.repo, ctx.signal);
         travelled += moved.referrers + moved.legacyLayers;
       } catch (error) {
         ctx.signal.throwIfAborted();

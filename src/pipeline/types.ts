@@ -108,7 +108,7 @@ export interface PipelineOptions {
   mode: 'Promote' | 'Plan';
   /** Edges copied at once. */
   concurrency: number;
-  /** Registry reads at once while planning. */
+  /** Registry reads at once per registry host while planning. */
   planConcurrency: number;
   signal?: AbortSignal;
   onEvent?: (event: PipelineEvent) => void;

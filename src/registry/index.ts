@@ -10,4 +10,4 @@ export { isIndex, MediaType, parseManifest, type Descriptor } from './media-type
 export { formatReference, parseReference, parseRepository, digestPattern, tagPattern, type Reference, type Repository } from './reference.ts';
 export { RegistryStats } from './stats.ts';
 export { defaultRetry, defaultTimeouts, type RetryOptions, type Timeouts, type TransportOptions } from './transport.ts';
-export { forEachLimit } from './concurrency.ts';
+export { forEachLimit, forEachLimitBy } from './concurrency.ts';

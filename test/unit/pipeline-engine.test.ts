@@ -65,3 +65,20 @@ test('an aborted signal stops the run between phases', async () => {
   await assert.rejects(runPipeline([], client, options('Promote', { signal: controller.signal }), phases), /stop now/);
   assert.deepEqual(ran, ['Setup', 'Plan']);
 });
+
+test('forEachLimitBy bounds work per key, not overall', async () => {
+  const { forEachLimitBy } = await import('../../src/registry/index.ts');
+  const open = new Map<string, number>();
+  let peakPerKey = 0;
+  let peakOverall = 0;
+  const items = ['a', 'b', 'c'].flatMap((key) => Array.from({ length: 6 }, () => key));
+  await forEachLimitBy(items, (k) => k, 2, async (key) => {
+    open.set(key, (open.get(key) ?? 0) + 1);
+    peakPerKey = Math.max(peakPerKey, open.get(key)!);
+    peakOverall = Math.max(peakOverall, [...open.values()].reduce((a, b) => a + b, 0));
+    await new Promise((r) => setTimeout(r, 5));
+    open.set(key, open.get(key)! - 1);
+  });
+  assert.equal(peakPerKey, 2);
+  assert.equal(peakOverall, 6, 'three keys, two each, side by side');
+});

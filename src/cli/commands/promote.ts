@@ -37,7 +37,7 @@ Flags:
       --thin-manifest-dir DIR  a kpromo thin-manifest directory (manifests/<p>/, images/<p>/)
       --parse-only             check the manifests and stop, touching no registry
       --concurrency N          edges copied at once (default 8)
-      --plan-concurrency N     registry reads at once while planning (default 16)
+      --plan-concurrency N     registry reads at once per registry host while planning (default 16)
   -o, --output FORMAT          table, json or yaml (default table)
       --registry-config FILE   dockerconfigjson with registry credentials
                                (default $DOCKER_CONFIG/config.json or ~/.docker/config.json)

@@ -1,7 +1,8 @@
-// Plan: read what the registries hold and classify every edge. Reads run in parallel under the
-// per-host limiters, and each fact is read once: one HEAD per source digest, one tag listing per
-// destination repository, and a manifest HEAD only for a destination tag that exists.
-import { forEachLimit, RegistryError, type Repository } from '../../registry/index.ts';
+// Plan: read what the registries hold and classify every edge. Reads run in parallel, bounded
+// per host (one slow registry never holds back the rest) and under the per-host limiters, and
+// each fact is read once: one HEAD per source digest, one tag listing per destination
+// repository, and a manifest HEAD only for a destination tag that exists.
+import { forEachLimitBy, RegistryError, type Repository } from '../../registry/index.ts';
 import type { Edge, Phase, PlannedEdge, RunContext } from '../types.ts';
 
 const repoKey = (repo: Repository) => `${repo.host}/${repo.name}`;
@@ -24,7 +25,7 @@ export const planPhase: Phase = {
       destinations.set(repoKey(edge.dst), { repo: edge.dst });
     }
     await Promise.all([
-      forEachLimit([...sourceDigests.values()], limit, async (entry) => {
+      forEachLimitBy([...sourceDigests.values()], (e) => e.repo.host, limit, async (entry) => {
         try {
           entry.present = (await client.headManifest(entry.repo, entry.digest, opts)) !== undefined;
         } catch (error) {
@@ -32,7 +33,7 @@ export const planPhase: Phase = {
           entry.error = describe(error);
         }
       }),
-      forEachLimit([...destinations.values()], limit, async (entry) => {
+      forEachLimitBy([...destinations.values()], (e) => e.repo.host, limit, async (entry) => {
         try {
           entry.tags = new Set(await client.listTagsOrEmpty(entry.repo, opts));
         } catch (error) {
@@ -45,7 +46,7 @@ export const planPhase: Phase = {
     // Second round: the digests behind destination tags that exist, and whether tagless digests are there.
     const tagDigests = new Map<string, string | undefined>();
     const digestPresent = new Map<string, boolean>();
-    const reads: (() => Promise<void>)[] = [];
+    const reads: { host: string; read: () => Promise<void> }[] = [];
     const readErrors = new Map<string, string>();
     for (const edge of ctx.edges) {
       const dst = destinations.get(repoKey(edge.dst))!;
@@ -54,30 +55,30 @@ export const planPhase: Phase = {
         const key = `${repoKey(edge.dst)}:${tag}`;
         if (!dst.tags.has(tag) || tagDigests.has(key)) continue;
         tagDigests.set(key, undefined);
-        reads.push(async () => {
+        reads.push({ host: edge.dst.host, read: async () => {
           try {
             tagDigests.set(key, (await client.headManifest(edge.dst, tag, opts))?.digest);
           } catch (error) {
             signal.throwIfAborted();
             readErrors.set(repoKey(edge.dst), describe(error));
           }
-        });
+        } });
       }
       if (edge.tags.length === 0) {
         const key = `${repoKey(edge.dst)}@${edge.digest}`;
         if (digestPresent.has(key)) continue;
         digestPresent.set(key, false);
-        reads.push(async () => {
+        reads.push({ host: edge.dst.host, read: async () => {
           try {
             digestPresent.set(key, (await client.headManifest(edge.dst, edge.digest, opts)) !== undefined);
           } catch (error) {
             signal.throwIfAborted();
             readErrors.set(repoKey(edge.dst), describe(error));
           }
-        });
+        } });
       }
     }
-    await forEachLimit(reads, limit, (read) => read());
+    await forEachLimitBy(reads, (r) => r.host, limit, (r) => r.read());
 
     ctx.plan = ctx.edges.map((edge) => classify(edge, sourceDigests, destinations, tagDigests, digestPresent, readErrors));
     const count = (state: PlannedEdge['state']) => ctx.plan.filter((e) => e.state === state).length;

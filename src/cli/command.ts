@@ -1,7 +1,6 @@
 // What every `hoist` subcommand provides; main.ts dispatches on the name.
 export interface Command {
   name: string;
-  summary: string;
   usage: string;
   run(args: string[], io: CommandIO): Promise<number>;
 }

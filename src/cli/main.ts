@@ -1,12 +1,23 @@
 import type { Command, CommandIO } from './command.ts';
 import { ExitCode, UsageError } from './command.ts';
-import { controllerCommand } from './commands/controller.ts';
-import { convertCommand } from './commands/convert.ts';
-import { planCommand, promoteCommand } from './commands/promote.ts';
-import { validateCommand } from './commands/validate.ts';
-import { versionCommand } from './commands/version.ts';
 
-const commands: Command[] = [controllerCommand, promoteCommand, planCommand, validateCommand, convertCommand, versionCommand];
+interface CommandEntry {
+  name: string;
+  summary: string;
+  /** Loaded on use: `hoist promote` never pays for the Kubernetes client, `--help` for nothing. */
+  load(): Promise<Command>;
+}
+
+const commands: CommandEntry[] = [
+  { name: 'controller', summary: 'Run the PromotionManifest controller (watch, reconcile, leader election, metrics)', load: async () => (await import('./commands/controller.ts')).controllerCommand },
+  { name: 'promote', summary: 'Promote images from staging to production registries (a dry run unless --confirm)', load: async () => (await import('./commands/promote.ts')).promoteCommand },
+  { name: 'plan', summary: 'Show what a promotion would do, reading the live registries; fails on tag moves and lost digests', load: async () => (await import('./commands/promote.ts')).planCommand },
+  { name: 'validate', summary: 'Check manifests offline: a kpromo manifest, a thin-manifest directory or PromotionManifest YAML', load: async () => (await import('./commands/validate.ts')).validateCommand },
+  { name: 'convert', summary: 'Convert a kpromo thin-manifest directory into PromotionManifest resources', load: async () => (await import('./commands/convert.ts')).convertCommand },
+  { name: 'version', summary: 'Print the version of hoist', load: async () => (await import('./commands/version.ts')).versionCommand },
+];
+
+const usageOf = async (entry: CommandEntry) => `${entry.summary}\n\nUsage:\n  ${(await entry.load()).usage}\n`;
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -29,21 +40,20 @@ export async function main(argv: string[], io: CommandIO = { out: process.stdout
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const target = name === 'help' ? commands.find((c) => c.name === rest[0]) : undefined;
-    io.out.write(target ? `${target.summary}\n\nUsage:\n  ${target.usage}\n` : help());
+    io.out.write(target ? await usageOf(target) : help());
     return name === undefined ? ExitCode.Usage : ExitCode.Ok;
   }
-  if (name === '--version') return versionCommand.run([], io);
-  const command = commands.find((c) => c.name === name);
-  if (!command) {
+  const entry = commands.find((c) => c.name === (name === '--version' ? 'version' : name));
+  if (!entry) {
     io.err.write(`Error: unknown command "${name}" for "hoist"\nRun 'hoist --help' for usage.\n`);
     return ExitCode.Usage;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    io.out.write(`${command.summary}\n\nUsage:\n  ${command.usage}\n`);
+    io.out.write(await usageOf(entry));
     return ExitCode.Ok;
   }
   try {
-    return await command.run(rest, io);
+    return await (await entry.load()).run(name === '--version' ? [] : rest, io);
   } catch (error) {
     if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.err.write(`Error: ${(error as Error).message}\nRun 'hoist ${name} --help' for usage.\n`);

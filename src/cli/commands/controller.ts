@@ -105,7 +105,6 @@ async function run(args: string[], io: CommandIO): Promise<number> {
 
 export const controllerCommand: Command = {
   name: 'controller',
-  summary: 'Run the PromotionManifest controller (watch, reconcile, leader election, metrics)',
   usage,
   run,
 };

@@ -10,7 +10,6 @@ interface Converted { name: string; project: ThinProject; yaml: string }
 
 export const convertCommand: Command = {
   name: 'convert',
-  summary: 'Convert a kpromo thin-manifest directory into PromotionManifest resources',
   usage: 'hoist convert <thin-manifest-dir> [--output-dir DIR] [--namespace NS]',
   async run(args, io) {
     const { values, positionals } = parseArgs({

@@ -147,14 +147,12 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
 
 export const promoteCommand: Command = {
   name: 'promote',
-  summary: 'Promote images from staging to production registries (a dry run unless --confirm)',
   usage: `hoist promote --manifest FILE | --thin-manifest-dir DIR [--confirm] [flags]\n${flagHelp}`,
   run: (args, io) => run(args, io, false),
 };
 
 export const planCommand: Command = {
   name: 'plan',
-  summary: 'Show what a promotion would do, reading the live registries; fails on tag moves and lost digests',
   usage: `hoist plan --manifest FILE | --thin-manifest-dir DIR [flags]\n${flagHelp}`,
   run: (args, io) => run(args.filter((a) => a !== '--confirm'), io, true),
 };

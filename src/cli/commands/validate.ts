@@ -6,7 +6,6 @@ import { ExitCode, UsageError, type Command } from '../command.ts';
 
 export const validateCommand: Command = {
   name: 'validate',
-  summary: 'Check manifests offline: a kpromo manifest, a thin-manifest directory or PromotionManifest YAML',
   usage: 'hoist validate <file-or-dir>',
   async run(args, io) {
     const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });

@@ -4,7 +4,6 @@ import type { Command } from '../command.ts';
 
 export const versionCommand: Command = {
   name: 'version',
-  summary: 'Print the version of hoist',
   usage: 'hoist version [--output text|json]',
   async run(args, io) {
     const { values } = parseArgs({ args, options: { output: { type: 'string', short: 'o', default: 'text' } } });

@@ -1,6 +1,6 @@
 // `hoist convert` and `hoist validate` end to end through main(), plus the convert round trip.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -66,6 +66,23 @@ test('convert refuses a broken directory and writes nothing', async () => {
   assert.equal(await main(['convert', 'test/fixtures/manifests/thin-broken'], c.io), 1);
   assert.equal(c.out(), '');
   assert.match(c.err(), /error: 5 problems; nothing converted\n$/);
+});
+
+test('convert refuses a project too large for one PromotionManifest, naming the limit', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hoist-convert-limits-'));
+  try {
+    mkdirSync(join(dir, 'manifests', 'big'), { recursive: true });
+    mkdirSync(join(dir, 'images', 'big'), { recursive: true });
+    writeFileSync(join(dir, 'manifests', 'big', 'promoter-manifest.yaml'), 'registries:\n- name: gcr.io/staging\n  src: true\n- name: gcr.io/prod\n');
+    const images = Array.from({ length: 257 }, (_, i) => `- name: app${i}\n  dmap:\n    "sha256:${'a'.repeat(64)}": ["v1"]\n`).join('');
+    writeFileSync(join(dir, 'images', 'big', 'images.yaml'), images);
+    const c = capture();
+    assert.equal(await main(['convert', dir], c.io), 1);
+    assert.equal(c.out(), '');
+    assert.match(c.err(), /project "big": spec\.images: .*at most 64 registries, 256 images.*split the project/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('validate accepts a thin-manifest directory, a plain manifest and a resource stream', async () => {

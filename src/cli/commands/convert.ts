@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { sortErrors } from '../../manifest/errors.ts';
 import { renderPromotionManifest, resourceName, toPromotionManifest } from '../../manifest/resource.ts';
 import { loadThinManifestDirectory, type ThinProject } from '../../manifest/thin.ts';
+import { limits, promotionManifestSchema } from '../../api/promotion-manifest.ts';
 import { ExitCode, UsageError, type Command } from '../command.ts';
 
 interface Converted { name: string; project: ThinProject; yaml: string }
@@ -46,6 +47,15 @@ export const convertCommand: Command = {
         io.err.write(`note: ${project.manifestFile}: service-account is not carried over; give registries credentials.secretRef instead\n`);
       }
       const resource = toPromotionManifest(name, project.spec, namespace);
+      // kpromo has no size limits; the CRD does (its CEL rules must stay cheap for the API
+      // server). Say so here rather than let `kubectl apply` refuse the file later.
+      const checked = promotionManifestSchema.safeParse(resource);
+      if (!checked.success) {
+        for (const issue of checked.error.issues) {
+          io.err.write(`${project.manifestFile}:1:1: project "${project.project}": ${issue.path.join('.')}: ${issue.message}; a PromotionManifest holds at most ${limits.registries} registries, ${limits.images} images, ${limits.digestsPerImage} digests per image and ${limits.tagsPerDigest} tags per digest — split the project\n`);
+        }
+        return ExitCode.Failed;
+      }
       const comment = `Converted by hoist convert from manifests/${project.project}/promoter-manifest.yaml and images/${project.project}/images.yaml`;
       converted.push({ name, project, yaml: renderPromotionManifest(resource, comment) });
     }

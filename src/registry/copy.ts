@@ -7,6 +7,7 @@ import type { Manifest, RegistryClient } from './client.ts';
 import { forEachLimit } from './concurrency.ts';
 import { DigestMismatchError } from './digest.ts';
 import { RegistryError } from './errors.ts';
+import { SourceCache } from './source-cache.ts';
 import { isIndex, parseManifest, type Descriptor } from './media-types.ts';
 import type { Repository } from './reference.ts';
 
@@ -44,6 +45,8 @@ export interface CopyOptions {
   blobAttempts?: number;
   /** Called with each blob transfer's bytes, for progress displays. */
   onBytes?: (bytes: number) => void;
+  /** Memory for source manifests and small blobs read once and written to many destinations. */
+  sourceCacheBytes?: number;
 }
 
 export class ImageCopier {
@@ -54,6 +57,7 @@ export class ImageCopier {
   readonly #onBytes: ((bytes: number) => void) | undefined;
   /** Blob transfers under way, so concurrent copies of images sharing a layer move it once. */
   readonly #inFlight = new Map<string, Promise<'copied' | 'mounted' | 'skipped'>>();
+  readonly #sources: SourceCache;
 
   constructor(client: RegistryClient, options: CopyOptions = {}) {
     this.#client = client;
@@ -61,6 +65,7 @@ export class ImageCopier {
     this.#manifestConcurrency = options.manifestConcurrency ?? 4;
     this.#blobAttempts = options.blobAttempts ?? 3;
     this.#onBytes = options.onBytes;
+    this.#sources = new SourceCache(options.sourceCacheBytes === undefined ? {} : { maxBytes: options.sourceCacheBytes });
   }
 
   async copy(request: CopyRequest): Promise<CopyResult> {
@@ -100,7 +105,7 @@ export class ImageCopier {
 
   async #copyManifest(src: Repository, dst: Repository, digest: string, result: CopyResult, signal?: AbortSignal, tag?: string): Promise<Manifest> {
     const opts = signal ? { signal } : {};
-    const manifest = await this.#client.getManifest(src, digest, opts);
+    const manifest = await this.#sources.get(`${src.host}/${src.name}@${digest}`, 4096, () => this.#client.getManifest(src, digest, opts));
     const parsed = parseManifest(manifest.bytes, manifest.mediaType);
     if (isIndex(parsed.mediaType)) {
       await forEachLimit(parsed.manifests, this.#manifestConcurrency, async (child) => {
@@ -138,6 +143,15 @@ export class ImageCopier {
       if (mount.mounted) return 'mounted';
       location = mount.location;
     }
+    if (blob.size <= this.#sources.maxBlobBytes) {
+      // Small blobs are read once per run and written from memory to every destination; a
+      // buffer can be sent again, so the transport retries the upload by itself.
+      const data = await this.#sources.get(`${src.host}/${src.name}@${blob.digest}`, blob.size, () => this.#readBlob(src, blob, signal));
+      await this.#client.uploadBlob(dst, blob.digest, blob.size, data, { ...opts, ...(location && { location }) });
+      result.bytesCopied += blob.size;
+      this.#onBytes?.(blob.size);
+      return 'copied';
+    }
     // A stream cannot be replayed: a transient failure restarts the transfer from the source.
     await pRetry(async (attempt) => {
       const body = await this.#client.getBlob(src, blob.digest, blob.size, opts);
@@ -145,18 +159,36 @@ export class ImageCopier {
         await this.#client.uploadBlob(dst, blob.digest, blob.size, body, { ...opts, ...(attempt === 1 && location && { location }) });
       } catch (error) {
         body.destroy();
-        const mismatch = body.errored instanceof DigestMismatchError ? body.errored : findMismatch(error);
-        if (mismatch) {
-          throw new AbortError(new RegistryError('DigestMismatch', src.host, `${src.host}: blob ${src.name}@${blob.digest} is corrupt (${mismatch.message}); nothing was written`, { cause: error }));
-        }
-        if (error instanceof RegistryError && !error.transient) throw new AbortError(error);
-        throw error;
+        throw transferFailure(error, body, src, blob);
       }
       result.bytesCopied += blob.size;
       this.#onBytes?.(blob.size);
     }, { retries: this.#blobAttempts - 1, minTimeout: 200, maxTimeout: 5000, randomize: true, ...(signal && { signal }) });
     return 'copied';
   }
+
+  /** A whole small blob, verified against its digest, read again on transient failures. */
+  #readBlob(src: Repository, blob: Descriptor, signal?: AbortSignal): Promise<Buffer> {
+    const opts = signal ? { signal } : {};
+    return pRetry(async () => {
+      const body = await this.#client.getBlob(src, blob.digest, blob.size, opts);
+      try {
+        return Buffer.concat(await body.toArray() as Buffer[]);
+      } catch (error) {
+        throw transferFailure(error, body, src, blob);
+      }
+    }, { retries: this.#blobAttempts - 1, minTimeout: 200, maxTimeout: 5000, randomize: true, ...(signal && { signal }) });
+  }
+}
+
+/** What to throw from a failed transfer attempt: corruption and non-transient errors end the retries. */
+function transferFailure(error: unknown, body: { errored: Error | null }, src: Repository, blob: Descriptor): unknown {
+  const mismatch = body.errored instanceof DigestMismatchError ? body.errored : findMismatch(error);
+  if (mismatch) {
+    return new AbortError(new RegistryError('DigestMismatch', src.host, `${src.host}: blob ${src.name}@${blob.digest} is corrupt (${mismatch.message}); nothing was written`, { cause: error }));
+  }
+  if (error instanceof RegistryError && !error.transient) return new AbortError(error);
+  return error;
 }
 
 function findMismatch(error: unknown): DigestMismatchError | undefined {

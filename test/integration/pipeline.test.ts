@@ -126,4 +126,20 @@ describe('pipeline', () => {
     assert.equal(copies.reduce((n, c) => n + c.blobsCopied, 0), 3, 'config and two layers cross once');
     assert.equal(copies.reduce((n, c) => n + c.blobsMounted, 0), 6, 'the other two repositories mount');
   });
+
+  test('one digest sent to three registries is read from staging once', async () => {
+    const image = buildImage({ layers: [60_000, 30_000] });
+    await pushImage(staging, 'fanout', image);
+    const edges: Edge[] = prods.map((prod) => ({
+      src: { host: staging.host, name: 'fanout' }, dst: { host: prod.host, name: 'prod/fanout' }, digest: image.digest, tags: ['v1'],
+    }));
+    const client = new RegistryClient();
+    const report = await runPipeline(edges, client, options());
+    await client.close();
+    assert.equal(report.summary.promoted, 3);
+    // The manifest, the config and two layers, once each, however many destinations, and one
+    // referrers query by Sign looking for staging signatures to carry along.
+    assert.equal(client.stats.count({ method: 'GET', host: staging.host }), 5);
+    for (const prod of prods) assert.equal(await craneDigest(`${prod.host}/prod/fanout:v1`), image.digest);
+  });
 });

@@ -2,10 +2,14 @@
 // PromotionManifest YAML carries spec.verification/signing/attestation and names Secrets, which
 // --secrets-dir serves from files laid out as a mounted Secret volume (DIR/<secret>/<key>); or
 // cosign-style flags (--key, --verify-key, --builder-id) describe the policy directly. Flags win.
+// Keyless material (Fulcio, the OIDC token, the trusted root) is not part of a spec, so those
+// flags complete either source.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PromotionManifestSpec } from '../api/promotion-manifest.ts';
 import type { TrustOptions } from '../pipeline/index.ts';
+import { TrustError } from '../signing/errors.ts';
+import { loadTrustedRoot } from '../signing/trust-material.ts';
 import { UsageError } from './command.ts';
 
 export const trustFlags = {
@@ -16,14 +20,29 @@ export const trustFlags = {
   'skip-attestation': { type: 'boolean', default: false },
   'legacy-signature-tag': { type: 'boolean', default: false },
   'secrets-dir': { type: 'string' },
+  keyless: { type: 'boolean', default: false },
+  'fulcio-url': { type: 'string' },
+  'identity-token-file': { type: 'string' },
+  'trusted-root': { type: 'string' },
+  'verify-identity': { type: 'string', multiple: true },
 } as const;
+
+const defaultFulcioURL = 'https://fulcio.sigstore.dev';
 
 export const trustFlagHelp = `
 Trust flags (cosign-compatible keys; a PromotionManifest's own spec is used when none is given):
       --verify-key FILE        staging digests must carry a signature by this public key (repeatable)
+      --verify-identity ISSUER=SUBJECT_REGEXP
+                               ... or a keyless signature whose certificate has this OIDC issuer and
+                               a subject matching the regexp (repeatable; needs --trusted-root)
       --verify-mode MODE       Enforce (refuse unverified digests; default) or Warn
       --builder-id ID          staging digests must have SLSA provenance from this builder (repeatable)
       --key FILE               sign promoted digests with this cosign private key ($COSIGN_PASSWORD)
+      --keyless                sign keyless: a Fulcio certificate for --identity-token-file's identity
+      --fulcio-url URL         Fulcio for keyless signing (default ${defaultFulcioURL})
+      --identity-token-file FILE  OIDC ID token Fulcio accepts (re-read for every certificate)
+      --trusted-root FILE      sigstore trusted_root.json: the Fulcio roots keyless signatures
+                               must chain to (needed to verify identities and to recognise our own)
       --skip-attestation       sign, but attach no promotion attestation
       --legacy-signature-tag   also write the legacy sha256-<hex>.sig tag
       --secrets-dir DIR        Secrets named by PromotionManifest specs, as DIR/<secret>/<key>`;
@@ -36,7 +55,14 @@ interface TrustFlagValues {
   'skip-attestation'?: boolean;
   'legacy-signature-tag'?: boolean;
   'secrets-dir'?: string;
+  keyless?: boolean;
+  'fulcio-url'?: string;
+  'identity-token-file'?: string;
+  'trusted-root'?: string;
+  'verify-identity'?: string[];
 }
+
+type Identity = NonNullable<NonNullable<Sections['verification']>['signatures']>['identities'];
 
 type Sections = Pick<PromotionManifestSpec, 'verification' | 'signing' | 'attestation'>;
 
@@ -54,15 +80,67 @@ async function readOrExplain(file: string, what: string): Promise<Buffer> {
   }
 }
 
-export function trustFromFlags(values: TrustFlagValues, resourceSpecs: (PromotionManifestSpec | undefined)[]): TrustOptions | undefined {
+/** `ISSUER=SUBJECT_REGEXP`: split at the first `=`, since issuers are URLs and regexps may hold `=`. */
+export function parseVerifyIdentity(text: string): NonNullable<Identity>[number] {
+  const at = text.indexOf('=');
+  const issuer = at > 0 ? text.slice(0, at) : '';
+  const subjectRegExp = at > 0 ? text.slice(at + 1) : '';
+  if (!issuer || !subjectRegExp) {
+    throw new UsageError(`--verify-identity must be ISSUER=SUBJECT_REGEXP, e.g. https://token.actions.githubusercontent.com=^https://github.com/org/, got "${text}"`);
+  }
+  try {
+    new RegExp(subjectRegExp, 'u');
+  } catch (error) {
+    throw new UsageError(`--verify-identity ${text}: the subject is not a valid regular expression (${(error as Error).message})`);
+  }
+  return { issuer, subjectRegExp };
+}
+
+/** Fulcio, token and trusted root from flags; the root is read and checked now, once per run. */
+async function keylessFromFlags(values: TrustFlagValues): Promise<NonNullable<TrustOptions['keyless']>> {
+  let trustedRoot: object | undefined;
+  if (values['trusted-root'] !== undefined) {
+    trustedRoot = await loadTrustedRoot(values['trusted-root']).catch((error: unknown) => {
+      throw error instanceof TrustError ? new UsageError(`--trusted-root: ${error.message}`) : error;
+    });
+  }
+  return {
+    fulcioURL: values['fulcio-url'] ?? defaultFulcioURL,
+    ...(values['identity-token-file'] && { tokenPath: values['identity-token-file'] }),
+    ...(trustedRoot && { trustedRoot }),
+  };
+}
+
+/** Keyless settings that cannot work are usage errors now, not a failed run later. */
+function checkKeyless(trust: TrustOptions | undefined, values: TrustFlagValues): void {
+  if (trust?.signing?.keyless && !values['identity-token-file']) {
+    throw new UsageError('keyless signing needs --identity-token-file FILE: an OIDC ID token Fulcio accepts');
+  }
+  const identities = trust?.verification?.signatures?.identities ?? [];
+  if (identities.length > 0 && trust?.verification?.signatures?.mode !== 'Off' && !values['trusted-root']) {
+    throw new UsageError('verifying keyless identities needs --trusted-root FILE: the sigstore trusted_root.json their certificates chain to');
+  }
+}
+
+export async function trustFromFlags(values: TrustFlagValues, resourceSpecs: (PromotionManifestSpec | undefined)[]): Promise<TrustOptions | undefined> {
+  const trust = await trustFromSources(values, resourceSpecs);
+  checkKeyless(trust, values);
+  if (!trust || !(trust.signing?.keyless || (trust.verification?.signatures?.identities?.length ?? 0) > 0)) return trust;
+  return { ...trust, keyless: await keylessFromFlags(values) };
+}
+
+function trustFromSources(values: TrustFlagValues, resourceSpecs: (PromotionManifestSpec | undefined)[]): TrustOptions | undefined {
   const verifyKeys = values['verify-key'] ?? [];
   const builderIds = values['builder-id'] ?? [];
-  const fromFlags = values.key !== undefined || verifyKeys.length > 0 || builderIds.length > 0;
+  const identities = (values['verify-identity'] ?? []).map(parseVerifyIdentity);
+  const verifying = verifyKeys.length > 0 || identities.length > 0;
+  const fromFlags = values.key !== undefined || values.keyless === true || verifying || builderIds.length > 0;
   const mode = values['verify-mode'] ?? 'Enforce';
   if (mode !== 'Enforce' && mode !== 'Warn') throw new UsageError(`--verify-mode must be Enforce or Warn, got "${mode}"`);
-  if (builderIds.length > 0 && verifyKeys.length === 0) {
-    throw new UsageError('--builder-id needs --verify-key: provenance is trusted only when signed by a known key');
+  if (builderIds.length > 0 && !verifying) {
+    throw new UsageError('--builder-id needs --verify-key or --verify-identity: provenance is trusted only when signed by a known signer');
   }
+  if (values.key !== undefined && values.keyless) throw new UsageError('give one of --key or --keyless');
   const common = { ...(values['legacy-signature-tag'] && { legacySignatureTag: true }) };
 
   if (fromFlags) {
@@ -73,13 +151,14 @@ export function trustFromFlags(values: TrustFlagValues, resourceSpecs: (Promotio
     const keys = verifyKeys.map((_, i) => ({ secretRef: { name: `verify-key-${i}` } }));
     return {
       ...common,
-      ...((verifyKeys.length > 0) && {
+      ...(verifying && {
         verification: {
-          signatures: { mode, keys },
+          signatures: { mode, ...(keys.length > 0 && { keys }), ...(identities.length > 0 && { identities }) },
           ...(builderIds.length > 0 && { provenance: { mode, builderIds } }),
         },
       }),
       ...(values.key && { signing: { key: { secretRef: { name: 'signing-key' } } } }),
+      ...(values.keyless && { signing: { keyless: {} } }),
       attestation: { enabled: !values['skip-attestation'] },
       readSecret: async (name, key) => {
         if (name === 'signing-key' && key === 'cosign.password') return Buffer.from(process.env.COSIGN_PASSWORD ?? '');

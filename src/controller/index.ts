@@ -17,6 +17,7 @@ import { kubeClients, loadKubeConfig, objectKey, splitKey } from './kube.ts';
 import { LeaderElector } from './leader.ts';
 import { Reconciler, requestedAtAnnotation, type ManifestObject, type ReconcileResult } from './reconciler.ts';
 import { Reflector, type ListResult } from './reflector.ts';
+import { checkSelector } from './scope.ts';
 import { StatusWriter, type StatusHooks } from './status.ts';
 import { WorkQueue } from './queue.ts';
 
@@ -45,6 +46,8 @@ export interface ControllerOptions {
   keylessTokenPath?: string;
   fulcioUrl?: string;
   rekorUrl?: string;
+  /** Parsed sigstore trusted_root.json (--trusted-root): Fulcio roots for keyless verification. */
+  trustedRoot?: object;
   /** Re-delivers every cached manifest this often (default 10m); runs happen only when due. */
   resyncMs?: number;
   watchdogMs?: number;
@@ -104,11 +107,16 @@ export async function startController(options: ControllerOptions = {}): Promise<
     ...(options.allowedRegistries && { allowedRegistries: options.allowedRegistries }),
     // One limiter per registry host for the whole process, shared by every run's client.
     registry: { ...options.registry, limiters: options.registry?.limiters ?? new Limiters(options.registry?.rateLimit, options.registry?.rateLimitByHost) },
-    keyless: { ...(options.fulcioUrl && { fulcioURL: options.fulcioUrl }), ...(options.keylessTokenPath && { tokenPath: options.keylessTokenPath }) },
+    keyless: {
+      ...(options.fulcioUrl && { fulcioURL: options.fulcioUrl }),
+      ...(options.keylessTokenPath && { tokenPath: options.keylessTokenPath }),
+      ...(options.trustedRoot && { trustedRoot: options.trustedRoot }),
+    },
   });
 
   const ns = options.namespace;
   const labelSelector = options.selector;
+  await checkSelector(kube.custom, ns, labelSelector);
   manifests = new Reflector<ManifestObject>({
     name: names.plural,
     watch: kube.watch,

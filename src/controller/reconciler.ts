@@ -43,8 +43,8 @@ export interface ReconcilerOptions {
   registry?: Partial<RegistryClientOptions>;
   concurrency?: number;
   planConcurrency?: number;
-  /** Keyless signing material the spec does not carry (flags). */
-  keyless?: { fulcioURL?: string; tokenPath?: string };
+  /** Keyless material the spec does not carry (flags); our identity comes from the token. */
+  keyless?: { fulcioURL?: string; tokenPath?: string; trustedRoot?: unknown };
 }
 
 /** What the last run of a key decided; in memory, so a restarted controller runs everything once. */

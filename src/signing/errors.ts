@@ -6,6 +6,7 @@ export type TrustErrorReason =
   | 'SecretUnavailable'
   | 'SigningFailed'
   | 'InvalidTrustedRoot'
+  | 'InvalidIdentityToken'
   | 'IdentityTokenUnavailable';
 
 export class TrustError extends Error {

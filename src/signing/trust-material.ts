@@ -1,12 +1,14 @@
 // Turns a run's TrustOptions into what verification and signing use: the accepted signers
 // (public keys from Secrets, keyless identities and their Fulcio roots) and our own signer.
 // Loaded once per run; Secrets are read through the caller's readSecret.
+import { readFile } from 'node:fs/promises';
 import type { TrustOptions } from '../pipeline/types.ts';
 import { parseCertificate } from './certificate.ts';
 import { TrustError } from './errors.ts';
 import { loadPrivateKey, loadPublicKey } from './keys.ts';
 import type { SignerPolicy } from './policy.ts';
 import { keySigner, keylessSigner, type ArtifactSigner } from './signer.ts';
+import { identityFromToken } from './token-identity.ts';
 
 async function secret(trust: TrustOptions, name: string, key: string): Promise<Buffer> {
   if (!trust.readSecret) throw new TrustError('SecretUnavailable', `Secret ${name} is named in the spec but this run has no way to read Secrets`);
@@ -32,6 +34,44 @@ export function certificateAuthorities(trustedRoot: unknown): SignerPolicy['cert
   } catch (error) {
     throw new TrustError('InvalidTrustedRoot', `the trusted root is not a sigstore trusted_root.json (${(error as Error).message})`);
   }
+}
+
+/**
+ * Reads a trusted_root.json once (flags name it; the controller reads it at start) and checks it
+ * holds at least one Fulcio CA, so a wrong file fails at once rather than at the first keyless
+ * verification. Returns the parsed object for TrustOptions.keyless.trustedRoot.
+ */
+export async function loadTrustedRoot(file: string): Promise<object> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new TrustError('InvalidTrustedRoot', `cannot read the trusted root ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); mount a sigstore trusted_root.json there`);
+  }
+  let root: unknown;
+  try {
+    root = JSON.parse(text);
+  } catch (error) {
+    throw new TrustError('InvalidTrustedRoot', `the trusted root ${file} is not JSON (${(error as Error).message}); give a sigstore trusted_root.json`);
+  }
+  if (typeof root !== 'object' || root === null || Array.isArray(root)) {
+    throw new TrustError('InvalidTrustedRoot', `the trusted root ${file} is not a JSON object; give a sigstore trusted_root.json`);
+  }
+  const chains = certificateAuthorities(root);
+  if (chains.length === 0 || chains.some((chain) => chain.length === 0)) {
+    throw new TrustError('InvalidTrustedRoot', `the trusted root ${file} names no Fulcio certificate authority (certificateAuthorities[].certChain.certificates); keyless signatures could not be verified against it`);
+  }
+  return root;
+}
+
+async function tokenIdentity(tokenPath: string): Promise<{ issuer: string; subject: string }> {
+  let token: string;
+  try {
+    token = await readFile(tokenPath, 'utf8');
+  } catch (error) {
+    throw new TrustError('IdentityTokenUnavailable', `cannot read the OIDC token at ${tokenPath} (${(error as Error).message}); mount a projected ServiceAccount token there`);
+  }
+  return identityFromToken(token, tokenPath);
 }
 
 const policies = new WeakMap<TrustOptions, Promise<SignerPolicy>>();
@@ -68,10 +108,13 @@ export function artifactSigner(trust: TrustOptions): Promise<ArtifactSigner | un
       }
       if (spec?.keyless) {
         const k = trust.keyless;
-        if (!k?.fulcioURL || !k.tokenPath || !k.identity) {
-          throw new TrustError('IdentityTokenUnavailable', 'keyless signing needs a Fulcio URL, an OIDC token file and the identity Fulcio certifies; set them in the run\'s keyless trust options');
+        if (!k?.fulcioURL || !k.tokenPath) {
+          throw new TrustError('IdentityTokenUnavailable', 'keyless signing needs a Fulcio URL and an OIDC token file; set them in the run\'s keyless trust options (--fulcio-url, --keyless-token-path)');
         }
-        return keylessSigner({ fulcioURL: k.fulcioURL, tokenPath: k.tokenPath, certificateAuthorities: certificateAuthorities(k.trustedRoot), expectedIdentity: k.identity });
+        // Without a configured identity, the token's claims say who Fulcio will certify: read once
+        // per run, since a projected token rotates but keeps its issuer and ServiceAccount.
+        const expectedIdentity = k.identity ?? await tokenIdentity(k.tokenPath);
+        return keylessSigner({ fulcioURL: k.fulcioURL, tokenPath: k.tokenPath, certificateAuthorities: certificateAuthorities(k.trustedRoot), expectedIdentity });
       }
       return undefined;
     })();

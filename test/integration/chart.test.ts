@@ -96,7 +96,7 @@ describe('charts/hoist', () => {
       'Role', 'RoleBinding', 'Service', 'ServiceAccount',
     ]);
     assert.deepEqual(kinds(all), [
-      'ClusterRole', 'CustomResourceDefinition', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'PodMonitor',
+      'ClusterRole', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'PodMonitor',
       'Role', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount', 'ServiceMonitor',
     ]);
   });
@@ -105,6 +105,7 @@ describe('charts/hoist', () => {
     assert.match(await fails(template(['--set', 'replicas=2'])), /additional properties 'replicas' not allowed/);
     assert.match(await fails(template(['--set', 'controller.logLevel=verbose'])), /logLevel/);
     assert.match(await fails(template(['--set', 'leaderElection.leaseDuration=15'])), /leaseDuration/);
+    assert.match(await fails(template(['--set', 'controller.trustedRoot=Not_A_ConfigMap'])), /trustedRoot/);
   });
 
   test('crds.enabled and crds.keep', async () => {
@@ -177,6 +178,35 @@ describe('charts/hoist', () => {
     assert.equal(binding.metadata.namespace, 'releng');
     assert.equal(all.some((o) => o.kind === 'ClusterRoleBinding'), false);
     assert.deepEqual(all.find((o) => o.kind === 'PodDisruptionBudget')!.spec.minAvailable, 1);
+  });
+
+  test('controller.trustedRoot: inline JSON becomes a ConfigMap, a name mounts that ConfigMap; either is --trusted-root', async () => {
+    const flag = /--trusted-root FILE/;
+    assert.match(contractText, flag, 'docs/controller-reference.md lists --trusted-root');
+    const mounted = (list: K8sObject[]) => {
+      const pod = list.find((o) => o.kind === 'Deployment')!.spec.template.spec;
+      const [container] = pod.containers;
+      const arg = (container.args as string[]).find((a) => a.startsWith('--trusted-root='));
+      const mount = container.volumeMounts.find((m: any) => m.name === 'sigstore-trusted-root');
+      const volume = pod.volumes.find((v: any) => v.name === 'sigstore-trusted-root');
+      return { arg, mount, volume, annotations: list.find((o) => o.kind === 'Deployment')!.spec.template.metadata.annotations };
+    };
+    assert.equal(mounted(defaults).arg, undefined);
+    assert.equal(defaults.some((o) => o.kind === 'ConfigMap'), false);
+
+    const inline = mounted(all);
+    const configMap = all.find((o) => o.kind === 'ConfigMap')!;
+    assert.equal(configMap.metadata.name, 'hoist-trusted-root');
+    assert.ok(JSON.parse(configMap.data['trusted_root.json']).certificateAuthorities.length > 0);
+    assert.equal(inline.arg, `--trusted-root=${inline.mount.mountPath}/trusted_root.json`);
+    assert.equal(inline.mount.readOnly, true);
+    assert.deepEqual(inline.volume.configMap, { name: 'hoist-trusted-root', items: [{ key: 'trusted_root.json', path: 'trusted_root.json' }] });
+    assert.match(inline.annotations['checksum/trusted-root'], /^[0-9a-f]{64}$/, 'a new inline root rolls the pods');
+
+    const named = objects(await template(['--set', 'controller.trustedRoot=sigstore-root']));
+    assert.equal(named.some((o) => o.kind === 'ConfigMap'), false);
+    assert.equal(mounted(named).volume.configMap.name, 'sigstore-root');
+    assert.equal(mounted(named).arg, inline.arg);
   });
 
   test('the ClusterRole and Role hold exactly the contract\'s API access', () => {

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { startController, type RunningController } from '../../src/controller/index.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import { apply, applyCrd, condition, getPm, kubectl, waitFor, waitForReady, type Pm } from '../support/controller.ts';
+import { apply, applyCrd, condition, getEvents, getPm, kubectl, waitFor, waitForReady, type Pm } from '../support/controller.ts';
 import { buildImage, buildIndex, pushImage, type BuiltImage } from '../support/images.ts';
 import { startKube, type TestKube } from '../support/kube.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
@@ -142,6 +142,12 @@ describe('hoist controller on a real API server', () => {
     });
     assert.equal(handled.status?.counts?.promoted, 1, 'the on-demand run promoted the deleted image again');
     assert.equal(await digestOf(`${prod.host}/prod/app:v1.0.0`), imageA.digest);
+    // The same promotion as the first run's: its Event is counted again, not written twice.
+    const promotedEvents = await waitFor('the Promoted Event counted twice', async () => {
+      const found = (await getEvents(kube, 'app')).filter((e) => e.reason === 'Promoted');
+      return found.length === 1 && found[0]!.count === 2 ? found : undefined;
+    }, 10_000);
+    assert.ok(Date.parse(promotedEvents[0]!.lastTimestamp) > Date.parse(promotedEvents[0]!.firstTimestamp), 'lastTimestamp moved on');
 
     await kubectl(kube, ['patch', 'pm', 'app', '--type=merge', '-p', '{"spec":{"suspend":true}}']);
     await new Promise((r) => setTimeout(r, 500));

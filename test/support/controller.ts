@@ -72,6 +72,18 @@ export function waitForReady(kube: TestKube, name: string, status: 'True' | 'Fal
   }, timeoutMs);
 }
 
+export interface KubeEvent {
+  metadata: { name: string };
+  type: string; reason: string; message: string; count: number;
+  firstTimestamp: string; lastTimestamp: string; reportingInstance?: string;
+}
+
+/** The core/v1 Events about one object, as `kubectl get events` lists them. */
+export async function getEvents(kube: TestKube, name: string, namespace = 'default'): Promise<KubeEvent[]> {
+  const out = await kubectl(kube, ['get', 'events', '-n', namespace, '--field-selector', `involvedObject.name=${name}`, '-o', 'json']);
+  return (JSON.parse(out) as { items: KubeEvent[] }).items;
+}
+
 export interface LogLine { level: string; msg: string; namespace?: string; name?: string; phase?: string; [key: string]: unknown }
 
 export interface ControllerProcess {

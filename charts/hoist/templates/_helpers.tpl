@@ -51,3 +51,19 @@ app.kubernetes.io/component: controller
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 {{- end }}
+
+{{/*
+controller.trustedRoot is either inline trusted_root.json (it starts with "{"), which the chart
+puts in its own ConfigMap, or the name of an existing ConfigMap holding the key trusted_root.json.
+*/}}
+{{- define "hoist.trustedRootInline" -}}
+{{- if hasPrefix "{" (trim .Values.controller.trustedRoot) }}true{{ end }}
+{{- end }}
+
+{{- define "hoist.trustedRootConfigMap" -}}
+{{- if include "hoist.trustedRootInline" . }}
+{{- printf "%s-trusted-root" (include "hoist.fullname" .) }}
+{{- else }}
+{{- .Values.controller.trustedRoot }}
+{{- end }}
+{{- end }}

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { parseDuration } from '../../api/duration.ts';
 import { startController } from '../../controller/index.ts';
 import { logLevels, type LogLevel } from '../../observability/logger.ts';
+import { loadTrustedRoot } from '../../signing/trust-material.ts';
 import { ExitCode, UsageError, type Command, type CommandIO } from '../command.ts';
 
 const flags = {
@@ -24,6 +25,7 @@ const flags = {
   'keyless-token-path': { type: 'string', default: '/var/run/secrets/hoist.dev/sigstore/token' },
   'fulcio-url': { type: 'string', default: 'https://fulcio.sigstore.dev' },
   'rekor-url': { type: 'string', default: 'https://rekor.sigstore.dev' },
+  'trusted-root': { type: 'string' },
 } as const;
 
 const usage = `hoist controller [flags]
@@ -44,6 +46,8 @@ Flags:
       --keyless-token-path PATH         projected ServiceAccount token for keyless signing
       --fulcio-url URL                  default https://fulcio.sigstore.dev
       --rekor-url URL                   reserved; no transparency-log upload yet
+      --trusted-root FILE               sigstore trusted_root.json: Fulcio roots for keyless
+                                        verification and for recognising our own signatures
 
 Environment: POD_NAMESPACE, POD_NAME (leader identity).`;
 
@@ -70,6 +74,8 @@ async function run(args: string[], io: CommandIO): Promise<number> {
 
   let controller;
   try {
+    // Read once: a changed root needs a restart (the chart rolls the pod when it changes).
+    const trustedRoot = values['trusted-root'] === undefined ? undefined : await loadTrustedRoot(values['trusted-root']);
     controller = await startController({
       ...(values.kubeconfig && { kubeconfig: values.kubeconfig }),
       metricsBindAddress: values['metrics-bind-address'],
@@ -85,6 +91,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
       keylessTokenPath: values['keyless-token-path'],
       fulcioUrl: values['fulcio-url'],
       rekorUrl: values['rekor-url'],
+      ...(trustedRoot && { trustedRoot }),
     });
   } catch (error) {
     io.err.write(`Error: ${(error as Error).message}\n`);

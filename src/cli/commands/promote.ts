@@ -109,7 +109,7 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
     return ExitCode.Ok;
   }
 
-  const trust = trustFromFlags(values, loaded.specs.map((s) => s.resourceSpec));
+  const trust = await trustFromFlags(values, loaded.specs.map((s) => s.resourceSpec));
   const dryRun = planOnly || !values.confirm;
   const client = new RegistryClient({ credentials: credentials(values['registry-config']), insecureHosts: values['insecure-registry'] ?? [] });
   const progress = createProgress(io.err, { quiet: values.quiet });

@@ -1,0 +1,133 @@
+// The controller signing keyless, as the chart runs it: a projected-style ServiceAccount token
+// file, a private Fulcio (ephemeral CA trusting the test kube-apiserver's issuer) and the
+// trusted_root.json the --trusted-root flag loads. A PromotionManifest that verifies staging's
+// keyless signatures by identity and signs keyless goes Ready; cosign verifies what the
+// controller wrote; a requested rerun recognises the controller's own signature, whose identity
+// it read from the token. The flag itself refuses a bad file at start.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startController, type RunningController } from '../../src/controller/index.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { loadTrustedRoot } from '../../src/signing/trust-material.ts';
+import { apply, applyCrd, condition, kubectl, waitFor, waitForReady, getPm } from '../support/controller.ts';
+import { startFulcio, type TestFulcio } from '../support/fulcio.ts';
+import { buildImage, pushImage } from '../support/images.ts';
+import { startKube, type TestKube } from '../support/kube.ts';
+import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { runTool } from '../support/testbed.ts';
+
+const http = ['--allow-http-registry', '--allow-insecure-registry'];
+const hoistBin = new URL('../../bin/hoist.js', import.meta.url).pathname;
+
+describe('hoist controller keyless', () => {
+  let kube: TestKube;
+  let fulcio: TestFulcio;
+  let staging: TestRegistry;
+  let prod: TestRegistry;
+  let controller: RunningController | undefined;
+  let dir: string;
+  let issuer: string;
+  const subject = (sa: string) => `https://kubernetes.io/namespaces/default/serviceaccounts/${sa}`;
+  const tokenFile = async (sa: string) => {
+    const file = join(dir, `${sa}-token`);
+    writeFileSync(file, await kubectl(kube, ['create', 'token', sa, '-n', 'default', '--audience', 'sigstore', '--duration', '1h']));
+    return file;
+  };
+  const identityFlags = (sa: string) => [
+    '--trusted-root', fulcio.trustedRootPath, '--certificate-identity', subject(sa), '--certificate-oidc-issuer', issuer,
+    '--insecure-ignore-tlog=true', '--insecure-ignore-sct=true',
+  ];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hoist-controller-keyless-'));
+    [kube, staging, prod] = await Promise.all([startKube(), startRegistry(), startRegistry()]);
+    issuer = `${kube.server}/`;
+    await applyCrd(kube);
+    // Fulcio fetches the issuer's discovery document and keys anonymously.
+    await kubectl(kube, ['create', 'clusterrolebinding', 'oidc-discovery-anonymous', '--clusterrole=system:service-account-issuer-discovery', '--group=system:unauthenticated']);
+    await kubectl(kube, ['create', 'serviceaccount', 'hoist', '-n', 'default']);
+    await kubectl(kube, ['create', 'serviceaccount', 'builder', '-n', 'default']);
+    fulcio = await startFulcio({ url: issuer, type: 'kubernetes', caPath: kube.caPath });
+  });
+  after(async () => {
+    await controller?.stop();
+    await Promise.all([fulcio?.stop(), staging?.stop(), prod?.stop(), kube?.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('--trusted-root refuses an unreadable or rootless file at start (exit 1, a clear message)', async () => {
+    const empty = join(dir, 'empty-root.json');
+    writeFileSync(empty, '{"certificateAuthorities": []}');
+    for (const [file, message] of [[join(dir, 'missing.json'), /cannot read the trusted root .*ENOENT/], [empty, /names no Fulcio certificate authority/]] as const) {
+      const child = spawn(process.execPath, [hoistBin, 'controller', `--kubeconfig=${kube.kubeconfig}`, `--trusted-root=${file}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => { stderr += d; });
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      assert.equal(code, 1, stderr);
+      assert.match(stderr, message);
+    }
+  });
+
+  test('verifies staging by identity, signs keyless with the token\'s identity; cosign verifies; a rerun re-signs nothing', async () => {
+    const image = buildImage();
+    await pushImage(staging, 'app', image);
+    const signingConfig = join(dir, 'signing-config.json');
+    await runTool('cosign', ['signing-config', 'create', '--fulcio', `url=${fulcio.url},api-version=1,start-time=2024-01-01T00:00:00Z,operator=hoist-test`, '--out', signingConfig]);
+    await runTool('cosign', ['sign', '--identity-token', await tokenFile('builder'), '--signing-config', signingConfig, '--trusted-root', fulcio.trustedRootPath, ...http, '-y', `${staging.host}/app@${image.digest}`]);
+
+    // What `hoist controller --trusted-root FILE --keyless-token-path TOKEN --fulcio-url URL` passes.
+    controller = await startController({
+      kubeconfig: kube.kubeconfig,
+      metricsBindAddress: '127.0.0.1:0', healthProbeBindAddress: '127.0.0.1:0',
+      logger: createLogger({ level: 'warn', destination: { write: () => {} } }),
+      keylessTokenPath: await tokenFile('hoist'),
+      fulcioUrl: fulcio.url,
+      trustedRoot: await loadTrustedRoot(fulcio.trustedRootPath),
+    });
+    await controller.synced;
+    await apply(kube, `apiVersion: hoist.dev/v1alpha1
+kind: PromotionManifest
+metadata:
+  name: keyless
+  namespace: default
+spec:
+  interval: 1h
+  registries:
+    - name: ${staging.host}
+      src: true
+    - name: ${prod.host}/prod
+  images:
+    - name: app
+      dmap:
+        "${image.digest}": ["v1"]
+  verification:
+    signatures:
+      mode: Enforce
+      identities:
+        - issuer: ${issuer}
+          subjectRegExp: /serviceaccounts/builder$
+  signing:
+    keyless:
+      audience: sigstore
+`);
+    const pm = await waitForReady(kube, 'keyless', 'True', 120_000);
+    assert.equal(pm.status?.counts?.promoted, 1, JSON.stringify(pm.status));
+    assert.match(condition(pm, 'Sign')?.message ?? '', /^1 digests signed by https:\/\/kubernetes.io\/namespaces\/default\/serviceaccounts\/hoist /);
+
+    const ref = `${prod.host}/prod/app@${image.digest}`;
+    await runTool('cosign', ['verify', ...http, ...identityFlags('hoist'), ref]);
+    await runTool('cosign', ['verify', ...http, ...identityFlags('builder'), ref]);
+
+    await kubectl(kube, ['annotate', '--overwrite', 'pm', 'keyless', 'reconcile.hoist.dev/requestedAt=again']);
+    const rerun = await waitFor('the requested rerun', async () => {
+      const again = await getPm(kube, 'keyless');
+      return again.status?.lastHandledReconcileAt === 'again' && !condition(again, 'Reconciling') ? again : undefined;
+    }, 120_000);
+    assert.equal(condition(rerun, 'Ready')?.status, 'True');
+    assert.match(condition(rerun, 'Sign')?.message ?? '', /^0 digests signed by https:\/\/kubernetes.io\/namespaces\/default\/serviceaccounts\/hoist from \S+, 1 already signed/);
+  });
+});

@@ -17,7 +17,10 @@ export interface CopyRequest {
   digest: string;
   /** Destination tags to point at the digest. A tag already on another digest is never moved. */
   tags?: string[];
-  /** Destination tags whose digests the caller already read (absent = known not to exist). */
+  /**
+   * Destination tags the caller already saw, with their digests. A tag seen on another digest
+   * is refused without a read; every other tag is read again right before it is written.
+   */
   knownTags?: ReadonlyMap<string, string>;
   signal?: AbortSignal;
 }
@@ -74,43 +77,52 @@ export class ImageCopier {
       digest, alreadyPresent: false, manifestsWritten: 0, blobsCopied: 0, blobsMounted: 0, blobsSkipped: 0, bytesCopied: 0, tagsWritten: [], tagConflicts: [],
     };
     const opts = signal ? { signal } : {};
-    // Tags first: a conflicting tag is reported without writing anything for it.
     const tags = request.tags ?? [];
-    const toWrite: string[] = [];
-    await forEachLimit(tags, 4, async (tag) => {
-      const current = request.knownTags ? request.knownTags.get(tag) : (await this.#client.headManifest(dst, tag, opts))?.digest;
-      if (current === undefined) toWrite.push(tag);
-      else if (current !== digest) result.tagConflicts.push({ tag, digest: current });
+    // Tags the caller already saw on another digest are refused without writing anything for them.
+    const candidates = tags.filter((tag) => {
+      const seen = request.knownTags?.get(tag);
+      if (seen !== undefined && seen !== digest) result.tagConflicts.push({ tag, digest: seen });
+      return seen === undefined;
     });
-    toWrite.sort((a, b) => tags.indexOf(a) - tags.indexOf(b));
-
     const present = await this.#client.headManifest(dst, digest, opts);
     result.alreadyPresent = present !== undefined;
-    let manifest: Manifest | undefined;
-    if (!present) {
-      // The top-level manifest goes in under its first new tag, which stores it and tags it in one PUT.
-      manifest = await this.#copyManifest(src, dst, digest, result, signal, toWrite[0]);
-      if (toWrite[0] !== undefined) result.tagsWritten.push(toWrite.shift()!);
-    }
-    if (toWrite.length > 0) {
+    if (!present && tags.length > 0 && candidates.length === 0 && result.tagConflicts.length > 0) return result;
+    let manifest = present ? undefined : await this.#copyContent(src, dst, digest, result, signal);
+    let stored = present !== undefined;
+    for (const tag of candidates) {
+      // Read right before writing, however recently the caller listed the tags: a tag that
+      // appeared on another digest in the meantime is reported, never moved.
+      const current = (await this.#client.headManifest(dst, tag, opts))?.digest;
+      if (current === digest) continue;
+      if (current !== undefined) {
+        result.tagConflicts.push({ tag, digest: current });
+        continue;
+      }
       // Tagging an image that was already there rewrites its bytes; read them from the destination.
       manifest ??= await this.#client.getManifest(dst, digest, opts);
-      for (const tag of toWrite) {
-        await this.#client.putManifest(dst, tag, manifest, opts);
-        result.tagsWritten.push(tag);
-      }
+      await this.#client.putManifest(dst, tag, manifest, opts);
+      if (!stored) result.manifestsWritten += 1;
+      stored = true;
+      result.tagsWritten.push(tag);
+    }
+    if (!stored) {
+      await this.#client.putManifest(dst, digest, manifest!, opts);
+      result.manifestsWritten += 1;
     }
     return result;
   }
 
-  async #copyManifest(src: Repository, dst: Repository, digest: string, result: CopyResult, signal?: AbortSignal, tag?: string): Promise<Manifest> {
+  /** Copies what a manifest refers to (children, blobs), not the manifest itself. */
+  async #copyContent(src: Repository, dst: Repository, digest: string, result: CopyResult, signal?: AbortSignal): Promise<Manifest> {
     const opts = signal ? { signal } : {};
     const manifest = await this.#sources.get(`${src.host}/${src.name}@${digest}`, 4096, () => this.#client.getManifest(src, digest, opts));
     const parsed = parseManifest(manifest.bytes, manifest.mediaType);
     if (isIndex(parsed.mediaType)) {
       await forEachLimit(parsed.manifests, this.#manifestConcurrency, async (child) => {
         if (await this.#client.headManifest(dst, child.digest, opts)) return;
-        await this.#copyManifest(src, dst, child.digest, result, signal);
+        const manifest = await this.#copyContent(src, dst, child.digest, result, signal);
+        await this.#client.putManifest(dst, child.digest, manifest, opts);
+        result.manifestsWritten += 1;
       });
     } else {
       await forEachLimit(parsed.blobs, this.#blobConcurrency, async (blob) => {
@@ -120,8 +132,6 @@ export class ImageCopier {
         else result.blobsSkipped += 1;
       });
     }
-    await this.#client.putManifest(dst, tag ?? digest, manifest, opts);
-    result.manifestsWritten += 1;
     return manifest;
   }
 

@@ -3,7 +3,7 @@
 // rest promotes, a dry run writes nothing, and a dead registry fails only its own edges.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { runPipeline, type Edge, type PipelineOptions } from '../../src/pipeline/index.ts';
+import { defaultPhases, runPipeline, type Edge, type PipelineOptions } from '../../src/pipeline/index.ts';
 import { RegistryClient } from '../../src/registry/index.ts';
 import { buildImage, buildIndex, pushImage, type BuiltImage } from '../support/images.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
@@ -141,5 +141,42 @@ describe('pipeline', () => {
     // referrers query by Sign looking for staging signatures to carry along.
     assert.equal(client.stats.count({ method: 'GET', host: staging.host }), 5);
     for (const prod of prods) assert.equal(await craneDigest(`${prod.host}/prod/fanout:v1`), image.digest);
+  });
+
+  test('a tag that appears after Plan is not moved: it is read again right before the write', async () => {
+    const ours = buildImage();
+    const theirs = buildImage();
+    await pushImage(staging, 'race', ours);
+    const edges: Edge[] = [{ src: { host: staging.host, name: 'race' }, dst: { host: prods[0]!.host, name: 'prod/race' }, digest: ours.digest, tags: ['v1'] }];
+    // Someone pushes the tag while the run verifies, after Plan saw it absent.
+    const phases = defaultPhases.map((phase) => phase.name !== 'Validate' ? phase : {
+      name: phase.name,
+      run: async () => { await pushImage(prods[0]!, 'prod/race', theirs, ['v1']); return { message: 'pushed meanwhile' }; },
+    });
+    const client = new RegistryClient();
+    const report = await runPipeline(edges, client, options(), phases);
+    await client.close();
+    assert.equal(report.outcome, 'Refused');
+    assert.equal(report.results[0]!.outcome, 'refused');
+    assert.equal(await craneDigest(`${prods[0]!.host}/prod/race:v1`), theirs.digest, 'the tag was not moved');
+  });
+
+  test('two edges giving one destination tag to two digests are both refused, nothing written', async () => {
+    const a = buildImage();
+    const b = buildImage();
+    await pushImage(staging, 'twice-a', a);
+    await pushImage(staging, 'twice-b', b);
+    const dst = { host: prods[0]!.host, name: 'prod/twice' };
+    const edges: Edge[] = [
+      { src: { host: staging.host, name: 'twice-a' }, dst, digest: a.digest, tags: ['v2'] },
+      { src: { host: staging.host, name: 'twice-b' }, dst, digest: b.digest, tags: ['v2'] },
+    ];
+    const client = new RegistryClient();
+    const report = await runPipeline(edges, client, options(), defaultPhases);
+    await client.close();
+    assert.equal(report.outcome, 'Refused');
+    assert.deepEqual(report.plan.map((e) => e.state), ['tagMove', 'tagMove']);
+    assert.match(report.plan[0]!.reason!, /prod\/twice:v2 is given to 2 digests in this run/);
+    await assert.rejects(craneDigest(`${prods[0]!.host}/prod/twice:v2`));
   });
 });

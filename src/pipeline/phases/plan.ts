@@ -60,7 +60,7 @@ export const planPhase: Phase = {
             tagDigests.set(key, (await client.headManifest(edge.dst, tag, opts))?.digest);
           } catch (error) {
             signal.throwIfAborted();
-            readErrors.set(repoKey(edge.dst), describe(error));
+            readErrors.set(key, describe(error));
           }
         } });
       }
@@ -73,14 +73,14 @@ export const planPhase: Phase = {
             digestPresent.set(key, (await client.headManifest(edge.dst, edge.digest, opts)) !== undefined);
           } catch (error) {
             signal.throwIfAborted();
-            readErrors.set(repoKey(edge.dst), describe(error));
+            readErrors.set(key, describe(error));
           }
         } });
       }
     }
     await forEachLimitBy(reads, (r) => r.host, limit, (r) => r.read());
 
-    ctx.plan = ctx.edges.map((edge) => classify(edge, sourceDigests, destinations, tagDigests, digestPresent, readErrors));
+    ctx.plan = refuseSharedTags(ctx.edges.map((edge) => classify(edge, sourceDigests, destinations, tagDigests, digestPresent, readErrors)));
     const count = (state: PlannedEdge['state']) => ctx.plan.filter((e) => e.state === state).length;
     const toPromote = count('promote');
     ctx.emit({ type: 'planned', edges: ctx.plan.length, toPromote });
@@ -107,7 +107,10 @@ function classify(
   if (source.error) return { ...base, state: 'failed', reason: `reading the source failed: ${source.error}` };
   if (!source.present) return { ...base, state: 'lost', reason: `${repoKey(edge.src)}@${edge.digest} does not exist` };
   const dst = destinations.get(repoKey(edge.dst))!;
-  const readError = dst.error ?? readErrors.get(repoKey(edge.dst));
+  // A failed read fails only the edges that needed it, not the whole repository.
+  const readError = dst.error
+    ?? edge.tags.map((tag) => readErrors.get(`${repoKey(edge.dst)}:${tag}`)).find((e) => e !== undefined)
+    ?? readErrors.get(`${repoKey(edge.dst)}@${edge.digest}`);
   if (readError) return { ...base, state: 'failed', reason: `reading the destination failed: ${readError}` };
   const conflicts: { tag: string; digest: string }[] = [];
   for (const tag of edge.tags) {
@@ -123,4 +126,30 @@ function classify(
   }
   const present = edge.tags.length === 0 ? digestPresent.get(`${repoKey(edge.dst)}@${edge.digest}`) === true : base.missingTags.length === 0;
   return { ...base, state: present ? 'present' : 'promote' };
+}
+
+/**
+ * Two edges that would give one destination tag to two digests (two manifests in one run, or
+ * registry prefixes that name the same repository) would move that tag between them: both are
+ * refused, and the manifests must be fixed.
+ */
+function refuseSharedTags(plan: PlannedEdge[]): PlannedEdge[] {
+  const digestsByTag = new Map<string, Set<string>>();
+  for (const edge of plan) {
+    if (edge.state !== 'promote' && edge.state !== 'present') continue;
+    for (const tag of edge.tags) {
+      const key = `${repoKey(edge.dst)}:${tag}`;
+      digestsByTag.set(key, (digestsByTag.get(key) ?? new Set()).add(edge.digest));
+    }
+  }
+  return plan.map((edge) => {
+    if (edge.state !== 'promote') return edge;
+    const shared = edge.tags.filter((tag) => digestsByTag.get(`${repoKey(edge.dst)}:${tag}`)!.size > 1);
+    if (shared.length === 0) return edge;
+    const reason = shared.map((tag) => {
+      const key = `${repoKey(edge.dst)}:${tag}`;
+      return `${key} is given to ${digestsByTag.get(key)!.size} digests in this run (${[...digestsByTag.get(key)!].map((d) => d.slice(0, 19)).join(', ')}); fix the manifests so one digest owns it`;
+    }).join('; ');
+    return { ...edge, state: 'tagMove' as const, reason };
+  });
 }

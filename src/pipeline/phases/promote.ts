@@ -48,6 +48,7 @@ export const promotePhase: Phase = {
     const failed = ctx.results.filter((r) => r.outcome === 'failed').length;
     const promoted = ctx.results.filter((r) => r.outcome === 'promoted').length;
     const message = `${promoted} of ${pending.length} edges promoted${failed ? `, ${failed} failed` : ''}`;
-    return failed === pending.length && pending.length > 0 ? { message, stop: 'failed', reason: 'PromoteFailed' } : { message };
+    // Even when every copy failed, Sign and Attest still run: they repair what is already there.
+    return failed === pending.length && pending.length > 0 ? { message, stop: 'failed', reason: 'PromoteFailed', keepGoing: true } : { message };
   },
 };

@@ -53,7 +53,9 @@ export function parseDockerConfig(text: string, source = 'dockerconfigjson'): St
   try {
     doc = JSON.parse(text);
   } catch (error) {
-    throw new Error(`${source}: not valid JSON (${(error as Error).message})`);
+    // Only the position: V8's message quotes the text around it, which may be a password.
+    const position = /position (\d+)/.exec((error as Error).message)?.[1];
+    throw new Error(`${source}: not valid JSON${position ? ` (at position ${position})` : ''}`);
   }
   const auths = (doc as { auths?: unknown })?.auths;
   if (auths === undefined) return new StaticCredentials();

@@ -92,7 +92,8 @@ export class HostLimiter {
   /** Stops handing out permits for a while, as a registry's Retry-After asks. */
   pause(ms: number): void {
     this.#pausedUntil = Math.max(this.#pausedUntil, performance.now() + ms);
-    this.#schedule(ms);
+    // #pump schedules a wake-up only if requests are waiting; an idle pause holds no timer.
+    this.#pump();
   }
 
   #refill(now: number): void {
@@ -113,6 +114,11 @@ export class HostLimiter {
       this.#inFlight += 1;
       this.#waitedMs += now - waiter.since;
       waiter.resolve(this.#permit());
+    }
+    // Nobody waits: no timer may keep the process alive.
+    if (this.#timer) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
     }
   }
 

@@ -31,6 +31,8 @@ test('dockerconfigjson: auth, username/password, identitytoken, host spellings',
 
 test('dockerconfigjson errors name the entry, never the secret', () => {
   assert.throws(() => parseDockerConfig('{'), /not valid JSON/);
+  // V8's JSON errors quote the text around the fault: a malformed password must not show.
+  assert.throws(() => parseDockerConfig('{"auths":{"r":{"password":hunter2secret}}}'), (e: Error) => /not valid JSON/.test(e.message) && !e.message.includes('hunter2'));
   assert.throws(() => parseDockerConfig('{"auths": []}'), /"auths" must be an object/);
   assert.throws(() => parseDockerConfig(JSON.stringify({ auths: { r: { auth: Buffer.from('nocolon').toString('base64') } } })), /auths\["r"\]\.auth must be base64/);
   assert.throws(() => parseDockerConfig(JSON.stringify({ auths: { r: { username: 'u' } } })), (e: Error) => /username or a password but not both/.test(e.message));

@@ -87,3 +87,17 @@ test('clients given the same Limiters share one budget per host', async () => {
   held.release();
   await Promise.all([a.close(), b.close()]);
 });
+
+test('a pause or an abandoned wait leaves no timer behind to keep a process alive', async () => {
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const before = timers();
+  const limiter = new HostLimiter('h', { rate: 1000, burst: 1000, maxInFlight: 10 });
+  (await limiter.acquire()).release({ status: 200, headers: { ratelimit: 'limit=10, remaining=0, reset=600' } });
+  assert.equal(timers(), before, 'a ten-minute pause with nobody waiting holds no timer');
+  const controller = new AbortController();
+  const waiting = limiter.acquire(controller.signal);
+  assert.equal(timers(), before + 1, 'a waiter gets a wake-up');
+  controller.abort(new Error('gone'));
+  await assert.rejects(waiting, /gone/);
+  assert.equal(timers(), before, 'and it goes when the waiter does');
+});

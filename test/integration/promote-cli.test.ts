@@ -101,6 +101,9 @@ describe('hoist promote and hoist plan', () => {
     const usage = await hoist(['promote', '-f', file, '--concurrency', '0']);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /--concurrency must be a whole number of at least 1/);
+    const tooLong = await hoist(['plan', '-f', file, '--timeout', '720h']);
+    assert.equal(tooLong.code, 2);
+    assert.match(tooLong.stderr, /--timeout must be at most 576h/);
     const missing = await hoist(['plan']);
     assert.equal(missing.code, 2);
   });

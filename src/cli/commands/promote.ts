@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseDuration } from '../../api/duration.ts';
+import { maxTimerMs, parseDuration } from '../../api/duration.ts';
 import { sortErrors } from '../../manifest/errors.ts';
 import { loadManifests, ManifestPathError, type LoadedManifests } from '../../manifest/load.ts';
 import { edgesFromSpecs } from '../../pipeline/edges.ts';
@@ -94,6 +94,8 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
   const planConcurrency = positiveInt('plan-concurrency', values['plan-concurrency']);
   const timeoutMs = parseDuration(values.timeout);
   if (timeoutMs === undefined || timeoutMs <= 0) throw new UsageError(`--timeout must be a duration such as 30m or 1h, got "${values.timeout}"`);
+  // Node's timers hold at most 2^31-1 ms (24.8 days); a longer one would fire at once.
+  if (timeoutMs > maxTimerMs) throw new UsageError(`--timeout must be at most 576h, got "${values.timeout}"`);
 
   const loaded = await loadManifests(target).catch((error: unknown) => {
     throw error instanceof ManifestPathError ? new UsageError(error.message) : error;

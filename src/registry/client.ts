@@ -191,7 +191,7 @@ export class RegistryClient {
         const res = await this.transport.request({
           host: repo.host, method: 'PATCH', path: location,
           headers: { 'content-type': 'application/octet-stream', 'content-length': String(chunk.length), 'content-range': `${offset}-${offset + chunk.length - 1}` },
-          body: chunk, scope: push(repo), expect: [202], what, ...opt(options),
+          body: chunk, scope: push(repo), expect: [202], what, retry: false, ...opt(options),
         });
         await res.body.dump();
         location = requireLocation(res, repo);
@@ -199,7 +199,7 @@ export class RegistryClient {
       }
       const res = await this.transport.request({
         host: repo.host, method: 'PUT', path: withDigest(location, digest), headers: { 'content-length': '0' }, body: '',
-        scope: push(repo), expect: [201], what, ...opt(options),
+        scope: push(repo), expect: [201], what, retry: false, ...opt(options),
       });
       await res.body.dump();
       return;
@@ -207,7 +207,7 @@ export class RegistryClient {
     const res = await this.transport.request({
       host: repo.host, method: 'PUT', path: withDigest(location, digest),
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-      body, scope: push(repo), expect: [201], what, ...opt(options),
+      body, scope: push(repo), expect: [201], what, retry: false, ...opt(options),
     });
     await res.body.dump();
   }

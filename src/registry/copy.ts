@@ -157,13 +157,22 @@ export class ImageCopier {
       // Small blobs are read once per run and written from memory to every destination; a
       // buffer can be sent again, so the transport retries the upload by itself.
       const data = await this.#sources.get(`${src.host}/${src.name}@${blob.digest}`, blob.size, () => this.#readBlob(src, blob, signal));
-      await this.#client.uploadBlob(dst, blob.digest, blob.size, data, { ...opts, ...(location && { location }) });
+      await pRetry(async (attempt) => {
+        if (attempt > 1 && (await this.#client.headBlob(dst, blob.digest, opts)) !== undefined) return; // the last attempt landed
+        try {
+          await this.#client.uploadBlob(dst, blob.digest, blob.size, data, { ...opts, ...(attempt === 1 && location && { location }) });
+        } catch (error) {
+          throw transferFailure(error, { errored: null }, src, blob);
+        }
+      }, this.#retryOptions(signal));
       result.bytesCopied += blob.size;
       this.#onBytes?.(blob.size);
       return 'copied';
     }
-    // A stream cannot be replayed: a transient failure restarts the transfer from the source.
+    // A stream cannot be replayed, and an upload session cannot be replayed either: a transient
+    // failure restarts the transfer from the source, in a new session, unless the last one landed.
     await pRetry(async (attempt) => {
+      if (attempt > 1 && (await this.#client.headBlob(dst, blob.digest, opts)) !== undefined) return;
       const body = await this.#client.getBlob(src, blob.digest, blob.size, opts);
       try {
         await this.#client.uploadBlob(dst, blob.digest, blob.size, body, { ...opts, ...(attempt === 1 && location && { location }) });
@@ -173,7 +182,7 @@ export class ImageCopier {
       }
       result.bytesCopied += blob.size;
       this.#onBytes?.(blob.size);
-    }, { retries: this.#blobAttempts - 1, minTimeout: 200, maxTimeout: 5000, randomize: true, ...(signal && { signal }) });
+    }, this.#retryOptions(signal));
     return 'copied';
   }
 
@@ -187,7 +196,11 @@ export class ImageCopier {
       } catch (error) {
         throw transferFailure(error, body, src, blob);
       }
-    }, { retries: this.#blobAttempts - 1, minTimeout: 200, maxTimeout: 5000, randomize: true, ...(signal && { signal }) });
+    }, this.#retryOptions(signal));
+  }
+
+  #retryOptions(signal?: AbortSignal) {
+    return { retries: this.#blobAttempts - 1, minTimeout: 200, maxTimeout: 5000, randomize: true, ...(signal && { signal }) };
   }
 }
 

@@ -7,12 +7,13 @@ export function sha256(data: Uint8Array | string): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
+/** Content that is not what its digest or descriptor says: corrupt, never to be retried into place. */
 export class DigestMismatchError extends Error {
   override name = 'DigestMismatchError';
   readonly expected: string;
   readonly actual: string;
-  constructor(expected: string, actual: string, what: string) {
-    super(`${what}: content hashes to ${actual}, expected ${expected}`);
+  constructor(expected: string, actual: string, message: string) {
+    super(message);
     this.expected = expected;
     this.actual = actual;
   }
@@ -40,7 +41,7 @@ export class VerifyingStream extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.#size !== undefined && this.bytes > this.#size) {
-      callback(new Error(`${this.#what}: more than the ${this.#size} bytes its descriptor declares`));
+      callback(new DigestMismatchError(`${this.#size} bytes`, `more`, `${this.#what}: more than the ${this.#size} bytes its descriptor declares`));
       return;
     }
     this.#hash.update(chunk);
@@ -49,9 +50,9 @@ export class VerifyingStream extends Transform {
 
   override _flush(callback: TransformCallback): void {
     const actual = `sha256:${this.#hash.digest('hex')}`;
-    if (actual !== this.#expected) callback(new DigestMismatchError(this.#expected, actual, this.#what));
+    if (actual !== this.#expected) callback(new DigestMismatchError(this.#expected, actual, `${this.#what}: content hashes to ${actual}, expected ${this.#expected}`));
     else if (this.#size !== undefined && this.bytes !== this.#size) {
-      callback(new Error(`${this.#what}: ${this.bytes} bytes, its descriptor declares ${this.#size}`));
+      callback(new DigestMismatchError(`${this.#size} bytes`, `${this.bytes} bytes`, `${this.#what}: ${this.bytes} bytes, its descriptor declares ${this.#size}`));
     } else callback();
   }
 }

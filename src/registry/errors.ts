@@ -13,6 +13,7 @@ export type RegistryErrorReason =
   | 'DigestMismatch' // bytes did not hash to the digest they were fetched by
   | 'InvalidResponse' // the registry answered something we cannot use
   | 'Rejected' // another 4xx: the request itself was refused
+  | 'RequestFailed' // the client could not make the request (a bad URL from a challenge, say)
   | 'Aborted';
 
 export class RegistryError extends Error {
@@ -63,6 +64,9 @@ const networkCodes: Record<string, RegistryErrorReason> = {
   EPIPE: 'ConnectionFailed',
   ENOTFOUND: 'ConnectionFailed',
   EAI_AGAIN: 'ConnectionFailed',
+  EHOSTUNREACH: 'ConnectionFailed',
+  ENETUNREACH: 'ConnectionFailed',
+  ECONNABORTED: 'ConnectionFailed',
   ETIMEDOUT: 'Timeout',
 };
 
@@ -77,6 +81,7 @@ export function fromNetworkError(error: unknown, host: string, what: string): Re
     return new RegistryError('Timeout', host, `${what}: timed out`, { cause: error });
   }
   const code = err?.code ?? err?.cause?.code;
-  const reason: RegistryErrorReason = (code ? networkCodes[code] : undefined) ?? 'ConnectionFailed';
+  // Only known network failures are worth retrying; anything else is a fault retries cannot mend.
+  const reason: RegistryErrorReason = (code ? networkCodes[code] : undefined) ?? 'RequestFailed';
   return new RegistryError(reason, host, `${what}: ${err?.message ?? String(error)}${code ? ` (${code})` : ''}`, { cause: error });
 }

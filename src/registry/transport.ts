@@ -52,7 +52,8 @@ export const defaultRetry: RetryOptions = { attempts: 5, minDelayMs: 200, maxDel
 
 export interface RegistryRequest {
   host: string;
-  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+  // No DELETE: Hoist never deletes anything from a registry, and the type says so.
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH';
   /** Path and query, e.g. `/v2/team/app/manifests/v1`; or an absolute URL (upload locations). */
   path: string;
   headers?: Record<string, string>;
@@ -67,6 +68,11 @@ export interface RegistryRequest {
   notFound?: RegistryErrorReason;
   /** Follow 3xx to another origin without credentials (blob storage redirects). */
   followRedirects?: boolean;
+  /**
+   * false for requests that must not be sent twice: a chunk or the closing PUT of an upload
+   * session fails on replay if the first attempt landed, so the whole upload is retried instead.
+   */
+  retry?: boolean;
   signal?: AbortSignal;
 }
 
@@ -77,6 +83,8 @@ export interface RegistryResponse {
 }
 
 const loopback = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/;
+
+const isStream = (body: RegistryRequest['body']): body is Readable => typeof body === 'object' && body !== null && 'pipe' in body;
 
 export function headerValue(headers: RegistryResponse['headers'], name: string): string | undefined {
   const value = headers[name];
@@ -134,8 +142,19 @@ export class Transport {
    * must consume or dump the returned body: it holds the host's in-flight slot until it ends.
    */
   async request(req: RegistryRequest): Promise<RegistryResponse> {
-    const replayable = !(req.body && typeof req.body === 'object' && 'pipe' in req.body);
-    const attempts = replayable ? this.#retry.attempts : 1;
+    const attempts = isStream(req.body) || req.retry === false ? 1 : this.#retry.attempts;
+    try {
+      return await this.#withRetries(req, attempts);
+    } catch (error) {
+      // p-retry rejects with the signal's own reason when aborted: keep one error type for callers.
+      if (req.signal?.aborted && !(error instanceof RegistryError)) {
+        throw new RegistryError('Aborted', req.host, `${req.what}: aborted`, { cause: req.signal.reason });
+      }
+      throw error;
+    }
+  }
+
+  #withRetries(req: RegistryRequest, attempts: number): Promise<RegistryResponse> {
     return pRetry(async () => {
       try {
         return await this.#authenticated(req);
@@ -165,7 +184,7 @@ export class Transport {
       const challenge = headerValue(res.headers, 'www-authenticate');
       await res.body.dump();
       const sent = authorization !== undefined;
-      const streamUsed = req.body !== undefined && typeof req.body === 'object' && 'pipe' in req.body && req.body.readableDidRead;
+      const streamUsed = isStream(req.body) && req.body.readableDidRead;
       if ((!sent || !replaced) && !streamUsed && this.auth.unauthorized(req.host, req.scope, challenge, sent)) {
         if (sent) replaced = true;
         authorization = await this.auth.authorization(req.host, req.scope, req.signal);

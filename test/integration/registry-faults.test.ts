@@ -121,4 +121,23 @@ describe('faults between the client and a registry', () => {
       await client.close();
     }
   });
+
+  test('a failed upload session is not replayed: the blob goes again in a new session', async () => {
+    const dstProxy = await startFaultProxy(prod.url);
+    const client = new RegistryClient({ retry: fastRetries });
+    try {
+      const largest = image.blobs.reduce((a, b) => (a.size > b.size ? a : b));
+      dstProxy.addRule({ match: { method: 'PUT', path: new RegExp(`/blobs/uploads/.*digest=${largest.digest.replace(':', '(:|%3A)')}`) }, times: 1, fault: { kind: 'status', status: 503 } });
+      const dst: Repository = { host: dstProxy.host, name: `session${n}/app` };
+      await new ImageCopier(client).copy({ src: { host: staging.host, name: 'app' }, dst, digest: image.digest, tags: ['v1'] });
+      const puts = dstProxy.requests.filter((r) => r.method === 'PUT' && r.path.includes('/blobs/uploads/') && r.path.includes(largest.digest.slice(7)));
+      assert.equal(puts.length, 2, 'the closing PUT went once per session');
+      assert.equal(puts[0]!.status, 503);
+      assert.equal(dstProxy.requests.filter((r) => r.method === 'POST').length, image.blobs.length + 1, 'one extra session for the failed blob');
+      assert.equal(await craneDigest(`${prod.host}/session${n}/app:v1`), image.digest);
+    } finally {
+      await client.close();
+      await dstProxy.close();
+    }
+  });
 });

@@ -71,7 +71,7 @@ export class RegistryClient {
       });
       const body = (await res.body.json()) as { tags?: string[] | null };
       tags.push(...(body.tags ?? []));
-      path = nextPage(headerValue(res.headers, 'link'));
+      path = nextPage(res.headers.link);
     }
     return tags;
   }
@@ -111,7 +111,7 @@ export class RegistryClient {
       host: repo.host, method: 'GET', path: `/v2/${repo.name}/manifests/${reference}`, headers: { accept: manifestAccept },
       scope: pull(repo), expect: [200], what: `manifest ${repo.name}${digestPattern.test(reference) ? '@' : ':'}${reference}`, ...opt(options),
     });
-    const bytes = Buffer.from(await res.body.arrayBuffer());
+    const bytes = await readCapped(res, maxManifestBytes, `${repo.host}: manifest ${repo.name}:${reference}`);
     const digest = sha256(bytes);
     if (digestPattern.test(reference) && digest !== reference) {
       throw new RegistryError('DigestMismatch', repo.host, `${repo.host}: manifest ${repo.name}@${reference} hashes to ${digest}; refusing it`);
@@ -234,9 +234,19 @@ export class RegistryClient {
     let descriptors: Descriptor[];
     if (res.status === 200 && contentType(res).startsWith(MediaType.ociIndex)) {
       descriptors = ((await res.body.json()) as { manifests?: Descriptor[] }).manifests ?? [];
+      // Registries page long referrer lists like tag lists; a signature on page two still counts.
+      for (let path = nextPage(res.headers.link), pages = 0; path && pages < 1000; pages++) {
+        const page = await this.transport.request({
+          host: repo.host, method: 'GET', path, headers: { accept: MediaType.ociIndex },
+          scope: pull(repo), expect: [200], what: `referrers of ${repo.name}@${digest}`, ...opt(options),
+        });
+        descriptors.push(...(((await page.body.json()) as { manifests?: Descriptor[] }).manifests ?? []));
+        path = nextPage(page.headers.link);
+      }
     } else {
       await res.body.dump();
-      descriptors = (await this.#fallbackIndex(repo, digest, options))?.manifests ?? [];
+      const index = await this.#fallbackIndex(repo, digest, options);
+      descriptors = index === 'foreign' ? [] : index?.manifests ?? [];
     }
     return options.artifactType ? descriptors.filter((d) => d.artifactType === options.artifactType) : descriptors;
   }
@@ -248,26 +258,59 @@ export class RegistryClient {
   async pushReferrer(repo: Repository, manifest: { bytes: Buffer; mediaType: string; artifactType?: string; annotations?: Record<string, string> }, subject: string, options: RequestOptions = {}): Promise<string> {
     const { digest, subjectIndexed } = await this.putManifest(repo, sha256(manifest.bytes), manifest, options);
     if (subjectIndexed) return digest;
-    const current = await this.#fallbackIndex(repo, subject, options);
-    const manifests = current?.manifests ?? [];
-    if (manifests.some((d) => d.digest === digest)) return digest;
     const entry: Descriptor = {
       mediaType: manifest.mediaType, digest, size: manifest.bytes.length,
       ...(manifest.artifactType && { artifactType: manifest.artifactType }),
       ...(manifest.annotations && { annotations: manifest.annotations }),
     };
-    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [...manifests, entry] }));
-    await this.putManifest(repo, fallbackTag(subject), { bytes: index, mediaType: MediaType.ociIndex }, options);
-    return digest;
+    // Read, merge, write, and read again: the tag schema has no compare-and-swap, so another
+    // writer's update in between would drop our entry; going round again puts it back.
+    for (let round = 0; round < 4; round++) {
+      const current = await this.#fallbackIndex(repo, subject, options);
+      if (current === 'foreign') {
+        throw new RegistryError('Rejected', repo.host, `${repo.host}: ${repo.name}:${fallbackTag(subject)} exists and is not a referrers index; refusing to overwrite it`);
+      }
+      const manifests = current?.manifests ?? [];
+      if (manifests.some((d) => d.digest === digest)) return digest;
+      const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [...manifests, entry] }));
+      await this.putManifest(repo, fallbackTag(subject), { bytes: index, mediaType: MediaType.ociIndex }, options);
+    }
+    throw new RegistryError('InvalidResponse', repo.host, `${repo.host}: ${repo.name}:${fallbackTag(subject)} keeps losing our referrer entry to concurrent writers`);
   }
 
-  async #fallbackIndex(repo: Repository, subject: string, options: RequestOptions): Promise<{ manifests?: Descriptor[] } | undefined> {
+  /** The `sha256-<hex>` tag's index; 'foreign' when that tag holds something else. */
+  async #fallbackIndex(repo: Repository, subject: string, options: RequestOptions): Promise<{ manifests?: Descriptor[] } | 'foreign' | undefined> {
     const tag = fallbackTag(subject);
-    if (!(await this.headManifest(repo, tag, options))) return undefined;
+    const head = await this.headManifest(repo, tag, options);
+    if (!head) return undefined;
+    if (!isIndex(head.mediaType)) return 'foreign';
     const index = await this.getManifest(repo, tag, options);
-    if (!isIndex(index.mediaType)) return undefined;
     return JSON.parse(index.bytes.toString('utf8')) as { manifests?: Descriptor[] };
   }
+}
+
+/** The OCI distribution spec's guidance: registries need not accept manifests over 4 MiB. */
+export const maxManifestBytes = 4 * 1024 * 1024;
+
+/** A whole body, refused past `limit` bytes so a misbehaving registry cannot exhaust memory. */
+async function readCapped(res: RegistryResponse, limit: number, what: string): Promise<Buffer> {
+  const declared = Number(headerValue(res.headers, 'content-length') ?? 0);
+  const tooLarge = () => new RegistryError('InvalidResponse', what.split(':')[0]!, `${what} is larger than ${limit} bytes; refusing it`);
+  if (declared > limit) {
+    res.body.destroy();
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      res.body.destroy();
+      throw tooLarge();
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
 }
 
 function opt(options: RequestOptions): { signal?: AbortSignal } {
@@ -298,11 +341,18 @@ function withDigest(location: string, digest: string): string {
   return `${location}${location.includes('?') ? '&' : '?'}digest=${encodeURIComponent(digest)}`;
 }
 
-/** `Link: </v2/x/tags/list?n=100&last=b>; rel="next"` -> the next page's path. */
-export function nextPage(link: string | undefined): string | undefined {
-  if (!link) return undefined;
-  const match = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(link);
-  return match?.[1];
+/**
+ * `Link: </v2/x/tags/list?n=100&last=b>; rel="next"` -> the next page's path. A response may
+ * carry several Link headers or several links in one (rel="prev" first, say): all are read.
+ */
+export function nextPage(link: string | string[] | undefined): string | undefined {
+  for (const value of Array.isArray(link) ? link : link ? [link] : []) {
+    for (const part of value.split(/,(?=\s*<)/)) {
+      const match = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(part);
+      if (match) return match[1];
+    }
+  }
+  return undefined;
 }
 
 /** Re-cuts a stream into fixed-size buffers; memory stays at one chunk. */

@@ -55,3 +55,8 @@ test('Link pagination headers', () => {
   assert.equal(nextPage(undefined), undefined);
   assert.equal(nextPage('</x>; rel="prev"'), undefined);
 });
+
+test('Link headers: several links in one header, or several headers', () => {
+  assert.equal(nextPage('</v2/a/tags/list?last=a>; rel="prev", </v2/a/tags/list?last=z>; rel="next"'), '/v2/a/tags/list?last=z');
+  assert.equal(nextPage(['</x?p=1>; rel="prev"', '</x?p=3>; rel="next"']), '/x?p=3');
+});

@@ -37,8 +37,8 @@ export interface ParsedManifest {
 }
 
 /**
- * Reads a manifest's references. The media type comes from the registry's Content-Type and is
- * checked against the document's own field when it has one.
+ * Reads a manifest's references. The document's own mediaType field wins; without one, the
+ * registry's Content-Type, and without that, the shape of the document.
  */
 export function parseManifest(bytes: Uint8Array, contentType: string | undefined): ParsedManifest {
   const doc = JSON.parse(Buffer.from(bytes).toString('utf8')) as {

@@ -6,8 +6,12 @@ export const slsaPredicateTypes = [SLSA_V1, SLSA_V02];
 
 export interface ProvenanceFacts {
   builderId?: string;
-  /** Every repository the predicate names as a source, normalised. */
-  sources: string[];
+  /**
+   * The repository the builder says it built from, normalised: only fields the builder itself
+   * defines (never resolvedDependencies/materials, which list everything the build fetched).
+   * Absent when the predicate names none: the source is unknown.
+   */
+  source?: string;
 }
 
 export interface ProvenancePolicy {
@@ -27,35 +31,52 @@ export function normaliseRepository(uri: string): string {
   return value.toLowerCase();
 }
 
-const strings = (...values: unknown[]) => values.filter((v): v is string => typeof v === 'string' && v.length > 0);
+const text = (value: unknown): string | undefined => (typeof value === 'string' && value.trim().length > 0 ? value : undefined);
+const field = (value: unknown, key: string): unknown =>
+  (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)[key] : undefined);
 
 interface SlsaV1 {
-  buildDefinition?: { externalParameters?: Record<string, unknown>; resolvedDependencies?: { uri?: string }[] };
-  runDetails?: { builder?: { id?: string } };
+  buildDefinition?: { externalParameters?: unknown };
+  runDetails?: { builder?: { id?: unknown } };
 }
 
 interface SlsaV02 {
-  builder?: { id?: string };
-  invocation?: { configSource?: { uri?: string } };
-  materials?: { uri?: string }[];
+  builder?: { id?: unknown };
+  invocation?: { configSource?: { uri?: unknown } };
+}
+
+/**
+ * The source a v1 predicate's builder defines, in slsa-verifier's order: the GitHub Actions
+ * build type's `workflow.repository`, then `source` (a URI, or `{uri}` as the container-based
+ * build type writes it), then the config source (`configSource.uri`, Cloud Build's
+ * `buildConfigSource.repository`). resolvedDependencies are deliberately not read: they list
+ * whatever the build fetched, so naming a repository there says nothing about what was built.
+ */
+function v1Source(externalParameters: unknown): string | undefined {
+  const source = field(externalParameters, 'source');
+  return text(field(field(externalParameters, 'workflow'), 'repository'))
+    ?? text(source) ?? text(field(source, 'uri'))
+    ?? text(field(field(externalParameters, 'configSource'), 'uri'))
+    ?? text(field(field(externalParameters, 'buildConfigSource'), 'repository'));
 }
 
 export function provenanceFacts(predicateType: string, predicate: unknown): ProvenanceFacts | undefined {
   if (predicate === null || typeof predicate !== 'object') return undefined;
+  let builderId: string | undefined;
+  let source: string | undefined;
   if (predicateType === SLSA_V1) {
     const p = predicate as SlsaV1;
-    const ext = p.buildDefinition?.externalParameters ?? {};
-    const workflow = ext.workflow as { repository?: unknown } | undefined;
-    const sources = strings(ext.source, ext.repository, ext.sourceRepository, ext.repo, workflow?.repository,
-      ...(p.buildDefinition?.resolvedDependencies ?? []).map((d) => d.uri));
-    return { ...(p.runDetails?.builder?.id && { builderId: p.runDetails.builder.id }), sources: [...new Set(sources.map(normaliseRepository))] };
-  }
-  if (predicateType === SLSA_V02) {
+    builderId = text(p.runDetails?.builder?.id);
+    source = v1Source(p.buildDefinition?.externalParameters);
+  } else if (predicateType === SLSA_V02) {
+    // v0.2: invocation.configSource.uri, as slsa-verifier reads it; materials are not the source.
     const p = predicate as SlsaV02;
-    const sources = strings(p.invocation?.configSource?.uri, ...(p.materials ?? []).map((m) => m.uri));
-    return { ...(p.builder?.id && { builderId: p.builder.id }), sources: [...new Set(sources.map(normaliseRepository))] };
+    builderId = text(p.builder?.id);
+    source = text(p.invocation?.configSource?.uri);
+  } else {
+    return undefined;
   }
-  return undefined;
+  return { ...(builderId && { builderId }), ...(source && { source: normaliseRepository(source) }) };
 }
 
 /**
@@ -74,8 +95,11 @@ export function provenanceMismatch(facts: ProvenanceFacts, policy: ProvenancePol
     return `builder ${facts.builderId} is not one of the accepted builder ids (${policy.builderIds.join(', ')})`;
   }
   const wanted = (policy.sourceRepositories ?? []).map(normaliseRepository);
-  if (wanted.length > 0 && !facts.sources.some((s) => wanted.includes(s))) {
-    return `built from ${facts.sources.join(', ') || 'no named source'}, not from ${policy.sourceRepositories!.join(', ')}`;
+  if (wanted.length === 0) return undefined;
+  if (!facts.source) {
+    return `provenance names no source repository its builder defines (v1 buildDefinition.externalParameters `
+      + `workflow.repository/source/configSource, v0.2 invocation.configSource.uri), so it cannot show it was built from ${policy.sourceRepositories!.join(', ')}`;
   }
+  if (!wanted.includes(facts.source)) return `built from ${facts.source}, not from ${policy.sourceRepositories!.join(', ')}`;
   return undefined;
 }

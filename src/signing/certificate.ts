@@ -1,7 +1,9 @@
 // Keyless signers: a Fulcio certificate's identity (subject alternative name and the OIDC
-// issuer extension) and its chain to a trusted CA. Without a transparency log or timestamp
-// authority there is no trusted signing time, so the chain is checked at the certificate's own
-// issuance time, as `cosign verify --insecure-ignore-tlog` does with a certificate it trusts.
+// issuer extension) and its chain to a trusted CA, checked at a time the caller chooses.
+// Hoist reads no transparency log or timestamp authority, so it has no trusted signing time:
+// verifying someone else's signature checks the chain now, and an expired certificate is
+// refused, as cosign refuses one that has no signed timestamp. Only recognising our own earlier
+// signatures (idempotency, not a trust decision) checks at the certificate's issuance.
 import { X509Certificate } from '@sigstore/core';
 import type { CertificateIdentity } from './policy.ts';
 
@@ -10,11 +12,6 @@ const OID_ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';
 
 export function parseCertificate(input: string | Buffer): X509Certificate {
   return X509Certificate.parse(typeof input === 'string' ? input : Buffer.from(input));
-}
-
-/** PEM bundle (several certificates) to certificates, in order. */
-export function parseCertificates(pem: string): X509Certificate[] {
-  return [...pem.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map((m) => X509Certificate.parse(m[0]));
 }
 
 export function certificateIdentity(cert: X509Certificate): CertificateIdentity {
@@ -27,10 +24,11 @@ export function certificateIdentity(cert: X509Certificate): CertificateIdentity 
 }
 
 /**
- * Whether `leaf` chains to one of the CA chains (each leaf-most first, root last), checked at
- * `at`. Intermediate certificates the signature carried are tried before the trusted chain.
+ * Whether `leaf` chains to one of the trusted CA chains (each leaf-most first, root last), every
+ * certificate valid at `at`. Only the trusted chains are used: intermediates a signature
+ * carries (the cosign chain annotation) are not read.
  */
-export function chainsTo(leaf: X509Certificate, authorities: X509Certificate[][], at: Date = leaf.notBefore): boolean {
+export function chainsTo(leaf: X509Certificate, authorities: X509Certificate[][], at: Date): boolean {
   if (!leaf.validForDate(at)) return false;
   return authorities.some((chain) => {
     let current = leaf;

@@ -35,7 +35,8 @@ async function readManifestDoc(client: RegistryClient, repo: Repository, referen
   return JSON.parse(manifest.bytes.toString('utf8')) as ManifestDoc;
 }
 
-const describe = (error: unknown) => (error instanceof RegistryError ? `${error.reason}: ${error.message}` : (error as Error).message);
+/** An error for a message: a RegistryError with its reason, anything else by its message. */
+export const describeError = (error: unknown): string => (error instanceof RegistryError ? `${error.reason}: ${error.message}` : (error as Error).message);
 
 export async function discover(client: RegistryClient, repo: Repository, digest: string, signal?: AbortSignal): Promise<Discovered> {
   const opts = signal ? { signal } : {};
@@ -48,7 +49,7 @@ export async function discover(client: RegistryClient, repo: Repository, digest:
     try {
       descriptors = await client.referrers(repo, digest, opts);
     } catch (error) {
-      problems.push(`referrers of ${where}@${digest}: ${describe(error)}`);
+      problems.push(`referrers of ${where}@${digest}: ${describeError(error)}`);
       return;
     }
     // Index entries do not always carry the artifact type, so every manifest is looked at.
@@ -65,7 +66,7 @@ export async function discover(client: RegistryClient, repo: Repository, digest:
         found.push({ kind: 'bundle', manifestDigest: descriptor.digest, manifest: manifest.bytes, layer, bundleBytes, ...(predicateType && { predicateType }), bundle });
       } catch (error) {
         signal?.throwIfAborted();
-        problems.push(`bundle ${where}@${descriptor.digest}: ${describe(error)}`);
+        problems.push(`bundle ${where}@${descriptor.digest}: ${describeError(error)}`);
       }
     }
   };
@@ -92,7 +93,7 @@ export async function discover(client: RegistryClient, repo: Repository, digest:
       }
     } catch (error) {
       signal?.throwIfAborted();
-      problems.push(`${where}:${tag}: ${describe(error)}`);
+      problems.push(`${where}:${tag}: ${describeError(error)}`);
     }
   };
 

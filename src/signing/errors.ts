@@ -7,7 +7,8 @@ export type TrustErrorReason =
   | 'SigningFailed'
   | 'InvalidTrustedRoot'
   | 'InvalidIdentityToken'
-  | 'IdentityTokenUnavailable';
+  | 'IdentityTokenUnavailable'
+  | 'KeylessNeedsTrustedRoot';
 
 export class TrustError extends Error {
   readonly reason: TrustErrorReason;

@@ -98,14 +98,13 @@ export async function ensureSigned(
     }
     if (options.legacy && !check.valid.some((f) => f.kind === 'simpleSigning')) {
       const payload = simpleSigningPayload(`${repo.host}/${repo.name}`, subject.digest);
-      const { signature, certificate, chain } = await signer.signBlob(payload);
+      const { signature, certificate } = await signer.signBlob(payload);
       outcome.signed = true;
       await appendLegacyLayers(client, repo, subject.digest, 'sig', [{
         mediaType: CosignMediaType.simpleSigning, data: payload,
         annotations: {
           [CosignAnnotation.signature]: signature.toString('base64'),
           ...(certificate && { [CosignAnnotation.certificate]: certificate }),
-          ...(chain && { [CosignAnnotation.chain]: chain }),
         },
       }], signal);
       if (!outcome.written.includes(`${repo.host}/${repo.name}`)) outcome.written.push(`${repo.host}/${repo.name}`);

@@ -9,10 +9,18 @@ import { secretboxOpen, secretboxSeal } from './secretbox.ts';
 
 const scryptAsync = promisify(scrypt) as (password: Buffer, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
 
+/**
+ * Upper bounds for the scrypt cost a key may ask for. The parameters come from the Secret, so
+ * anyone who may write one could otherwise make the shared controller spend gigabytes and
+ * minutes per run (N=2^30). cosign writes N=2^16 (older releases 2^15), r=8, p=1; one step of
+ * headroom on N, none on r and p.
+ */
+export const SCRYPT_LIMITS = { maxN: 2 ** 17, maxR: 8, maxP: 1 } as const;
+
 const ENCRYPTED_LABELS = ['ENCRYPTED SIGSTORE PRIVATE KEY', 'ENCRYPTED COSIGN PRIVATE KEY'];
 
 interface EncryptedKeyDocument {
-  kdf: { name: string; params: { N: number; r: number; p: number }; salt: string };
+  kdf: { name: string; params: { N?: unknown; r?: unknown; p?: unknown }; salt: string };
   cipher: { name: string; nonce: string };
   ciphertext: string;
 }
@@ -65,12 +73,30 @@ export async function loadPrivateKey(pem: string | Buffer, password: string | Bu
   } catch {
     throw new TrustError('InvalidKey', `${what}: the encrypted key's body is not the JSON cosign writes; regenerate it with cosign generate-key-pair`);
   }
+  if (doc === null || typeof doc !== 'object') throw new TrustError('InvalidKey', `${what}: the encrypted key's body is not the JSON object cosign writes; regenerate it with cosign generate-key-pair`);
   if (doc.kdf?.name !== 'scrypt' || doc.cipher?.name !== 'nacl/secretbox') {
     throw new TrustError('InvalidKey', `${what}: unsupported key encryption ${doc.kdf?.name}/${doc.cipher?.name}; expected scrypt with nacl/secretbox`);
   }
-  const { N, r, p } = doc.kdf.params;
-  const secret = await scryptAsync(Buffer.from(password ?? ''), Buffer.from(doc.kdf.salt, 'base64'), 32, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 });
-  const der = secretboxOpen(Buffer.from(doc.ciphertext, 'base64'), Buffer.from(doc.cipher.nonce, 'base64'), secret);
+  const { N, r, p } = doc.kdf.params ?? {};
+  const shown = (v: unknown) => (typeof v === 'number' ? String(v) : 'invalid');
+  const positiveInteger = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 1;
+  if (!positiveInteger(N) || !positiveInteger(r) || !positiveInteger(p) || N < 2 || (N & (N - 1)) !== 0
+    || N > SCRYPT_LIMITS.maxN || r > SCRYPT_LIMITS.maxR || p > SCRYPT_LIMITS.maxP) {
+    throw new TrustError('InvalidKey', `${what}: scrypt parameters N=${shown(N)} r=${shown(r)} p=${shown(p)} are not what cosign writes `
+      + `(N a power of two up to ${SCRYPT_LIMITS.maxN}, r up to ${SCRYPT_LIMITS.maxR}, p up to ${SCRYPT_LIMITS.maxP}); regenerate the key with cosign generate-key-pair`);
+  }
+  const nonce = Buffer.from(doc.cipher.nonce ?? '', 'base64');
+  if (nonce.length !== 24 || typeof doc.kdf.salt !== 'string' || typeof doc.ciphertext !== 'string') {
+    throw new TrustError('InvalidKey', `${what}: the encrypted key lacks a salt, a 24-byte nonce or a ciphertext; regenerate it with cosign generate-key-pair`);
+  }
+  let secret: Buffer;
+  try {
+    secret = await scryptAsync(Buffer.from(password ?? ''), Buffer.from(doc.kdf.salt, 'base64'), 32, { N, r, p, maxmem: 256 * N * r + 1024 * 1024 });
+  } catch (error) {
+    // Node's message names the parameters only, never the password.
+    throw new TrustError('InvalidKey', `${what}: scrypt failed (${(error as Error).message})`);
+  }
+  const der = secretboxOpen(Buffer.from(doc.ciphertext, 'base64'), nonce, secret);
   if (!der) throw new TrustError('WrongKeyPassword', `${what}: the password does not decrypt the key; check cosign.password (COSIGN_PASSWORD when it was generated)`);
   try {
     return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });

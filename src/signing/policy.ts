@@ -16,6 +16,14 @@ export interface SignerPolicy {
   identities: IdentityMatcher[];
   /** Fulcio CA chains (root last) that keyless certificates must chain to. */
   certificateAuthorities: X509Certificate[][];
+  /**
+   * When a keyless certificate must be valid. `now` (the default, for every trust decision):
+   * at verification time; without a verified timestamp (Hoist reads neither a transparency log
+   * nor a timestamp authority) an expired certificate is refused, reason CertificateExpired.
+   * `issuance`: at the certificate's notBefore; only for a signer recognising its own earlier
+   * signatures so a rerun does not sign again, never for accepting someone else's.
+   */
+  certificateTime?: 'now' | 'issuance';
 }
 
 export interface CertificateIdentity {

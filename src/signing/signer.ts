@@ -5,7 +5,6 @@ import { createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto
 import { readFile } from 'node:fs/promises';
 import { bundleToJSON } from '@sigstore/bundle';
 import { DSSEBundleBuilder, FulcioSigner, type Signature, type Signer } from '@sigstore/sign';
-import { parseCertificates } from './certificate.ts';
 import { TrustError } from './errors.ts';
 import { keyHint, publicKeyPem } from './keys.ts';
 import type { SignerPolicy } from './policy.ts';
@@ -17,13 +16,42 @@ export interface ArtifactSigner {
   policy(): Promise<SignerPolicy>;
   /** A sigstore bundle (v0.3 JSON bytes) holding a DSSE envelope of the payload. */
   signDsse(payloadType: string, payload: Buffer): Promise<Buffer>;
-  /** A raw signature over the payload, for legacy `.sig` layers; keyless adds its certificate. */
-  signBlob(payload: Buffer): Promise<{ signature: Buffer; certificate?: string; chain?: string }>;
+  /** A raw signature over the payload, for legacy `.sig` layers; keyless adds its (leaf) certificate. */
+  signBlob(payload: Buffer): Promise<{ signature: Buffer; certificate?: string }>;
 }
 
-function ecdsa(key: KeyObject, data: Buffer): Buffer {
-  // ECDSA and RSA sign a SHA-256 digest; Ed25519 signs the message itself.
-  return cryptoSign(key.asymmetricKeyType === 'ed25519' ? null : 'sha256', data, key);
+/**
+ * The digest node:crypto's sign/verify take for a key of this type: ECDSA and RSA sign a
+ * SHA-256 digest; Ed25519 signs the message itself (null). Shared with verification.
+ */
+export function digestFor(key: KeyObject): 'sha256' | null {
+  return key.asymmetricKeyType === 'ed25519' || key.asymmetricKeyType === 'ed448' ? null : 'sha256';
+}
+
+function rawSign(key: KeyObject, data: Buffer): Buffer {
+  return cryptoSign(digestFor(key), data, key);
+}
+
+const JWT_LIKE = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)?/g;
+
+/**
+ * A signing failure as a TrustError whose message never carries the OIDC token. @sigstore/sign
+ * puts the whole token in IDENTITY_TOKEN_PARSE_ERROR ("invalid identity token: <JWT>"), and
+ * these messages reach phase messages, conditions, Events and logs. Our own TrustErrors (an
+ * unreadable token file) pass through; nothing is kept as `cause`, which loggers also print.
+ */
+export function signingFailure(error: unknown, tokenPath: string, token: string | undefined): TrustError {
+  const cause = (error as { cause?: unknown } | undefined)?.cause;
+  if (error instanceof TrustError) return error;
+  if (cause instanceof TrustError) return cause;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (code === 'IDENTITY_TOKEN_PARSE_ERROR') {
+    return new TrustError('InvalidIdentityToken', `the OIDC token at ${tokenPath} is not a JWT Fulcio accepts (no readable subject); it must be an ID token such as a projected ServiceAccount token`);
+  }
+  let message = error instanceof Error ? error.message : String(error);
+  if (token) message = message.split(token).join('[token]');
+  message = message.replace(JWT_LIKE, '[token]');
+  return new TrustError('SigningFailed', `keyless signing failed${typeof code === 'string' ? ` (${code})` : ''}: ${message}`);
 }
 
 /**
@@ -45,7 +73,7 @@ export function keySigner(privateKey: KeyObject, name: string): ArtifactSigner {
   const hint = keyHint(publicKey);
   const signer: Signer = {
     sign: async (data: Buffer): Promise<Signature> => ({
-      signature: ecdsa(privateKey, data),
+      signature: rawSign(privateKey, data),
       key: { $case: 'publicKey', publicKey: publicKeyPem(publicKey), hint },
     }),
   };
@@ -54,7 +82,7 @@ export function keySigner(privateKey: KeyObject, name: string): ArtifactSigner {
     identity: `key ${name}`,
     policy: async () => ({ keys: [{ name, key: publicKey }], identities: [], certificateAuthorities: [] }),
     signDsse: (payloadType, payload) => bundleBytes(builder, payloadType, payload),
-    signBlob: async (payload) => ({ signature: ecdsa(privateKey, payload) }),
+    signBlob: async (payload) => ({ signature: rawSign(privateKey, payload) }),
   };
 }
 
@@ -69,28 +97,42 @@ export interface KeylessOptions {
 }
 
 export function keylessSigner(options: KeylessOptions): ArtifactSigner {
+  // The token last read, only to redact it from error messages.
+  let lastToken: string | undefined;
   const identityProvider = {
     getToken: async () => {
       try {
-        return (await readFile(options.tokenPath, 'utf8')).trim();
+        lastToken = (await readFile(options.tokenPath, 'utf8')).trim();
+        return lastToken;
       } catch (error) {
-        throw new TrustError('IdentityTokenUnavailable', `cannot read the OIDC token at ${options.tokenPath} (${(error as Error).message}); mount a projected ServiceAccount token there`);
+        throw new TrustError('IdentityTokenUnavailable', `cannot read the OIDC token at ${options.tokenPath} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); mount a projected ServiceAccount token there`);
       }
     },
   };
   const fulcio = new FulcioSigner({ identityProvider, fulcioBaseURL: options.fulcioURL });
   const builder = new DSSEBundleBuilder({ signer: fulcio, witnesses: [] });
+  const guarded = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      throw signingFailure(error, options.tokenPath, lastToken);
+    }
+  };
   return {
     identity: `${options.expectedIdentity.subject} from ${options.expectedIdentity.issuer}`,
-    policy: async () => ({ keys: [], identities: [options.expectedIdentity], certificateAuthorities: options.certificateAuthorities }),
-    signDsse: (payloadType, payload) => bundleBytes(builder, payloadType, payload),
-    async signBlob(payload) {
+    // Recognising our own earlier signatures is not a trust decision: their certificates are
+    // checked at issuance (Fulcio's live for minutes), so a rerun does not sign again.
+    policy: async () => ({
+      keys: [], identities: [options.expectedIdentity], certificateAuthorities: options.certificateAuthorities, certificateTime: 'issuance',
+    }),
+    signDsse: (payloadType, payload) => guarded(() => bundleBytes(builder, payloadType, payload)),
+    signBlob: (payload) => guarded(async () => {
       const signature = await fulcio.sign(payload);
       if (signature.key.$case !== 'x509Certificate') throw new TrustError('SigningFailed', 'Fulcio returned no certificate');
       // FulcioSigner hands the payload to its ephemeral key as is; that key signs SHA-256 ECDSA.
-      const certificate = signature.key.certificate;
-      const parsed = parseCertificates(certificate);
-      return { signature: signature.signature, certificate, ...(parsed.length > 1 && { chain: certificate }) };
-    },
+      // It returns the leaf only (certificates[0] of Fulcio's chain), so there is no chain
+      // annotation to write; verifiers take the intermediates and root from their trusted root.
+      return { signature: signature.signature, certificate: signature.key.certificate };
+    }),
   };
 }

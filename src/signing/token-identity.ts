@@ -13,13 +13,20 @@ interface Claims {
   iss?: unknown;
   sub?: unknown;
   email?: unknown;
+  email_verified?: unknown;
   'kubernetes.io'?: { namespace?: unknown; serviceaccount?: { name?: unknown } };
 }
 
 function claimsOf(token: string): Claims {
   const payload = token.trim().split('.')[1];
   if (!payload) throw new Error('not a JWT (header.payload.signature)');
-  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as unknown;
+  let claims: unknown;
+  try {
+    claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  } catch {
+    // Not JSON.parse's message: it quotes the text, which is the token's own payload.
+    throw new Error('the payload is not JSON');
+  }
   if (typeof claims !== 'object' || claims === null) throw new Error('the payload is not a JSON object');
   return claims as Claims;
 }
@@ -40,10 +47,14 @@ export function identityFromToken(token: string, source: string): KeylessIdentit
   const k8s = claims['kubernetes.io'];
   const namespace = k8s?.namespace;
   const serviceAccount = k8s?.serviceaccount?.name;
-  const subject = typeof namespace === 'string' && typeof serviceAccount === 'string'
-    ? `https://kubernetes.io/namespaces/${namespace}/serviceaccounts/${serviceAccount}`
-    : typeof claims.email === 'string' ? claims.email
-      : typeof claims.sub === 'string' ? claims.sub : undefined;
+  const serviceAccountSubject = typeof namespace === 'string' && typeof serviceAccount === 'string'
+    ? `https://kubernetes.io/namespaces/${namespace}/serviceaccounts/${serviceAccount}` : undefined;
+  const email = serviceAccountSubject === undefined && typeof claims.email === 'string' ? claims.email : undefined;
+  const subject = serviceAccountSubject ?? email ?? (typeof claims.sub === 'string' ? claims.sub : undefined);
+  // Fulcio (and @sigstore/sign) certify an email only when its issuer verified it.
+  if (email !== undefined && claims.email_verified !== true && claims.email_verified !== 'true') {
+    throw new TrustError('InvalidIdentityToken', `the OIDC token at ${source} names an email its issuer has not verified (email_verified is not true); Fulcio certifies only verified emails`);
+  }
   if (!issuer || !subject) {
     throw new TrustError('InvalidIdentityToken', `the OIDC token at ${source} has no ${issuer ? 'subject (sub)' : 'issuer (iss)'} claim; Fulcio certifies only tokens that carry both`);
   }

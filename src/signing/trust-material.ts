@@ -19,6 +19,29 @@ async function secret(trust: TrustOptions, name: string, key: string): Promise<B
   }
 }
 
+/**
+ * Whether a readSecret failure means the Secret has no such key (the controller's
+ * SecretKeyNotFound, or a missing file: ENOENT), as opposed to a real failure (403, 500, I/O).
+ */
+export function isMissingSecretKey(error: unknown): boolean {
+  const missing = (e: unknown) => {
+    const { reason, code } = (e ?? {}) as { reason?: unknown; code?: unknown };
+    return reason === 'SecretKeyNotFound' || code === 'ENOENT';
+  };
+  return missing(error) || missing((error as { cause?: unknown } | undefined)?.cause);
+}
+
+/** An optional key of a Secret: undefined only when the key is absent; other failures throw. */
+async function optionalSecret(trust: TrustOptions, name: string, key: string): Promise<Buffer | undefined> {
+  if (!trust.readSecret) throw new TrustError('SecretUnavailable', `Secret ${name} is named in the spec but this run has no way to read Secrets`);
+  try {
+    return await trust.readSecret(name, key);
+  } catch (error) {
+    if (isMissingSecretKey(error)) return undefined;
+    throw new TrustError('SecretUnavailable', `cannot read key ${key} of Secret ${name}: ${(error as Error).message}`);
+  }
+}
+
 interface TrustedRootJson {
   certificateAuthorities?: { certChain?: { certificates?: { rawBytes?: string }[] } }[];
 }
@@ -74,6 +97,21 @@ async function tokenIdentity(tokenPath: string): Promise<{ issuer: string; subje
   return identityFromToken(token, tokenPath);
 }
 
+/**
+ * Why keyless signing cannot run as configured: without a trusted root holding a Fulcio CA the
+ * signer cannot recognise the signatures and attestations it made before, so every run would
+ * request a new certificate and push new ones. Undefined when keyless signing is not asked for
+ * or has its root.
+ */
+export function keylessTrustedRootProblem(trust: TrustOptions): string | undefined {
+  if (!trust.signing?.keyless) return undefined;
+  const roots = certificateAuthorities(trust.keyless?.trustedRoot);
+  if (roots.length > 0 && roots.every((chain) => chain.length > 0)) return undefined;
+  return 'spec.signing.keyless needs a sigstore trusted_root.json with the Fulcio roots: without it Hoist cannot recognise the '
+    + 'signatures and attestations it made before, and every run would sign and attest again. Give the controller '
+    + '--trusted-root FILE (chart: controller.trustedRoot), or run hoist promote with --trusted-root FILE';
+}
+
 const policies = new WeakMap<TrustOptions, Promise<SignerPolicy>>();
 const signers = new WeakMap<TrustOptions, Promise<ArtifactSigner | undefined>>();
 
@@ -103,10 +141,13 @@ export function artifactSigner(trust: TrustOptions): Promise<ArtifactSigner | un
       if (spec?.key) {
         const name = spec.key.secretRef.name;
         const pem = await secret(trust, name, 'cosign.key');
-        const password = await secret(trust, name, 'cosign.password').catch(() => undefined);
+        // No cosign.password key means an empty password; failing to read it (403, 500) is not that.
+        const password = await optionalSecret(trust, name, 'cosign.password');
         return keySigner(await loadPrivateKey(pem, password, `cosign.key of Secret ${name}`), name);
       }
       if (spec?.keyless) {
+        const noRoot = keylessTrustedRootProblem(trust);
+        if (noRoot) throw new TrustError('KeylessNeedsTrustedRoot', noRoot);
         const k = trust.keyless;
         if (!k?.fulcioURL || !k.tokenPath) {
           throw new TrustError('IdentityTokenUnavailable', 'keyless signing needs a Fulcio URL and an OIDC token file; set them in the run\'s keyless trust options (--fulcio-url, --keyless-token-path)');

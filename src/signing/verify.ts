@@ -8,6 +8,7 @@ import { toSignedEntity } from '@sigstore/verify';
 import { certificateIdentity, chainsTo, parseCertificate } from './certificate.ts';
 import type { Found } from './discover.ts';
 import { describeIdentity, identityMatches, type SignerPolicy } from './policy.ts';
+import { digestFor } from './signer.ts';
 
 export interface Verified {
   /** Who signed, for messages: `key <name>` or `<subject> from <issuer>`. */
@@ -16,7 +17,8 @@ export interface Verified {
   payload: Buffer;
 }
 
-export type Verdict = { verified: Verified } | { error: string };
+/** `reason`, when set, is the stable CamelCase cause; `error` then starts with it. */
+export type Verdict = { verified: Verified } | { error: string; reason?: 'CertificateExpired' };
 
 interface Content {
   /** Whether `key` made the signature over the signed bytes (DSSE PAE, or the simple-signing payload). */
@@ -24,8 +26,6 @@ interface Content {
   payloadType: string;
   payload: Buffer;
   certificate?: X509Certificate;
-  /** Integrated time of a transparency log entry, the best signing time when present. */
-  signedAt?: Date;
 }
 
 function fromBundle(json: unknown): Content {
@@ -33,13 +33,13 @@ function fromBundle(json: unknown): Content {
   if (bundle.content.$case !== 'dsseEnvelope') throw new Error('message-signature bundles carry no payload; only DSSE bundles are read');
   const entity = toSignedEntity(bundle);
   const envelope = bundle.content.dsseEnvelope;
-  const entry = bundle.verificationMaterial.tlogEntries[0];
   return {
     check: (key) => entity.signature.verifySignature(key),
     payloadType: envelope.payloadType,
     payload: Buffer.from(envelope.payload),
+    // A transparency log entry's integratedTime is not used: without verifying the entry (and its
+    // inclusion proof) it is only the signer's own claim about when it signed.
     ...(entity.key.$case === 'certificate' && { certificate: entity.key.certificate }),
-    ...(entry?.integratedTime && { signedAt: new Date(Number(entry.integratedTime) * 1000) }),
   };
 }
 
@@ -62,7 +62,7 @@ function fromSimpleSigning(payload: Buffer, signature: Buffer, certificate?: str
   return {
     check: (key) => {
       try {
-        return cryptoVerify('sha256', payload, key, signature);
+        return cryptoVerify(digestFor(key), payload, key, signature);
       } catch {
         return false;
       }
@@ -99,8 +99,27 @@ export function verifyFound(found: Found, policy: SignerPolicy): Verdict {
     if (!policy.identities.some((m) => identityMatches(m, identity))) {
       return { error: `signed by ${describeIdentity(identity)}, which the policy does not accept` };
     }
-    if (!chainsTo(cert, policy.certificateAuthorities, content.signedAt ?? cert.notBefore)) {
-      return { error: `certificate of ${describeIdentity(identity)} does not chain to a trusted Fulcio root` };
+    if (policy.certificateTime === 'issuance') {
+      // Recognising our own earlier signature (Sign/Attest idempotency), not a trust decision.
+      if (!chainsTo(cert, policy.certificateAuthorities, cert.notBefore)) {
+        return { error: `certificate of ${describeIdentity(identity)} does not chain to a trusted Fulcio root` };
+      }
+    } else {
+      // A trust decision: the certificate must be valid now. cosign accepts an expired Fulcio
+      // certificate only with a signed timestamp (Rekor or a timestamp authority) from its
+      // validity; Hoist verifies neither, so there is no signing time it could trust.
+      const now = new Date();
+      if (!chainsTo(cert, policy.certificateAuthorities, now)) {
+        if (now > cert.notAfter && chainsTo(cert, policy.certificateAuthorities, cert.notBefore)) {
+          return {
+            reason: 'CertificateExpired',
+            error: `CertificateExpired: the certificate of ${describeIdentity(identity)} expired at ${cert.notAfter.toISOString()}; `
+              + 'verifying a keyless signature after its short-lived certificate expired needs a signed timestamp from a timestamp authority '
+              + '(or a Rekor entry), which Hoist does not verify yet; verify staging with keys (spec.verification.signatures.keys) or promote while the certificate is valid',
+          };
+        }
+        return { error: `certificate of ${describeIdentity(identity)} does not chain to a trusted Fulcio root` };
+      }
     }
     if (!content.check(createPublicKey({ key: cert.publicKey, format: 'der', type: 'spki' }))) return { error: 'signature does not match its certificate' };
     return verified(describeIdentity(identity));

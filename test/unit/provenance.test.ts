@@ -39,9 +39,43 @@ describe('SLSA', () => {
   };
 
   test('facts from v1 and v0.2 predicates', () => {
-    assert.deepEqual(provenanceFacts(SLSA_V1, v1), { builderId: v1.runDetails.builder.id, sources: ['https://github.com/kubernetes-sigs/bom'] });
-    assert.deepEqual(provenanceFacts(SLSA_V02, v02), { builderId: v02.builder.id, sources: ['https://github.com/kubernetes/release'] });
+    assert.deepEqual(provenanceFacts(SLSA_V1, v1), { builderId: v1.runDetails.builder.id, source: 'https://github.com/kubernetes-sigs/bom' });
+    assert.deepEqual(provenanceFacts(SLSA_V02, v02), { builderId: v02.builder.id, source: 'https://github.com/kubernetes/release' });
     assert.equal(provenanceFacts('https://example.com/other', v1), undefined);
+    // Container-based build type: source is {uri, digest}; Cloud Build v1: buildConfigSource.repository.
+    const container = { buildDefinition: { externalParameters: { source: { uri: 'git+https://github.com/o/r@refs/heads/main', digest: { sha1: 'a' } } } } };
+    assert.deepEqual(provenanceFacts(SLSA_V1, container), { source: 'https://github.com/o/r' });
+    const gcb = { buildDefinition: { externalParameters: { buildConfigSource: { repository: 'https://github.com/o/gcb', ref: 'refs/heads/main', path: 'cloudbuild.yaml' } } } };
+    assert.deepEqual(provenanceFacts(SLSA_V1, gcb), { source: 'https://github.com/o/gcb' });
+  });
+
+  test('the source is what the builder defines, never a fetched dependency or material', () => {
+    const policy = { builderIds: ['https://builder.example/b'], sourceRepositories: ['https://github.com/org/app'] };
+    // Built from evil/repo, which fetched org/app: not built from org/app.
+    const v1Evil = {
+      buildDefinition: {
+        externalParameters: { source: 'git+https://github.com/evil/repo@refs/heads/main' },
+        resolvedDependencies: [{ uri: 'git+https://github.com/evil/repo@refs/heads/main' }, { uri: 'git+https://github.com/org/app@refs/heads/main' }],
+      },
+      runDetails: { builder: { id: 'https://builder.example/b' } },
+    };
+    assert.deepEqual(provenanceFacts(SLSA_V1, v1Evil), { builderId: 'https://builder.example/b', source: 'https://github.com/evil/repo' });
+    assert.match(provenanceMismatch(provenanceFacts(SLSA_V1, v1Evil)!, policy)!, /built from https:\/\/github.com\/evil\/repo, not from/);
+    const v02Evil = {
+      builder: { id: 'https://builder.example/b' },
+      invocation: { configSource: { uri: 'git+https://github.com/evil/repo@refs/heads/main' } },
+      materials: [{ uri: 'git+https://github.com/org/app' }],
+    };
+    assert.match(provenanceMismatch(provenanceFacts(SLSA_V02, v02Evil)!, policy)!, /built from https:\/\/github.com\/evil\/repo/);
+    // Only dependencies/materials: the source is unknown, and a source policy refuses.
+    const v1DepsOnly = { buildDefinition: { externalParameters: {}, resolvedDependencies: [{ uri: 'git+https://github.com/org/app' }] }, runDetails: { builder: { id: 'https://builder.example/b' } } };
+    const v02MaterialsOnly = { builder: { id: 'https://builder.example/b' }, materials: [{ uri: 'https://github.com/org/app' }] };
+    for (const [type, predicate] of [[SLSA_V1, v1DepsOnly], [SLSA_V02, v02MaterialsOnly]] as const) {
+      const facts = provenanceFacts(type, predicate)!;
+      assert.equal(facts.source, undefined, type);
+      assert.match(provenanceMismatch(facts, policy)!, /names no source repository its builder defines/);
+      assert.equal(provenanceMismatch(facts, { builderIds: policy.builderIds }), undefined, 'no source policy: the builder is enough');
+    }
   });
 
   test('repository normalisation keeps userinfo, drops refs, .git and case', () => {
@@ -62,7 +96,7 @@ describe('SLSA', () => {
     assert.equal(provenanceMismatch(facts, { builderIds: [v02.builder.id], sourceRepositories: ['https://github.com/kubernetes/release.git'] }), undefined);
     assert.match(provenanceMismatch(facts, { builderIds: ['https://other'] })!, /builder https:\/\/cloudbuild.* is not one of/);
     assert.match(provenanceMismatch(facts, { builderIds: [v02.builder.id], sourceRepositories: ['https://github.com/evil/release'] })!, /not from https:\/\/github.com\/evil/);
-    assert.match(provenanceMismatch({ sources: [] }, { builderIds: ['x'] })!, /no builder id/);
+    assert.match(provenanceMismatch({}, { builderIds: ['x'] })!, /no builder id/);
   });
 });
 

@@ -2,15 +2,25 @@
 // `cosign generate-key-pair`), key hints, the NaCl secretbox, simple-signing payloads, the
 // cosign v3 bundle manifest layout, identity matching, and verifying what our signer signs.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { describe, test } from 'node:test';
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { parseCertificate } from '../../src/signing/certificate.ts';
 import { buildStatement, IN_TOTO_PAYLOAD_TYPE } from '../../src/provenance/statement.ts';
 import type { Found } from '../../src/signing/discover.ts';
 import { bundleManifest, COSIGN_SIGN_PREDICATE, legacyTag } from '../../src/signing/formats.ts';
 import { encryptPrivateKey, keyHint, loadPrivateKey, loadPublicKey } from '../../src/signing/keys.ts';
 import { identityMatches, type SignerPolicy } from '../../src/signing/policy.ts';
 import { secretboxOpen, secretboxSeal } from '../../src/signing/secretbox.ts';
-import { keySigner } from '../../src/signing/signer.ts';
+import { keylessSigner, keySigner } from '../../src/signing/signer.ts';
+import { identityFromToken } from '../../src/signing/token-identity.ts';
+import { artifactSigner } from '../../src/signing/trust-material.ts';
+import { setupPhase } from '../../src/pipeline/phases/setup.ts';
+import type { RunContext, TrustOptions } from '../../src/pipeline/types.ts';
 import { simpleSigningDigest, simpleSigningPayload } from '../../src/signing/simple-signing.ts';
 import { verifyFound } from '../../src/signing/verify.ts';
 
@@ -54,6 +64,24 @@ describe('cosign keys', () => {
     const pem = await encryptPrivateKey(privateKey, 'secret', { N: 1024, r: 8, p: 1 });
     assert.match(pem, /^-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n/);
     assert.equal(keyHint(await loadPrivateKey(pem, 'secret')), keyHint(privateKey));
+  });
+
+  test('scrypt cost beyond what cosign writes is InvalidKey, refused before any work', async () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = await encryptPrivateKey(privateKey, 'secret', { N: 1024, r: 8, p: 1 });
+    const withParams = (params: unknown) => {
+      const body = pem.split('\n').slice(1, -2).join('');
+      const doc = JSON.parse(Buffer.from(body, 'base64').toString('utf8')) as { kdf: { params: unknown } };
+      doc.kdf.params = params;
+      return `-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n${Buffer.from(JSON.stringify(doc)).toString('base64')}\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n`;
+    };
+    assert.equal(keyHint(await loadPrivateKey(withParams({ N: 1024, r: 8, p: 1 }), 'secret')), keyHint(privateKey), 'the re-encoding itself is sound');
+    for (const params of [{ N: 2 ** 30, r: 8, p: 1 }, { N: 2 ** 18, r: 8, p: 1 }, { N: 1024, r: 16, p: 1 }, { N: 1024, r: 8, p: 2 },
+      { N: 1000, r: 8, p: 1 }, { N: '1024', r: 8, p: 1 }, { N: 1024, r: 0, p: 1 }, {}]) {
+      const started = Date.now();
+      await assert.rejects(loadPrivateKey(withParams(params), 'secret'), { reason: 'InvalidKey', message: /scrypt parameters .* not what cosign writes/ }, JSON.stringify(params));
+      assert.ok(Date.now() - started < 1000, `refused without running scrypt: ${JSON.stringify(params)}`);
+    }
   });
 
   test('secretbox: round trip, and a flipped bit is refused', () => {
@@ -130,5 +158,191 @@ describe('verification of what our signer signs', () => {
     const found: Found = { kind: 'simpleSigning', tag: 'x.sig', layer: { mediaType: '', digest: DIGEST, size: 0 }, payload, signature };
     assert.ok('verified' in verifyFound(found, policyOf()));
     assert.ok('error' in verifyFound({ ...found, payload: simpleSigningPayload('registry.example/app', `sha256:${'cd'.repeat(32)}`) }, policyOf()));
+  });
+});
+
+describe('Ed25519 keys', () => {
+  test('a legacy simple-signing signature by an Ed25519 key verifies (so a rerun does not append another)', async () => {
+    const pair = generateKeyPairSync('ed25519');
+    const payload = simpleSigningPayload('registry.example/app', DIGEST);
+    const { signature } = await keySigner(pair.privateKey, 'ed').signBlob(payload);
+    const found: Found = { kind: 'simpleSigning', tag: 'x.sig', layer: { mediaType: '', digest: DIGEST, size: 0 }, payload, signature };
+    const policy: SignerPolicy = { keys: [{ name: 'ed', key: pair.publicKey }], identities: [], certificateAuthorities: [] };
+    const verdict = verifyFound(found, policy);
+    assert.ok('verified' in verdict, JSON.stringify(verdict));
+    assert.equal(verdict.verified.signer, 'key ed');
+    assert.ok('error' in verifyFound({ ...found, signature: Buffer.from(signature).fill(1, 0, 8) }, policy));
+  });
+});
+
+describe('keyless certificates and time', () => {
+  // test/fixtures/keyless: a test CA, a leaf that expired on 2024-01-01 after ten minutes (as a
+  // Fulcio certificate does) and one valid until 2124, both for builder@example.com.
+  const fixture = (name: string) => readFileSync(new URL(`../fixtures/keyless/${name}`, import.meta.url), 'utf8');
+  const ca = parseCertificate(fixture('ca.crt'));
+  const identity = { issuer: 'https://issuer.example.com', subject: 'builder@example.com' };
+  const policy: SignerPolicy = { keys: [], identities: [identity], certificateAuthorities: [[ca]] };
+  const payload = simpleSigningPayload('registry.example/app', DIGEST);
+  const simple = (leaf: 'expired' | 'valid'): Found => ({
+    kind: 'simpleSigning', tag: 'x.sig', layer: { mediaType: '', digest: DIGEST, size: 0 }, payload,
+    signature: cryptoSign('sha256', payload, createPrivateKey(fixture(`${leaf}.key`))), certificate: fixture(`${leaf}.crt`),
+  });
+
+  test('someone else\'s signature under an expired certificate is refused: CertificateExpired, a timestamp authority is needed', () => {
+    const verdict = verifyFound(simple('expired'), policy);
+    assert.ok('error' in verdict, JSON.stringify(verdict));
+    assert.equal(verdict.reason, 'CertificateExpired');
+    assert.match(verdict.error, /^CertificateExpired: the certificate of builder@example.com from https:\/\/issuer.example.com expired at 2024-01-01T00:10:00.000Z; .*timestamp authority/);
+    assert.ok('verified' in verifyFound(simple('valid'), policy), 'a certificate valid now verifies');
+    // Another root: not trusted at all, and not reported as expiry.
+    const stranger = verifyFound(simple('expired'), { ...policy, certificateAuthorities: [] });
+    assert.ok('error' in stranger && stranger.reason === undefined && /does not chain to a trusted Fulcio root/.test(stranger.error));
+  });
+
+  test('an unverified transparency-log integratedTime in a bundle does not make an expired certificate acceptable', () => {
+    const envelopePayload = buildStatement([{ digest: DIGEST }], COSIGN_SIGN_PREDICATE, {});
+    const pae = Buffer.concat([Buffer.from(`DSSEv1 ${IN_TOTO_PAYLOAD_TYPE.length} ${IN_TOTO_PAYLOAD_TYPE} ${envelopePayload.length} `), envelopePayload]);
+    const der = Buffer.from(fixture('expired.crt').replace(/-----[A-Z ]+-----|\s+/g, ''), 'base64');
+    const bundle = {
+      mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      verificationMaterial: {
+        certificate: { rawBytes: der.toString('base64') },
+        // Claims to have been logged a minute into the certificate's ten minutes.
+        tlogEntries: [{ logIndex: '1', logId: { keyId: Buffer.alloc(32).toString('base64') }, kindVersion: { kind: 'dsse', version: '0.0.1' }, integratedTime: '1704067260', canonicalizedBody: '',
+          inclusionProof: { logIndex: '1', rootHash: Buffer.alloc(32).toString('base64'), treeSize: '2', hashes: [], checkpoint: { envelope: '' } } }],
+      },
+      dsseEnvelope: {
+        payload: envelopePayload.toString('base64'), payloadType: IN_TOTO_PAYLOAD_TYPE,
+        signatures: [{ sig: cryptoSign('sha256', pae, createPrivateKey(fixture('expired.key'))).toString('base64') }],
+      },
+    };
+    const found: Found = { kind: 'bundle', manifestDigest: DIGEST, manifest: Buffer.from(''), layer: { mediaType: '', digest: DIGEST, size: 0 }, bundleBytes: Buffer.from(JSON.stringify(bundle)), bundle };
+    const verdict = verifyFound(found, policy);
+    assert.ok('error' in verdict && verdict.reason === 'CertificateExpired', JSON.stringify(verdict));
+    assert.ok('verified' in verifyFound(found, { ...policy, certificateTime: 'issuance' }), 'recognising our own checks at issuance');
+  });
+
+  test('recognising our own earlier signatures checks at issuance; the keyless signer\'s policy asks for exactly that', async () => {
+    assert.ok('verified' in verifyFound(simple('expired'), { ...policy, certificateTime: 'issuance' }));
+    const signer = keylessSigner({ fulcioURL: 'http://127.0.0.1:9', tokenPath: '/nonexistent', certificateAuthorities: [[ca]], expectedIdentity: { issuer: identity.issuer, subject: identity.subject } });
+    assert.equal((await signer.policy()).certificateTime, 'issuance');
+  });
+});
+
+describe('keyless signing never puts the token in a message', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hoist-signing-unit-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const jwt = (claims: object) => `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2lnbmF0dXJlLXNlY3JldA`;
+
+  test('a token @sigstore/sign cannot parse: InvalidIdentityToken without the token', async () => {
+    const token = 'not-a-jwt-but-a-SECRET-bearer-value';
+    const tokenPath = join(dir, 'opaque');
+    writeFileSync(tokenPath, token);
+    const signer = keylessSigner({ fulcioURL: 'http://127.0.0.1:9', tokenPath, certificateAuthorities: [], expectedIdentity: { issuer: 'i', subject: 's' } });
+    for (const attempt of [() => signer.signBlob(Buffer.from('x')), () => signer.signDsse(IN_TOTO_PAYLOAD_TYPE, Buffer.from('{}'))]) {
+      await assert.rejects(attempt(), (error: Error & { reason?: string; cause?: unknown }) => {
+        assert.equal(error.reason, 'InvalidIdentityToken');
+        assert.ok(!error.message.includes('SECRET'), error.message);
+        assert.ok(!String(error.stack).includes('SECRET'));
+        assert.equal(error.cause, undefined, 'no cause that a logger would print');
+        return true;
+      });
+    }
+  });
+
+  test('a Fulcio error that echoes the token: SigningFailed, token redacted', async () => {
+    const token = jwt({ iss: 'https://issuer.example.com', sub: 'someone', secretish: 'SECRET' });
+    const tokenPath = join(dir, 'jwt');
+    writeFileSync(tokenPath, token);
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => { body += chunk; });
+      req.on('end', () => {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ message: `rejected request ${body}` }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const signer = keylessSigner({ fulcioURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, tokenPath, certificateAuthorities: [], expectedIdentity: { issuer: 'i', subject: 's' } });
+      await assert.rejects(signer.signBlob(Buffer.from('x')), (error: Error & { reason?: string }) => {
+        assert.equal(error.reason, 'SigningFailed');
+        assert.match(error.message, /\(400\) rejected request/, 'the rest of the message stays');
+        assert.ok(!error.message.includes(token) && !error.message.includes('eyJ'), error.message);
+        return true;
+      });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  test('identityFromToken: an email identity needs email_verified; unreadable claims are not quoted', () => {
+    const iss = 'https://accounts.example.com';
+    assert.deepEqual(identityFromToken(jwt({ iss, sub: '123', email: 'a@example.com', email_verified: true }), 'f'), { issuer: iss, subject: 'a@example.com' });
+    for (const verified of [undefined, false, 'false']) {
+      assert.throws(() => identityFromToken(jwt({ iss, sub: '123', email: 'a@example.com', ...(verified !== undefined && { email_verified: verified }) }), 'f'),
+        { reason: 'InvalidIdentityToken', message: /email its issuer has not verified/ });
+    }
+    assert.deepEqual(identityFromToken(jwt({ iss, sub: '123' }), 'f'), { issuer: iss, subject: '123' });
+    const garbled = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from('{"sub":"SECRET-CLAIM"').toString('base64url')}.sig`;
+    assert.throws(() => identityFromToken(garbled, 'f'), (error: Error & { reason?: string }) => error.reason === 'InvalidIdentityToken' && !error.message.includes('SECRET'));
+  });
+});
+
+describe('trust material', () => {
+  const keyOnly = (readSecret: TrustOptions['readSecret']): TrustOptions => ({ signing: { key: { secretRef: { name: 'promoter' } } }, readSecret });
+  const missingKey = (name: string, key: string) => Object.assign(new Error(`Secret ns/${name} has no key "${key}"; add it`), { reason: 'SecretKeyNotFound' });
+
+  test('cosign.password: only a missing key means "no password"; a failed read is SecretUnavailable, not WrongKeyPassword', async () => {
+    const forbidden = keyOnly(async (name, key) => {
+      if (key === 'cosign.key') return Buffer.from(COSIGN_KEY);
+      throw Object.assign(new Error(`secrets "${name}" is forbidden: 403`), { reason: 'SecretUnreadable' });
+    });
+    await assert.rejects(artifactSigner(forbidden), { reason: 'SecretUnavailable', message: /cannot read key cosign.password of Secret promoter: .*forbidden/ });
+    // A key with an empty password and no cosign.password key loads (controller: SecretKeyNotFound; files: ENOENT).
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const empty = await encryptPrivateKey(privateKey, '', { N: 1024, r: 8, p: 1 });
+    for (const absent of [missingKey, () => Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' })]) {
+      const trust = keyOnly(async (name, key) => {
+        if (key === 'cosign.key') return Buffer.from(empty);
+        throw absent(name, key);
+      });
+      assert.ok(await artifactSigner(trust));
+    }
+    // And a missing password for a key that has one is still WrongKeyPassword.
+    await assert.rejects(artifactSigner(keyOnly(async (name, key) => {
+      if (key === 'cosign.key') return Buffer.from(COSIGN_KEY);
+      throw missingKey(name, key);
+    })), { reason: 'WrongKeyPassword' });
+  });
+
+  test('keyless signing without a trusted root fails Setup with KeylessNeedsTrustedRoot, saying how to give one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hoist-setup-unit-'));
+    try {
+      const tokenPath = join(dir, 'token');
+      writeFileSync(tokenPath, 'eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2kiLCJzdWIiOiJzIn0.c2ln');
+      const ctxFor = (trust: TrustOptions, mode: 'Promote' | 'Plan' = 'Promote') => ({
+        edges: [{ src: { host: 'a.example', name: 'x' }, dst: { host: 'b.example', name: 'x' }, digest: DIGEST, tags: [] }],
+        options: { mode, concurrency: 1, planConcurrency: 1, trust },
+      }) as unknown as RunContext;
+      const keyless = (trustedRoot?: unknown): TrustOptions => ({
+        signing: { keyless: {} }, keyless: { fulcioURL: 'http://127.0.0.1:9', tokenPath, ...(trustedRoot !== undefined && { trustedRoot }) },
+      });
+      for (const trust of [keyless(), keyless({ certificateAuthorities: [] })]) {
+        const outcome = await setupPhase.run(ctxFor(trust));
+        assert.equal(outcome.stop, 'failed');
+        assert.equal(outcome.reason, 'KeylessNeedsTrustedRoot');
+        assert.match(outcome.message, /controller --trusted-root|--trusted-root FILE/);
+        assert.match(outcome.message, /controller\.trustedRoot/);
+        assert.match(outcome.message, /hoist promote with --trusted-root/);
+        await assert.rejects(artifactSigner(trust), { reason: 'KeylessNeedsTrustedRoot' });
+      }
+      const ca = readFileSync(new URL('../fixtures/keyless/ca.crt', import.meta.url), 'utf8').replace(/-----[A-Z ]+-----|\s+/g, '');
+      const withRoot = await setupPhase.run(ctxFor(keyless({ certificateAuthorities: [{ certChain: { certificates: [{ rawBytes: ca }] } }] })));
+      assert.equal(withRoot.stop, undefined, withRoot.message);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -8,7 +8,8 @@ import { PROMOTION_PREDICATE, promotionStatement } from '../../provenance/promot
 import { IN_TOTO_PAYLOAD_TYPE } from '../../provenance/statement.ts';
 import { artifactSigner } from '../../signing/trust-material.ts';
 import type { Phase, RunContext } from '../types.ts';
-import { describeError, promotedDigests } from './sign.ts';
+import { describeError } from '../../signing/discover.ts';
+import { promotedDigests } from './sign.ts';
 
 export const attestPhase: Phase = {
   name: 'Attest',

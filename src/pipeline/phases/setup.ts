@@ -1,6 +1,6 @@
 // Setup: check the options and that there is something to work on, and load the trust material
 // (keys, Secrets), before any registry is read.
-import { artifactSigner, signerPolicy } from '../../signing/trust-material.ts';
+import { artifactSigner, keylessTrustedRootProblem, signerPolicy } from '../../signing/trust-material.ts';
 import type { Phase, RunContext } from '../types.ts';
 
 export const setupPhase: Phase = {
@@ -16,7 +16,13 @@ export const setupPhase: Phase = {
     const trust = ctx.options.trust;
     // A wrong key password or a missing Secret stops the run here, before anything is copied,
     // rather than leaving promoted images unsigned. Loaded material is cached per run.
-    if (trust?.signing && ctx.options.mode === 'Promote') await artifactSigner(trust);
+    if (trust?.signing && ctx.options.mode === 'Promote') {
+      // Keyless without a trusted root would never recognise its own earlier signatures and
+      // sign and attest every digest again on every run.
+      const noRoot = keylessTrustedRootProblem(trust);
+      if (noRoot) return { message: noRoot, stop: 'failed', reason: 'KeylessNeedsTrustedRoot' };
+      await artifactSigner(trust);
+    }
     if (trust?.verification?.signatures && trust.verification.signatures.mode !== 'Off') await signerPolicy(trust);
     const sources = new Set(ctx.edges.map((e) => `${e.src.host}/${e.src.name}`)).size;
     const destinations = new Set(ctx.edges.map((e) => `${e.dst.host}/${e.dst.name}`)).size;

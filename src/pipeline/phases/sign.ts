@@ -3,7 +3,8 @@
 // One signature per digest is made and copied where it is missing; a digest that already has a
 // valid one of ours is not signed again, so a rerun after a crash repairs without duplicates.
 // Staging's own signatures and attestations are copied along first.
-import { forEachLimit, isIndex, parseManifest, RegistryError, type Descriptor, type Repository } from '../../registry/index.ts';
+import { forEachLimit, isIndex, parseManifest, type Descriptor, type Repository } from '../../registry/index.ts';
+import { describeError } from '../../signing/discover.ts';
 import { ensureSigned } from '../../signing/image.ts';
 import { copyAttachments, readAttachments, type Attachments } from '../../signing/travel.ts';
 import { artifactSigner } from '../../signing/trust-material.ts';
@@ -34,8 +35,6 @@ export function promotedDigests(ctx: RunContext): DigestTarget[] {
   }
   return [...targets.values()];
 }
-
-export const describeError = (error: unknown) => (error instanceof RegistryError ? `${error.reason}: ${error.message}` : (error as Error).message);
 
 /** The digest's descriptor and, for an index, its images' descriptors, read from the first destination. */
 async function subjects(ctx: RunContext, target: DigestTarget): Promise<Descriptor[]> {

@@ -76,7 +76,9 @@ async function readOrExplain(file: string, what: string): Promise<Buffer> {
   try {
     return await readFile(file);
   } catch (error) {
-    throw new Error(`${what}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    // The code stays on the error: a missing cosign.password file means "no password".
+    throw Object.assign(new Error(`${what}: cannot read ${file}: ${code ?? (error as Error).message}`), code ? { code } : {});
   }
 }
 
@@ -115,6 +117,9 @@ async function keylessFromFlags(values: TrustFlagValues): Promise<NonNullable<Tr
 function checkKeyless(trust: TrustOptions | undefined, values: TrustFlagValues): void {
   if (trust?.signing?.keyless && !values['identity-token-file']) {
     throw new UsageError('keyless signing needs --identity-token-file FILE: an OIDC ID token Fulcio accepts');
+  }
+  if (trust?.signing?.keyless && !values['trusted-root']) {
+    throw new UsageError('keyless signing needs --trusted-root FILE: without the Fulcio roots Hoist cannot recognise its own signatures and would sign again every run');
   }
   const identities = trust?.verification?.signatures?.identities ?? [];
   if (identities.length > 0 && trust?.verification?.signatures?.mode !== 'Off' && !values['trusted-root']) {

@@ -120,6 +120,7 @@ describe('hoist promote keyless', () => {
     writeFileSync(notJson, '{"certificateAuthorities": []}');
     const cases: [string[], RegExp][] = [
       [['--keyless'], /keyless signing needs --identity-token-file FILE/],
+      [['--keyless', '--identity-token-file', notJson], /keyless signing needs --trusted-root FILE/],
       [['--verify-identity', `${issuer}=builder`], /verifying keyless identities needs --trusted-root FILE/],
       [['--verify-identity', 'no-separator'], /--verify-identity must be ISSUER=SUBJECT_REGEXP/],
       [['--verify-identity', `${issuer}=(`, '--trusted-root', fulcio.trustedRootPath], /not a valid regular expression/],

@@ -31,9 +31,22 @@ export function apiSecretReader(core: CoreV1Api): SecretReader {
   };
 }
 
-/** Secret names the spec refers to, for the Secret watch's index. */
-export function referencedSecrets(model: PromotionSpec): string[] {
-  return [...new Set(model.registries.flatMap((r) => (r.secretName ? [r.secretName] : [])))];
+/** The trust settings that name Secrets (a fixed signing key, public keys to verify with). */
+export interface TrustSecretRefs {
+  signing?: { key?: { secretRef: { name: string } } } | undefined;
+  verification?: { signatures?: { keys?: { secretRef: { name: string } }[] | undefined } | undefined } | undefined;
+}
+
+/**
+ * Secret names the spec refers to, for the Secret watch's index: registry credentials, the
+ * signing key Secret and the public-key Secrets of the signature policy.
+ */
+export function referencedSecrets(model: PromotionSpec, trust: TrustSecretRefs = {}): string[] {
+  return [...new Set([
+    ...model.registries.flatMap((r) => (r.secretName ? [r.secretName] : [])),
+    ...(trust.signing?.key ? [trust.signing.key.secretRef.name] : []),
+    ...(trust.verification?.signatures?.keys ?? []).map((k) => k.secretRef.name),
+  ])];
 }
 
 export async function resolveCredentials(reader: SecretReader, namespace: string, model: PromotionSpec): Promise<StaticCredentials> {

@@ -10,7 +10,7 @@ import { createLogger, type Logger, type LogLevel } from '../observability/logge
 import { ControllerMetrics, controllerName } from '../observability/metrics.ts';
 import { Limiters, type RegistryClientOptions } from '../registry/index.ts';
 import type { BackoffOptions } from './backoff.ts';
-import { apiSecretReader, dockerConfigType } from './credentials.ts';
+import { apiSecretReader } from './credentials.ts';
 import { apiEventSink } from './events.ts';
 import { parseBindAddress, serveMetrics, serveProbes, type Endpoint } from './http.ts';
 import { kubeClients, loadKubeConfig, objectKey, splitKey } from './kube.ts';
@@ -74,6 +74,18 @@ export interface RunningController {
   stop(): Promise<void>;
 }
 
+/**
+ * Default bound on waiting for running reconciles at shutdown: well inside the chart's
+ * terminationGracePeriodSeconds (30 s), leaving time to stop the watches and release the Lease.
+ */
+export const defaultShutdownGraceMs = 20_000;
+
+/**
+ * The Secret watch's field selector: all Secrets except the types no manifest names and that
+ * can be many or large (Helm release records, legacy ServiceAccount tokens).
+ */
+export const secretFieldSelector = 'type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token';
+
 type SecretMeta = Pick<V1Secret, 'metadata' | 'type'>;
 
 function defaultLeaseNamespace(): string | undefined {
@@ -136,7 +148,8 @@ export async function startController(options: ControllerOptions = {}): Promise<
         const requested = (o: ManifestObject) => o.metadata.annotations?.[requestedAtAnnotation];
         if (old.metadata.generation !== obj.metadata.generation || requested(old) !== requested(obj) || old.metadata.uid !== obj.metadata.uid) queue.add(objectKey(obj));
       },
-      delete: (obj) => reconciler.forget(objectKey(obj)),
+      // Not forgotten here: a run in progress would record it again. Its reconcile finds it gone.
+      delete: (obj) => queue.add(objectKey(obj)),
       resync: (obj) => queue.add(objectKey(obj)),
     },
   });
@@ -148,15 +161,16 @@ export async function startController(options: ControllerOptions = {}): Promise<
       queue.add(key);
     }
   };
-  // Only metadata is kept: credentials are read fresh when a run needs them.
+  // Only metadata is kept: credentials and keys are read fresh when a run needs them. Every
+  // type a manifest can name is watched (registry credentials, Opaque signing and public keys).
   const secretWatch = new Reflector<SecretMeta>({
     name: 'secrets',
     watch: kube.watch,
     path: ns ? `/api/v1/namespaces/${ns}/secrets` : '/api/v1/secrets',
-    query: { fieldSelector: `type=${dockerConfigType}` },
+    query: { fieldSelector: secretFieldSelector },
     list: async () => (ns
-      ? kube.core.listNamespacedSecret({ namespace: ns, fieldSelector: `type=${dockerConfigType}` })
-      : kube.core.listSecretForAllNamespaces({ fieldSelector: `type=${dockerConfigType}` })) as Promise<ListResult<SecretMeta>>,
+      ? kube.core.listNamespacedSecret({ namespace: ns, fieldSelector: secretFieldSelector })
+      : kube.core.listSecretForAllNamespaces({ fieldSelector: secretFieldSelector })) as Promise<ListResult<SecretMeta>>,
     transform: (s) => ({ metadata: { ...(s.metadata?.name && { name: s.metadata.name }), ...(s.metadata?.namespace && { namespace: s.metadata.namespace }), ...(s.metadata?.resourceVersion && { resourceVersion: s.metadata.resourceVersion }) }, ...(s.type && { type: s.type }) }),
     logger,
     ...(options.watchBackoff && { backoff: options.watchBackoff }),
@@ -231,8 +245,14 @@ export async function startController(options: ControllerOptions = {}): Promise<
       logger.info({ why }, 'shutting down: no new work, interrupting running runs');
       queue.shutDown();
       shutdown.abort(new Error('controller shutting down'));
-      const grace = new Promise((r) => setTimeout(r, options.shutdownGraceMs ?? 30_000).unref());
-      await Promise.race([Promise.all(workers), grace]);
+      // With the Lease lost another leader may already be running: interrupt our runs and do
+      // not wait for them (the process exits); on a plain stop they get the grace period.
+      if (why === 'stopped') {
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise((r) => { timer = setTimeout(r, options.shutdownGraceMs ?? defaultShutdownGraceMs); });
+        await Promise.race([Promise.all(workers), grace]);
+        clearTimeout(timer);
+      }
       await Promise.all([manifests.stop(), secretWatch.stop()]);
       await elector?.stop();
       await Promise.all(endpoints.map((e) => e.close()));
@@ -255,12 +275,14 @@ export async function startController(options: ControllerOptions = {}): Promise<
     const leader = elector;
     void (async () => {
       if (!(await leader.acquire())) return;
-      await syncedPromise;
-      if (stopping) return;
-      startWorkers();
+      // Renew from the moment we hold the Lease: waiting for the caches first would let it
+      // expire under a slow sync while we still think we lead.
+      const held = leader.hold();
+      await Promise.race([syncedPromise, held]);
+      if (!stopping && leader.leading) startWorkers();
       // Losing the Lease means another replica may already be reconciling: stop everything,
       // as controller-runtime does, and let the process restart as a standby.
-      if ((await leader.hold()) === 'lost') await stop('lost');
+      if ((await held) === 'lost') await stop('lost');
     })().catch((error: unknown) => {
       logger.error({ err: (error as Error).message }, 'leader election failed');
       void stop('lost');

@@ -4,14 +4,17 @@
 // renews every retryPeriod and gives up leadership when it could not renew for renewDeadline.
 // Writes carry the resourceVersion read, so two candidates never both win (409 for the loser).
 // On shutdown the leader releases the Lease so a standby takes over at once.
-import type { CoordinationV1Api, V1Lease } from '@kubernetes/client-node';
-import { V1MicroTime } from '@kubernetes/client-node';
+import type { ConfigurationOptions, CoordinationV1Api, ObservableMiddleware, V1Lease } from '@kubernetes/client-node';
+import { Observable, V1MicroTime } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.ts';
 import { apiMessage, isConflict, isNotFound } from './kube.ts';
 import { Pause } from './pause.ts';
 
+/** The Lease calls the elector makes (a fake in unit tests). */
+export type LeaseApi = Pick<CoordinationV1Api, 'readNamespacedLease' | 'createNamespacedLease' | 'replaceNamespacedLease'>;
+
 export interface LeaderElectionOptions {
-  coordination: CoordinationV1Api;
+  coordination: LeaseApi;
   namespace: string;
   name: string;
   identity: string;
@@ -22,12 +25,19 @@ export interface LeaderElectionOptions {
   onStatus?(leading: boolean): void;
 }
 
+type Attempt = 'held' | 'heldByOther' | 'failed';
+
 export class LeaderElector {
   readonly #o: LeaderElectionOptions;
   #observedRecord = '';
   #observedAt = 0;
   #leading = false;
   #stopped = false;
+  /** When the last successful acquire or renew attempt started (its renewTime, on our clock). */
+  #renewedAt = 0;
+  /** The acquire or hold loop running now; stop() waits for it before releasing the Lease. */
+  #loop: Promise<unknown> = Promise.resolve();
+  readonly #stopping = new AbortController();
   readonly #pause = new Pause();
 
   constructor(options: LeaderElectionOptions) {
@@ -42,48 +52,84 @@ export class LeaderElector {
   }
 
   /** Resolves once this candidate holds the Lease, or with false when stopped first. */
-  async acquire(): Promise<boolean> {
+  acquire(): Promise<boolean> {
+    const loop = this.#acquire();
+    this.#loop = loop;
+    return loop;
+  }
+
+  async #acquire(): Promise<boolean> {
     this.#o.logger.info({ lease: `${this.#o.namespace}/${this.#o.name}`, identity: this.#o.identity }, 'waiting to acquire the leader Lease');
     while (!this.#stopped) {
-      if (await this.#tryAcquireOrRenew()) {
+      const started = Date.now();
+      // An attempt that hangs must not leave us waiting forever; one that succeeds late is
+      // dropped by hold() at once, since its renew deadline has already passed.
+      if ((await this.#tryAcquireOrRenew(this.#o.renewDeadlineMs)) === 'held') {
+        this.#renewedAt = started;
         this.#setLeading(true);
         this.#o.logger.info({ lease: `${this.#o.namespace}/${this.#o.name}`, identity: this.#o.identity }, 'acquired the leader Lease');
         return true;
       }
+      if (this.#stopped) break;
       await this.#pause.for(this.#o.retryPeriodMs * (1 + 0.2 * Math.random()));
     }
     return false;
   }
 
-  /** Renews until it cannot for renewDeadline (resolves 'lost') or until stopped ('stopped'). */
-  async hold(): Promise<'lost' | 'stopped'> {
-    let lastRenew = Date.now();
+  /**
+   * Renews every retryPeriod; resolves 'lost' when another identity holds the Lease or when no
+   * renew succeeded within renewDeadline of the last one (each attempt is aborted at that
+   * deadline), 'stopped' when stopped. Call right after acquire(), before anything slow.
+   */
+  hold(): Promise<'lost' | 'stopped'> {
+    const loop = this.#hold();
+    this.#loop = loop;
+    return loop;
+  }
+
+  async #hold(): Promise<'lost' | 'stopped'> {
+    const lease = `${this.#o.namespace}/${this.#o.name}`;
     while (!this.#stopped) {
-      await this.#pause.for(this.#o.retryPeriodMs);
+      const deadline = this.#renewedAt + this.#o.renewDeadlineMs;
+      await this.#pause.for(Math.max(0, Math.min(this.#o.retryPeriodMs, deadline - Date.now())));
       if (this.#stopped) break;
-      if (await this.#tryAcquireOrRenew()) {
-        lastRenew = Date.now();
-      } else if (Date.now() - lastRenew > this.#o.renewDeadlineMs) {
-        this.#setLeading(false);
-        this.#o.logger.error({ lease: `${this.#o.namespace}/${this.#o.name}` }, 'lost the leader Lease: could not renew it within the renew deadline');
-        return 'lost';
-      }
+      const started = Date.now();
+      const left = deadline - started;
+      if (left <= 0) return this.#lose('could not renew it within the renew deadline');
+      const attempt = await this.#tryAcquireOrRenew(left);
+      if (this.#stopped) break;
+      if (attempt === 'held') this.#renewedAt = started;
+      else if (attempt === 'heldByOther') return this.#lose('another identity holds it');
+      else if (Date.now() >= this.#renewedAt + this.#o.renewDeadlineMs) return this.#lose('could not renew it within the renew deadline');
+      else this.#o.logger.debug({ lease, leftMs: this.#renewedAt + this.#o.renewDeadlineMs - Date.now() }, 'renewing the leader Lease failed; retrying');
     }
     return 'stopped';
   }
 
-  /** Stops trying; a held Lease is released so a standby need not wait for it to expire. */
+  #lose(why: string): 'lost' {
+    this.#setLeading(false);
+    this.#o.logger.error({ lease: `${this.#o.namespace}/${this.#o.name}` }, `lost the leader Lease: ${why}`);
+    return 'lost';
+  }
+
+  /**
+   * Stops trying: ends the acquire/hold loop (aborting an attempt in flight) and only then
+   * releases a held Lease, so no renew can take it back after the release.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopping.abort(new Error('leader election stopped'));
     this.#pause.wake();
+    await this.#loop.catch(() => undefined);
     if (!this.#leading) return;
     this.#setLeading(false);
+    const signal = AbortSignal.timeout(this.#o.renewDeadlineMs);
     try {
-      const lease = await this.#o.coordination.readNamespacedLease({ name: this.#o.name, namespace: this.#o.namespace });
+      const lease = await bounded(this.#o.coordination.readNamespacedLease({ name: this.#o.name, namespace: this.#o.namespace }, withSignal(signal)), signal);
       if (lease.spec?.holderIdentity !== this.#o.identity) return;
       const now = new V1MicroTime();
       lease.spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now };
-      await this.#o.coordination.replaceNamespacedLease({ name: this.#o.name, namespace: this.#o.namespace, body: lease });
+      await bounded(this.#o.coordination.replaceNamespacedLease({ name: this.#o.name, namespace: this.#o.namespace, body: lease }, withSignal(signal)), signal);
       this.#o.logger.info({ lease: `${this.#o.namespace}/${this.#o.name}` }, 'released the leader Lease');
     } catch (error) {
       this.#o.logger.warn({ err: apiMessage(error) }, 'could not release the leader Lease; it expires after the lease duration');
@@ -91,32 +137,37 @@ export class LeaderElector {
   }
 
   #setLeading(leading: boolean): void {
+    if (this.#leading === leading) return;
     this.#leading = leading;
     this.#o.onStatus?.(leading);
   }
 
-  async #tryAcquireOrRenew(): Promise<boolean> {
+  /** One read-then-write of the Lease, aborted after timeoutMs or on stop(). */
+  async #tryAcquireOrRenew(timeoutMs: number): Promise<Attempt> {
     const { coordination, namespace, name, identity } = this.#o;
+    const signal = AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(Math.max(1, timeoutMs))]);
+    const options = withSignal(signal);
     const leaseDurationSeconds = Math.max(1, Math.ceil(this.#o.leaseDurationMs / 1000));
     const now = new V1MicroTime();
     let lease: V1Lease;
     try {
-      lease = await coordination.readNamespacedLease({ name, namespace });
+      lease = await bounded(coordination.readNamespacedLease({ name, namespace }, options), signal);
     } catch (error) {
       if (!isNotFound(error)) {
         this.#o.logger.warn({ err: apiMessage(error) }, 'could not read the leader Lease');
-        return false;
+        return 'failed';
       }
+      if (this.#stopped) return 'failed';
       try {
-        await coordination.createNamespacedLease({
+        await bounded(coordination.createNamespacedLease({
           namespace,
           body: { metadata: { name, namespace }, spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 } },
-        });
+        }, options), signal);
         this.#observe(`${identity}|${now.toISOString()}`);
-        return true;
+        return 'held';
       } catch (createError) {
         if (!isConflict(createError)) this.#o.logger.warn({ err: apiMessage(createError) }, 'could not create the leader Lease');
-        return false;
+        return 'failed';
       }
     }
     const spec = lease.spec ?? {};
@@ -124,8 +175,11 @@ export class LeaderElector {
     const record = `${holder}|${String(spec.renewTime ?? '')}|${lease.metadata?.resourceVersion ?? ''}`;
     if (record !== this.#observedRecord) this.#observe(record);
     const heldByOther = holder !== '' && holder !== identity;
+    // While leading, someone else's name on the Lease means we lost it, whatever its age.
+    if (heldByOther && this.#leading) return 'heldByOther';
     const duration = (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000;
-    if (heldByOther && this.#observedAt + duration > Date.now()) return false;
+    if (heldByOther && this.#observedAt + duration > Date.now()) return 'heldByOther';
+    if (this.#stopped) return 'failed';
     lease.spec = {
       ...spec,
       holderIdentity: identity,
@@ -135,12 +189,12 @@ export class LeaderElector {
       leaseTransitions: (spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1),
     };
     try {
-      await coordination.replaceNamespacedLease({ name, namespace, body: lease });
+      await bounded(coordination.replaceNamespacedLease({ name, namespace, body: lease }, options), signal);
       this.#observe(`${identity}|${now.toISOString()}`);
-      return true;
+      return 'held';
     } catch (error) {
       if (!isConflict(error)) this.#o.logger.warn({ err: apiMessage(error) }, 'could not update the leader Lease');
-      return false;
+      return 'failed';
     }
   }
 
@@ -148,6 +202,36 @@ export class LeaderElector {
     this.#observedRecord = record;
     this.#observedAt = Date.now();
   }
+}
+
+/** Request options that make client-node's fetch abort with `signal`. */
+function withSignal(signal: AbortSignal): ConfigurationOptions<ObservableMiddleware> {
+  return {
+    middleware: [{
+      pre: (context) => {
+        context.setSignal(signal);
+        return new Observable(Promise.resolve(context));
+      },
+      post: (response) => new Observable(Promise.resolve(response)),
+    }],
+    middlewareMergeStrategy: 'append',
+  };
+}
+
+/** Settles with `promise`, or rejects when `signal` aborts first (whatever the client does). */
+function bounded<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason as Error);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => { signal.removeEventListener('abort', onAbort); resolve(value); },
+      (error: unknown) => { signal.removeEventListener('abort', onAbort); reject(error as Error); },
+    );
+  });
 }
 
 /** Lease times come back as strings or Dates; the API server wants 6 fractional digits. */

@@ -14,6 +14,9 @@ export interface QueueMetrics {
   worked(seconds: number): void;
 }
 
+/** The longest delay setTimeout honours (2^31-1 ms, about 24.8 days); longer ones fire after 1 ms. */
+export const maxDelayMs = 2 ** 31 - 1;
+
 const noMetrics: QueueMetrics = { depth() {}, added() {}, retried() {}, queued() {}, worked() {} };
 
 export interface WorkQueueOptions {
@@ -62,11 +65,15 @@ export class WorkQueue {
     this.#push(key);
   }
 
-  /** Adds the key after `ms`; a later deadline for a key already waiting is ignored. */
-  addAfter(key: string, ms: number): void {
+  /**
+   * Adds the key after `ms` (at most maxDelayMs: setTimeout fires at once beyond it); a later
+   * deadline for a key already waiting is ignored.
+   */
+  addAfter(key: string, requestedMs: number): void {
     if (this.#shuttingDown) return;
-    if (ms <= 0) return this.add(key);
-    if (!Number.isFinite(ms)) return;
+    if (requestedMs <= 0) return this.add(key);
+    if (!Number.isFinite(requestedMs)) return;
+    const ms = Math.min(requestedMs, maxDelayMs);
     const at = Date.now() + ms;
     const existing = this.#timers.get(key);
     if (existing && existing.at <= at) return;

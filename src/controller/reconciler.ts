@@ -7,7 +7,7 @@ import type { ControllerMetrics } from '../observability/metrics.ts';
 import { edgesFromSpecs } from '../pipeline/edges.ts';
 import { runPipeline, type PipelineEvent, type RunReport } from '../pipeline/index.ts';
 import { RegistryClient, formatReference, type RegistryClientOptions } from '../registry/index.ts';
-import { finishedStatus, startedStatus, type RunOutcome, type Status } from './conditions.ts';
+import { finishedStatus, startedStatus, verdict, type RunOutcome, type Status } from './conditions.ts';
 import { referencedSecrets, resolveCredentials, secretKeyReader, type SecretReader } from './credentials.ts';
 import { ReconcileError } from './errors.ts';
 import type { EventSink } from './events.ts';
@@ -122,7 +122,7 @@ export class Reconciler {
     try {
       const accepted = acceptSpec(obj.spec, this.#o.allowedRegistries);
       intervalMs = accepted.intervalMs;
-      secrets = referencedSecrets(accepted.model);
+      secrets = referencedSecrets(accepted.model, accepted.spec);
       this.#remember(key, obj, requestedAt, Number.POSITIVE_INFINITY, 'Reconciling', secrets);
       const credentials = await resolveCredentials(this.#o.secrets, namespace, accepted.model);
       const client = new RegistryClient({ ...this.#o.registry, credentials });
@@ -166,16 +166,20 @@ export class Reconciler {
     }
 
     await this.#o.status.update(namespace, name, (stored) => (sameObject(stored) ? finishedStatus(stored.status, generation, outcome, new Date(), requestedAt) : undefined));
-    const condition = outcome.kind === 'stalled' ? 'Stalled' : outcome.kind === 'failed' ? 'Reconciling' : undefined;
     await this.#recordEvents(obj, outcome, log);
     if (report) this.#countEdges(report);
 
-    if (outcome.kind === 'failed') {
+    // The same verdict as the status just written: Reconciling=True (retrying) goes back to the
+    // queue with per-key backoff, Stalled waits for a change, the rest for the interval.
+    const v = verdict(outcome);
+    if (v.retrying) {
       this.#remember(key, obj, requestedAt, 0, 'Reconciling', secrets);
-      log.warn({ reason: outcome.reason, err: outcome.message }, 'reconcile failed; retrying with backoff');
-      return { kind: 'error', error: new ReconcileError(outcome.reason, outcome.message) };
+      const reason = v.ready.reason;
+      const message = v.ready.message ?? '';
+      log.warn({ reason, err: message, outcome: report?.outcome, summary: report?.summary }, 'reconcile failed; retrying with backoff');
+      return { kind: 'error', error: new ReconcileError(reason, message) };
     }
-    const verdict = outcome.kind === 'report' && (outcome.report.outcome === 'Refused' || outcome.report.outcome === 'Failed') ? 'Stalled' : condition ?? 'Ready';
+    const condition = v.stalled ? 'Stalled' : 'Ready';
     if (outcome.kind === 'stalled') {
       // Nothing to retry until the spec or a Secret changes; both wake the key up.
       this.#remember(key, obj, requestedAt, Number.POSITIVE_INFINITY, 'Stalled', secrets);
@@ -183,7 +187,7 @@ export class Reconciler {
       return { kind: 'done' };
     }
     const next = intervalMs ?? 10 * 60_000;
-    this.#remember(key, obj, requestedAt, Date.now() + next, verdict, secrets);
+    this.#remember(key, obj, requestedAt, Date.now() + next, condition, secrets);
     log.info({ outcome: report?.outcome, summary: report?.summary, nextRunInMs: next }, 'reconcile finished');
     return { kind: 'requeueAfter', ms: next };
   }
@@ -198,6 +202,13 @@ export class Reconciler {
   }
 
   #remember(key: string, obj: ManifestObject, requestedAt: string | undefined, nextRunAt: number, condition: Memory['condition'], secrets: string[]): void {
+    // Deleted (or replaced) while it ran: the delete already came and went, so a record made
+    // now would never be forgotten. The queued key reconciles what exists now.
+    const current = this.#o.get(key);
+    if (!current || current.metadata.deletionTimestamp || current.metadata.uid !== obj.metadata.uid) {
+      if (this.#memory.delete(key)) this.#updateGauge();
+      return;
+    }
     this.#memory.set(key, { uid: obj.metadata.uid, generation: obj.metadata.generation ?? 0, requestedAt, nextRunAt, stale: false, secrets, condition });
     this.#updateGauge();
   }
@@ -252,7 +263,7 @@ export class Reconciler {
 
 function safeSecrets(spec: ManifestObject['spec']): string[] {
   try {
-    return referencedSecrets(toModel(spec as PromotionManifestSpec));
+    return referencedSecrets(toModel(spec as PromotionManifestSpec), spec as PromotionManifestSpec);
   } catch {
     return [];
   }

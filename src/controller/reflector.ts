@@ -53,6 +53,8 @@ export class Reflector<T extends KubeObject> {
   #resourceVersion: string | undefined;
   #stopped = false;
   #abort: AbortController | undefined;
+  /** Aborted by stop(): ends a list in progress at once rather than at its timeout. */
+  readonly #stopping = new AbortController();
   readonly #pause = new Pause();
   #lastProgress = Date.now();
   #restarts = 0;
@@ -111,6 +113,7 @@ export class Reflector<T extends KubeObject> {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopping.abort(new Error('stopped'));
     for (const timer of this.#timers) clearInterval(timer);
     this.#abort?.abort(new Error('stopped'));
     this.#pause.wake();
@@ -142,12 +145,22 @@ export class Reflector<T extends KubeObject> {
   async #relist(): Promise<void> {
     const timeoutMs = this.#options.listTimeoutMs ?? 60_000;
     let timer: NodeJS.Timeout | undefined;
+    let onStop: (() => void) | undefined;
+    const stopping = this.#stopping.signal;
+    const listing = this.#options.list();
+    listing.catch(() => undefined);
     const result = await Promise.race([
-      this.#options.list(),
+      listing,
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`list of ${this.#options.name} took longer than ${timeoutMs} ms`)), timeoutMs);
+        onStop = () => reject(stopping.reason as Error);
+        if (stopping.aborted) onStop();
+        else stopping.addEventListener('abort', onStop, { once: true });
       }),
-    ]).finally(() => clearTimeout(timer));
+    ]).finally(() => {
+      clearTimeout(timer);
+      if (onStop) stopping.removeEventListener('abort', onStop);
+    });
     if (this.#stopped) return;
     const fresh = new Map<string, T>();
     for (const item of result.items) {

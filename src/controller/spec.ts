@@ -16,6 +16,12 @@ export interface AcceptedSpec {
 }
 
 export const defaultTimeoutMs = 60 * 60_000;
+/**
+ * Longest spec.interval / spec.timeout: timers cannot wait more than 2^31-1 ms (~24.8 days);
+ * beyond that they fire after 1 ms, which would run the manifest in a tight loop.
+ */
+export const maxDurationMs = 24 * 24 * 60 * 60_000;
+const maxDurationText = '576h (24 days)';
 
 const pathText = (path: ValuePath) => path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '');
 
@@ -49,8 +55,12 @@ export function acceptSpec(raw: unknown, allowedRegistries: string[] | undefined
     }
   }
   const intervalMs = parseDuration(spec.interval);
-  if (intervalMs === undefined || intervalMs < 1000) throw stalled('InvalidSpec', `spec.interval "${spec.interval}" must be a duration of at least 1s, e.g. 10m`);
+  if (intervalMs === undefined || intervalMs < 1000 || intervalMs > maxDurationMs) {
+    throw stalled('InvalidSpec', `spec.interval "${spec.interval}" must be a duration between 1s and ${maxDurationText}, e.g. 10m or 24h`);
+  }
   const timeoutMs = spec.timeout === undefined ? defaultTimeoutMs : parseDuration(spec.timeout);
-  if (timeoutMs === undefined || timeoutMs < 1000) throw stalled('InvalidSpec', `spec.timeout "${spec.timeout}" must be a duration of at least 1s, e.g. 30m`);
+  if (timeoutMs === undefined || timeoutMs < 1000 || timeoutMs > maxDurationMs) {
+    throw stalled('InvalidSpec', `spec.timeout "${spec.timeout}" must be a duration between 1s and ${maxDurationText}, e.g. 30m or 2h`);
+  }
   return { spec, model, intervalMs, timeoutMs };
 }

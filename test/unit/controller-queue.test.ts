@@ -104,3 +104,12 @@ test('metrics see adds, depth, retries and durations', async () => {
   assert.equal(seen.worked, 1);
   q.shutDown();
 });
+
+test('a delay beyond what setTimeout honours is clamped, not fired after 1 ms', async () => {
+  const q = new WorkQueue();
+  q.addAfter('ns/far', 2 ** 31 + 1000);
+  q.addAfter('ns/farther', 50 * 24 * 3600_000);
+  await delay(50);
+  assert.equal(q.length, 0, 'nothing due yet');
+  q.shutDown();
+});

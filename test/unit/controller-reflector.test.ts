@@ -106,3 +106,17 @@ test('the watchdog restarts a silent watch with a re-list', async () => {
   assert.ok(api.listCount() >= 2, 're-listed');
   await r.stop();
 });
+
+test('stop() ends a list in progress at once instead of waiting for the list timeout', async () => {
+  const { watch } = fakeApi([]);
+  const r = new Reflector<Obj>({
+    name: 'hanging', watch, path: '/x', logger: quiet, handlers: record().handlers, listTimeoutMs: 10_000,
+    list: () => new Promise<ListResult<Obj>>(() => {}),
+  });
+  r.start();
+  await delay(20);
+  const started = Date.now();
+  await r.stop();
+  assert.ok(Date.now() - started < 1000, `stopped in ${Date.now() - started} ms`);
+  assert.equal(r.hasSynced, false);
+});

@@ -135,9 +135,9 @@ export const promotionManifestSpecSchema = z.strictObject({
   mode: z.enum(['Promote', 'Plan']).default('Promote')
     .describe('Promote copies, signs and attests; Plan only plans and verifies (a dry run).'),
   interval: z.string().regex(new RegExp(DURATION_PATTERN)).default('10m')
-    .describe('How often the manifest is reconciled when nothing changes, as a Go duration (e.g. 10m, 1h).'),
+    .describe('How often the manifest is reconciled when nothing changes, as a Go duration (e.g. 10m, 1h); at most 576h.'),
   suspend: z.boolean().default(false).describe('Stops reconciling until set back to false.'),
-  timeout: z.string().regex(new RegExp(DURATION_PATTERN)).optional().describe('Upper bound for one run, as a Go duration.'),
+  timeout: z.string().regex(new RegExp(DURATION_PATTERN)).optional().describe('Upper bound for one run, as a Go duration; at most 576h.'),
   verification: z.strictObject({
     signatures: signaturePolicy.optional(),
     provenance: provenancePolicy.optional(),

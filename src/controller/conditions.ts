@@ -20,7 +20,11 @@ export type RunOutcome =
 export const phaseTypes = ['Setup', 'Plan', 'Provenance', 'Validate', 'Promote', 'Sign', 'Attest'];
 const kstatusTypes = ['Ready', 'Reconciling', 'Stalled'];
 /** Run reasons that a retry will not change: the spec or the policy must change first. */
-const terminalReasons = new Set(['InvalidOptions', 'InvalidSpec', 'SignatureVerificationFailed', 'ProvenanceVerificationFailed', 'PolicyViolation']);
+// Failures retrying cannot mend: they wait for a change to the spec or to a watched Secret.
+const terminalReasons = new Set([
+  'InvalidOptions', 'InvalidSpec', 'SignatureVerificationFailed', 'ProvenanceVerificationFailed', 'PolicyViolation',
+  'KeylessNeedsTrustedRoot', 'WrongKeyPassword', 'InvalidKey', 'InvalidTrustedRoot',
+]);
 
 type NewCondition = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
 

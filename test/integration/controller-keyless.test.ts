@@ -6,17 +6,17 @@
 // it read from the token. The flag itself refuses a bad file at start.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startController, type RunningController } from '../../src/controller/index.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { loadTrustedRoot } from '../../src/signing/trust-material.ts';
 import { apply, applyCrd, condition, kubectl, waitFor, waitForReady, getPm } from '../support/controller.ts';
-import { startFulcio, type TestFulcio } from '../support/fulcio.ts';
+import type { TestFulcio } from '../support/fulcio.ts';
+import { startKeylessBed, type KeylessBed } from '../support/keyless.ts';
 import { buildImage, pushImage } from '../support/images.ts';
-import { startKube, type TestKube } from '../support/kube.ts';
+import type { TestKube } from '../support/kube.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { runTool } from '../support/testbed.ts';
 
@@ -24,39 +24,25 @@ const http = ['--allow-http-registry', '--allow-insecure-registry'];
 const hoistBin = new URL('../../bin/hoist.js', import.meta.url).pathname;
 
 describe('hoist controller keyless', () => {
+  let bed: KeylessBed;
   let kube: TestKube;
   let fulcio: TestFulcio;
   let staging: TestRegistry;
   let prod: TestRegistry;
-  let controller: RunningController | undefined;
   let dir: string;
   let issuer: string;
-  const subject = (sa: string) => `https://kubernetes.io/namespaces/default/serviceaccounts/${sa}`;
-  const tokenFile = async (sa: string) => {
-    const file = join(dir, `${sa}-token`);
-    writeFileSync(file, await kubectl(kube, ['create', 'token', sa, '-n', 'default', '--audience', 'sigstore', '--duration', '1h']));
-    return file;
-  };
-  const identityFlags = (sa: string) => [
-    '--trusted-root', fulcio.trustedRootPath, '--certificate-identity', subject(sa), '--certificate-oidc-issuer', issuer,
-    '--insecure-ignore-tlog=true', '--insecure-ignore-sct=true',
-  ];
+  let controller: RunningController | undefined;
+  const tokenFile = (sa: string) => bed.tokenFile(sa);
+  const identityFlags = (sa: string) => bed.cosignIdentityFlags(sa);
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hoist-controller-keyless-'));
-    [kube, staging, prod] = await Promise.all([startKube(), startRegistry(), startRegistry()]);
-    issuer = `${kube.server}/`;
+    [bed, staging, prod] = await Promise.all([startKeylessBed(['hoist', 'builder']), startRegistry(), startRegistry()]);
+    ({ kube, fulcio, issuer, dir } = bed);
     await applyCrd(kube);
-    // Fulcio fetches the issuer's discovery document and keys anonymously.
-    await kubectl(kube, ['create', 'clusterrolebinding', 'oidc-discovery-anonymous', '--clusterrole=system:service-account-issuer-discovery', '--group=system:unauthenticated']);
-    await kubectl(kube, ['create', 'serviceaccount', 'hoist', '-n', 'default']);
-    await kubectl(kube, ['create', 'serviceaccount', 'builder', '-n', 'default']);
-    fulcio = await startFulcio({ url: issuer, type: 'kubernetes', caPath: kube.caPath });
   });
   after(async () => {
     await controller?.stop();
-    await Promise.all([fulcio?.stop(), staging?.stop(), prod?.stop(), kube?.stop()]);
-    rmSync(dir, { recursive: true, force: true });
+    await Promise.all([bed?.stop(), staging?.stop(), prod?.stop()]);
   });
 
   test('--trusted-root refuses an unreadable or rootless file at start (exit 1, a clear message)', async () => {

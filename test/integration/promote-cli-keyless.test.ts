@@ -5,68 +5,36 @@
 // CLI is never told its own identity: it works it out from the token, and a rerun proves it
 // recognises its earlier signature and attestation.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PROMOTION_PREDICATE } from '../../src/provenance/promotion.ts';
-import { startFulcio, type TestFulcio } from '../support/fulcio.ts';
+import type { TestFulcio } from '../support/fulcio.ts';
+import { startKeylessBed, type KeylessBed } from '../support/keyless.ts';
+import { runHoist } from '../support/cli.ts';
 import { buildImage, pushImage } from '../support/images.ts';
-import { startKube, type TestKube } from '../support/kube.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { runTool } from '../support/testbed.ts';
 
 const http = ['--allow-http-registry', '--allow-insecure-registry'];
-const hoistBin = new URL('../../bin/hoist.js', import.meta.url).pathname;
-
-function hoist(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [hoistBin, ...args], { env: { ...process.env, DOCKER_CONFIG: '/nonexistent' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const hoist = runHoist;
 
 describe('hoist promote keyless', () => {
-  let kube: TestKube;
+  let bed: KeylessBed;
   let fulcio: TestFulcio;
   let staging: TestRegistry;
   let prod: TestRegistry;
   let dir: string;
   let issuer: string;
   let signingConfig: string;
-  const subject = (sa: string) => `https://kubernetes.io/namespaces/default/serviceaccounts/${sa}`;
-  const tokenFile = async (sa: string) => {
-    const file = join(dir, `${sa}-token`);
-    writeFileSync(file, await runTool('kubectl', ['--kubeconfig', kube.kubeconfig, 'create', 'token', sa, '-n', 'default', '--audience', 'sigstore', '--duration', '1h']));
-    return file;
-  };
-  const identityFlags = (sa: string) => [
-    '--trusted-root', fulcio.trustedRootPath, '--certificate-identity', subject(sa), '--certificate-oidc-issuer', issuer,
-    '--insecure-ignore-tlog=true', '--insecure-ignore-sct=true',
-  ];
+  const tokenFile = (sa: string) => bed.tokenFile(sa);
+  const identityFlags = (sa: string) => bed.cosignIdentityFlags(sa);
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hoist-cli-keyless-'));
-    [kube, staging, prod] = await Promise.all([startKube(), startRegistry(), startRegistry()]);
-    issuer = `${kube.server}/`;
-    // Fulcio fetches the issuer's discovery document and keys anonymously.
-    kube.kubectl(['create', 'clusterrolebinding', 'oidc-discovery-anonymous', '--clusterrole=system:service-account-issuer-discovery', '--group=system:unauthenticated']);
-    kube.kubectl(['create', 'serviceaccount', 'promoter', '-n', 'default']);
-    kube.kubectl(['create', 'serviceaccount', 'builder', '-n', 'default']);
-    fulcio = await startFulcio({ url: issuer, type: 'kubernetes', caPath: kube.caPath });
-    signingConfig = join(dir, 'signing-config.json');
-    await runTool('cosign', ['signing-config', 'create', '--fulcio', `url=${fulcio.url},api-version=1,start-time=2024-01-01T00:00:00Z,operator=hoist-test`, '--out', signingConfig]);
+    [bed, staging, prod] = await Promise.all([startKeylessBed(['promoter', 'builder']), startRegistry(), startRegistry()]);
+    ({ fulcio, issuer, dir, signingConfig } = bed);
   });
-  after(async () => {
-    await Promise.all([fulcio?.stop(), staging?.stop(), prod?.stop(), kube?.stop()]);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => Promise.all([bed?.stop(), staging?.stop(), prod?.stop()]));
 
   test('--verify-identity refuses a foreign signer; --keyless signs and attests; cosign verifies; a rerun writes nothing', async () => {
     const signed = buildImage();

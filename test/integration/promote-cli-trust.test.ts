@@ -3,30 +3,18 @@
 // signed by the real cosign pass, an unsigned one is refused with exit code 3, and what Hoist
 // signs verifies with `cosign verify`.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { runHoist } from '../support/cli.ts';
 import { buildImage, pushImage } from '../support/images.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { runTool } from '../support/testbed.ts';
 
 const PASSWORD = 'cli-trust-password';
 const http = ['--allow-http-registry', '--allow-insecure-registry'];
-const hoistBin = new URL('../../bin/hoist.js', import.meta.url).pathname;
-
-function hoist(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [hoistBin, ...args], { env: { ...process.env, COSIGN_PASSWORD: PASSWORD, DOCKER_CONFIG: '/nonexistent' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const hoist = (args: string[]) => runHoist(args, { env: { COSIGN_PASSWORD: PASSWORD } });
 
 describe('hoist promote with trust', () => {
   let staging: TestRegistry;

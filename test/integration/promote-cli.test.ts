@@ -2,34 +2,17 @@
 // registries, the process's exit codes and output, and a promotion killed half-way that a
 // rerun completes without duplicates or corruption.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { runHoist } from '../support/cli.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { buildImage, buildIndex, pushImage, type BuiltImage } from '../support/images.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { runTool } from '../support/testbed.ts';
 
-const hoistBin = new URL('../../bin/hoist.js', import.meta.url).pathname;
-
-interface Run { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
-
-function hoist(args: string[], options: { killWhen?: (stderr: string) => boolean } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [hoistBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DOCKER_CONFIG: '/nonexistent' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d; });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-      if (options.killWhen?.(stderr)) child.kill('SIGKILL');
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
+const hoist = runHoist;
 
 function manifest(dir: string, registries: { name: string; src?: boolean }[], images: { name: string; digest: string; tags: string[] }[]): string {
   const lines = ['registries:'];

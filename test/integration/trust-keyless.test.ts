@@ -3,24 +3,23 @@
 // naming the ServiceAccount. Staging images signed keyless by cosign pass Validate under an
 // identity policy; Hoist signs and attests keyless; cosign verifies both against the same root.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runPipeline, type Edge, type TrustOptions } from '../../src/pipeline/index.ts';
 import { PROMOTION_PREDICATE } from '../../src/provenance/promotion.ts';
 import { RegistryClient } from '../../src/registry/index.ts';
 import { checkSignatures } from '../../src/signing/image.ts';
-import { startFulcio, type TestFulcio } from '../support/fulcio.ts';
+import type { TestFulcio } from '../support/fulcio.ts';
+import { startKeylessBed, type KeylessBed } from '../support/keyless.ts';
 import { buildImage, pushImage } from '../support/images.ts';
-import { startKube, type TestKube } from '../support/kube.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { runTool } from '../support/testbed.ts';
 
 const http = ['--allow-http-registry', '--allow-insecure-registry'];
 
 describe('keyless trust', () => {
-  let kube: TestKube;
+  let bed: KeylessBed;
   let fulcio: TestFulcio;
   let staging: TestRegistry;
   let prod: TestRegistry;
@@ -28,32 +27,16 @@ describe('keyless trust', () => {
   let issuer: string;
   let tokenPath: string;
   let signingConfig: string;
-  const subject = (sa: string) => `https://kubernetes.io/namespaces/default/serviceaccounts/${sa}`;
-
-  const token = (sa: string) => kube.kubectl(['create', 'token', sa, '-n', 'default', '--audience', 'sigstore', '--duration', '1h']).trim();
-  const identityFlags = (sa: string) => [
-    '--trusted-root', fulcio.trustedRootPath, '--certificate-identity', subject(sa), '--certificate-oidc-issuer', issuer,
-    '--insecure-ignore-tlog=true', '--insecure-ignore-sct=true',
-  ];
+  const subject = (sa: string) => bed.subject(sa);
+  const token = (sa: string) => bed.token(sa);
+  const identityFlags = (sa: string) => bed.cosignIdentityFlags(sa);
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hoist-keyless-'));
-    [kube, staging, prod] = await Promise.all([startKube(), startRegistry(), startRegistry()]);
-    issuer = `${kube.server}/`;
-    // Fulcio fetches the issuer's discovery document and keys anonymously.
-    kube.kubectl(['create', 'clusterrolebinding', 'oidc-discovery-anonymous', '--clusterrole=system:service-account-issuer-discovery', '--group=system:unauthenticated']);
-    kube.kubectl(['create', 'serviceaccount', 'promoter', '-n', 'default']);
-    kube.kubectl(['create', 'serviceaccount', 'builder', '-n', 'default']);
-    fulcio = await startFulcio({ url: issuer, type: 'kubernetes', caPath: kube.caPath });
-    tokenPath = join(dir, 'promoter-token');
-    writeFileSync(tokenPath, token('promoter'));
-    signingConfig = join(dir, 'signing-config.json');
-    await runTool('cosign', ['signing-config', 'create', '--fulcio', `url=${fulcio.url},api-version=1,start-time=2024-01-01T00:00:00Z,operator=hoist-test`, '--out', signingConfig]);
+    [bed, staging, prod] = await Promise.all([startKeylessBed(['promoter', 'builder']), startRegistry(), startRegistry()]);
+    ({ fulcio, issuer, dir, signingConfig } = bed);
+    tokenPath = bed.tokenFile('promoter');
   });
-  after(async () => {
-    await Promise.all([fulcio?.stop(), staging?.stop(), prod?.stop(), kube?.stop()]);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => Promise.all([bed?.stop(), staging?.stop(), prod?.stop()]));
 
   test('keyless staging signatures pass an identity policy; Hoist signs and attests keyless; cosign verifies', async () => {
     const signed = buildImage();

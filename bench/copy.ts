@@ -14,6 +14,7 @@ import { buildImage, buildIndex, pushImage, type BuiltImage } from '../test/supp
 import { startRegistries, type TestRegistry } from '../test/support/registry.ts';
 import { tool } from '../test/support/testbed.ts';
 import { startCountingProxy, type CountingProxy, type ProxyCounts } from './support/counting-proxy.ts';
+import { toolVersion } from './support/measure.ts';
 
 const execFileAsync = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -102,14 +103,6 @@ function contentBytes(image: BuiltImage, seen = new Set<string>()): number {
   return total;
 }
 
-async function version(name: string, args: string[]): Promise<string> {
-  try {
-    const { stdout, stderr } = await execFileAsync(tool(name), args);
-    return (stdout || stderr).trim().split('\n')[0] ?? '?';
-  } catch (error) {
-    return `unknown (${(error as Error).message.split('\n')[0]})`;
-  }
-}
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
@@ -152,9 +145,9 @@ async function main(): Promise<void> {
     console.log('# Hoist copy benchmark\n');
     console.log(`machine:  ${cpu.length} cores (${cpu[0]?.model.trim() ?? '?'}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, ${process.platform}/${process.arch}`);
     console.log(`node:     ${process.version}`);
-    console.log(`skopeo:   ${await version('skopeo', ['--version'])}`);
-    console.log(`crane:    ${await version('crane', ['version'])}`);
-    console.log(`registry: ${await version('docker-registry', ['--version'])} (two instances on loopback, filesystem storage)`);
+    console.log(`skopeo:   ${await toolVersion('skopeo', ['--version'])}`);
+    console.log(`crane:    ${await toolVersion('crane', ['version'])}`);
+    console.log(`registry: ${await toolVersion('docker-registry', ['--version'])} (two instances on loopback, filesystem storage)`);
     console.log(`workload: ${staged.length} images (3 single-arch x 4 layers of 8/4/2/1 MiB, 1 index of 3 platforms x 3 layers of 4/2/1 MiB), ` +
       `${blobs} manifests+blobs, ${mb(total)} MiB; each tool copies all images at once into fresh repositories; ${rounds} rounds\n`);
 

@@ -14,7 +14,7 @@ import { startFaultProxy, type FaultProxy } from '../test/support/fault-proxy.ts
 import { pushImage } from '../test/support/images.ts';
 import { startRegistry, type TestRegistry } from '../test/support/registry.ts';
 import { tool } from '../test/support/testbed.ts';
-import { countsOf, limited, methods, table, timed, total, type HostCounts, type Timed, type Totals } from './support/measure.ts';
+import { countsOf, limited, methods, table, timed, toolVersion, total, type HostCounts, type Timed, type Totals } from './support/measure.ts';
 import { addDigests, generateWorkload, shapeOf, writeManifests, type WorkloadDigest, type WorkloadImage } from './support/workload.ts';
 
 const execFileAsync = promisify(execFile);
@@ -47,14 +47,6 @@ interface Report { outcome: string; summary: Record<string, number> }
 
 const accept = 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json';
 
-async function version(name: string, args: string[]): Promise<string> {
-  try {
-    const { stdout, stderr } = await execFileAsync(tool(name), args);
-    return (stdout || stderr).trim().split('\n')[0] ?? '?';
-  } catch (error) {
-    return `unknown (${(error as Error).message.split('\n')[0]})`;
-  }
-}
 
 async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'hoist-bench-promote-'));
@@ -83,8 +75,8 @@ async function main(): Promise<void> {
     console.log('# Hoist promotion benchmark\n');
     console.log(`machine:   ${cpu.length} cores (${cpu[0]?.model.trim() ?? '?'}), ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, ${process.platform}/${process.arch}; registries, proxies, hoist and skopeo share them`);
     console.log(`node:      ${process.version}`);
-    console.log(`skopeo:    ${await version('skopeo', ['--version'])}`);
-    console.log(`registry:  ${await version('docker-registry', ['--version'])} x ${registries.length} (1 staging + ${backends.length} production backends), loopback, filesystem storage`);
+    console.log(`skopeo:    ${await toolVersion('skopeo', ['--version'])}`);
+    console.log(`registry:  ${await toolVersion('docker-registry', ['--version'])} x ${registries.length} (1 staging + ${backends.length} production backends), loopback, filesystem storage`);
     console.log(`proxies:   ${hostsCount} production hosts (fault proxies, each its own port = host, over ${backends.length} backends) + 1 staging proxy;` +
       ` each ${latencyMs} ms latency per request, quota ${quotaPerS} requests/s per host (sliding 1 s window, 429 + Retry-After past it)`);
     console.log(`workload:  BENCH_SCALE=${scale}: ${shape.manifests} plain kpromo manifests (1 image each), ${shape.digests} digests, ${shape.tags} source tags,` +

@@ -1,8 +1,10 @@
 // Measuring child processes and the proxies in front of the registries: wall time and peak RSS
 // from /usr/bin/time, requests from the fault proxies' logs.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
+import { promisify } from 'node:util';
 import type { FaultProxy } from '../../test/support/fault-proxy.ts';
+import { tool } from '../../test/support/testbed.ts';
 
 export interface Timed { code: number; wallS: number; rssKiB: number; stderr: string }
 
@@ -80,4 +82,14 @@ export async function limited<T>(items: T[], limit: number, task: (item: T, inde
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** The first line a tool prints of its version, for the machine facts a benchmark starts with. */
+export async function toolVersion(name: string, args: string[]): Promise<string> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(tool(name), args);
+    return (stdout || stderr).trim().split('\n')[0] ?? '?';
+  } catch (error) {
+    return `unknown (${(error as Error).message.split('\n')[0]})`;
+  }
 }

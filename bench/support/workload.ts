@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildImage, type BuiltImage } from '../../test/support/images.ts';
+import { seededRandom } from '../../test/support/random.ts';
 
 export interface WorkloadDigest { image: BuiltImage; digest: string; tags: string[] }
 export interface WorkloadImage {
@@ -26,17 +27,6 @@ export interface WorkloadOptions {
   seed: number;
 }
 
-/** mulberry32: small, fast, good enough to shape a workload. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const words = ['kube', 'etcd', 'pause', 'coredns', 'csi', 'metrics', 'ingress', 'node', 'cluster', 'dns', 'proxy', 'agent'];
 
@@ -50,7 +40,7 @@ function newDigest(j: number, twoTags: boolean, prefix: string): WorkloadDigest 
 }
 
 export function generateWorkload(options: WorkloadOptions): Workload {
-  const random = rng(options.seed);
+  const random = seededRandom(options.seed);
   const images: WorkloadImage[] = [];
   for (let m = 0; m < options.manifests; m++) {
     const name = `${words[m % words.length]}-${words[Math.floor(m / words.length) % words.length]}-${m}`;
@@ -71,7 +61,7 @@ export function generateWorkload(options: WorkloadOptions): Workload {
 
 /** `count` new digests spread round-robin over the images, tagged in a range no old tag uses. */
 export function addDigests(workload: Workload, count: number, seed: number): Map<string, WorkloadDigest[]> {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const added = new Map<string, WorkloadDigest[]>();
   for (let i = 0; i < count; i++) {
     const image = workload.images[i % workload.images.length]!;

@@ -6,18 +6,8 @@ import { ManifestError } from '../../src/manifest/errors.ts';
 import { parsePlainManifest } from '../../src/manifest/kpromo.ts';
 import { expandEdges, type PromotionSpec } from '../../src/manifest/model.ts';
 import { parsePromotionManifests, renderPromotionManifest, toPromotionManifest } from '../../src/manifest/resource.ts';
+import { seededRandom } from '../support/random.ts';
 
-/** mulberry32: a small seeded PRNG, so a failing case can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const plain = `registries:
   - name: gcr.io/staging
@@ -79,7 +69,7 @@ function checkAccepted(accepted: PromotionSpec): void {
 
 test('mutated kpromo manifests are accepted or refused with located errors, never thrown at', () => {
   for (let seed = 1; seed <= 2500; seed++) {
-    const text = mutate(plain, prng(seed));
+    const text = mutate(plain, seededRandom(seed));
     try {
       const parsed = parsePlainManifest('fuzz.yaml', text);
       if (parsed.ok) checkAccepted(parsed.value);
@@ -92,7 +82,7 @@ test('mutated kpromo manifests are accepted or refused with located errors, neve
 
 test('mutated PromotionManifests are accepted or refused with located errors, never thrown at', () => {
   for (let seed = 1; seed <= 1500; seed++) {
-    const text = mutate(resource, prng(seed));
+    const text = mutate(resource, seededRandom(seed));
     try {
       const { manifests, errors } = parsePromotionManifests('fuzz.yaml', text);
       if (errors.length > 0) checkRefusal(errors, text, 'fuzz.yaml');

@@ -85,3 +85,8 @@ export function fromNetworkError(error: unknown, host: string, what: string): Re
   const reason: RegistryErrorReason = (code ? networkCodes[code] : undefined) ?? 'RequestFailed';
   return new RegistryError(reason, host, `${what}: ${err?.message ?? String(error)}${code ? ` (${code})` : ''}`, { cause: error });
 }
+
+/** An error for a person: a RegistryError's stable reason first, then its message. */
+export function describeError(error: unknown): string {
+  return error instanceof RegistryError ? `${error.reason}: ${error.message}` : (error as Error).message;
+}

@@ -4,7 +4,7 @@ export { RegistryClient, type Manifest, type ManifestHead, type RegistryClientOp
 export { ImageCopier, type CopyOptions, type CopyRequest, type CopyResult } from './copy.ts';
 export { anonymous, parseDockerConfig, StaticCredentials, type Credential, type CredentialStore } from './credentials.ts';
 export { DigestMismatchError, sha256 } from './digest.ts';
-export { RegistryError, type RegistryErrorReason } from './errors.ts';
+export { describeError, RegistryError, type RegistryErrorReason } from './errors.ts';
 export { HostLimiter, Limiters, defaultRateLimit, type RateLimitOptions } from './limiter.ts';
 export { isIndex, MediaType, parseManifest, type Descriptor } from './media-types.ts';
 export { formatReference, parseReference, parseRepository, digestPattern, tagPattern, type Reference, type Repository } from './reference.ts';

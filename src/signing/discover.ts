@@ -1,7 +1,7 @@
 // Reads every signature-like artifact cosign may have attached to a digest in one repository:
 // sigstore bundles among its referrers (the referrers API or the `sha256-<hex>` tag index), and
 // the layers of the legacy `.sig` and `.att` tags. Nothing is verified here.
-import { RegistryError, type Descriptor, type RegistryClient, type Repository } from '../registry/index.ts';
+import { describeError, type Descriptor, type RegistryClient, type Repository } from '../registry/index.ts';
 import { CosignAnnotation, CosignMediaType, legacyTag } from './formats.ts';
 
 /** Signature artifacts are small; anything larger is not one and is not read. */
@@ -36,7 +36,6 @@ async function readManifestDoc(client: RegistryClient, repo: Repository, referen
 }
 
 /** An error for a message: a RegistryError with its reason, anything else by its message. */
-export const describeError = (error: unknown): string => (error instanceof RegistryError ? `${error.reason}: ${error.message}` : (error as Error).message);
 
 export async function discover(client: RegistryClient, repo: Repository, digest: string, signal?: AbortSignal): Promise<Discovered> {
   const opts = signal ? { signal } : {};

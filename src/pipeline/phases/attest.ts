@@ -2,13 +2,12 @@
 // v1, predicate https://k8s.io/promo-tools/promotion/v1) signed by our signer as a DSSE bundle
 // and attached as a referrer in each destination repository that has none of ours yet. The
 // references go into ctx.attestations for the resource's status.
-import { forEachLimit } from '../../registry/index.ts';
+import { describeError, forEachLimit } from '../../registry/index.ts';
 import { attachAttestation, checkAttestations } from '../../provenance/attestations.ts';
 import { PROMOTION_PREDICATE, promotionStatement } from '../../provenance/promotion.ts';
 import { IN_TOTO_PAYLOAD_TYPE } from '../../provenance/statement.ts';
 import { artifactSigner } from '../../signing/trust-material.ts';
 import type { Phase, RunContext } from '../types.ts';
-import { describeError } from '../../signing/discover.ts';
 import { promotedDigests } from './sign.ts';
 
 export const attestPhase: Phase = {

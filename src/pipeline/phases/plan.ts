@@ -2,14 +2,10 @@
 // per host (one slow registry never holds back the rest) and under the per-host limiters, and
 // each fact is read once: one HEAD per source digest, one tag listing per destination
 // repository, and a manifest HEAD only for a destination tag that exists.
-import { forEachLimitBy, RegistryError, type Repository } from '../../registry/index.ts';
+import { describeError, forEachLimitBy, type Repository } from '../../registry/index.ts';
 import type { Edge, Phase, PlannedEdge, RunContext } from '../types.ts';
 
 const repoKey = (repo: Repository) => `${repo.host}/${repo.name}`;
-
-function describe(error: unknown): string {
-  return error instanceof RegistryError ? `${error.reason}: ${error.message}` : (error as Error).message;
-}
 
 export const planPhase: Phase = {
   name: 'Plan',
@@ -30,7 +26,7 @@ export const planPhase: Phase = {
           entry.present = (await client.headManifest(entry.repo, entry.digest, opts)) !== undefined;
         } catch (error) {
           signal.throwIfAborted();
-          entry.error = describe(error);
+          entry.error = describeError(error);
         }
       }),
       forEachLimitBy([...destinations.values()], (e) => e.repo.host, limit, async (entry) => {
@@ -38,7 +34,7 @@ export const planPhase: Phase = {
           entry.tags = new Set(await client.listTagsOrEmpty(entry.repo, opts));
         } catch (error) {
           signal.throwIfAborted();
-          entry.error = describe(error);
+          entry.error = describeError(error);
         }
       }),
     ]);
@@ -60,7 +56,7 @@ export const planPhase: Phase = {
             tagDigests.set(key, (await client.headManifest(edge.dst, tag, opts))?.digest);
           } catch (error) {
             signal.throwIfAborted();
-            readErrors.set(key, describe(error));
+            readErrors.set(key, describeError(error));
           }
         } });
       }
@@ -73,7 +69,7 @@ export const planPhase: Phase = {
             digestPresent.set(key, (await client.headManifest(edge.dst, edge.digest, opts)) !== undefined);
           } catch (error) {
             signal.throwIfAborted();
-            readErrors.set(key, describe(error));
+            readErrors.set(key, describeError(error));
           }
         } });
       }

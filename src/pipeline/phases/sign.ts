@@ -3,8 +3,7 @@
 // One signature per digest is made and copied where it is missing; a digest that already has a
 // valid one of ours is not signed again, so a rerun after a crash repairs without duplicates.
 // Staging's own signatures and attestations are copied along first.
-import { forEachLimit, isIndex, parseManifest, type Descriptor, type Repository } from '../../registry/index.ts';
-import { describeError } from '../../signing/discover.ts';
+import { describeError, forEachLimit, isIndex, parseManifest, type Descriptor, type Repository } from '../../registry/index.ts';
 import { ensureSigned } from '../../signing/image.ts';
 import { copyAttachments, readAttachments, type Attachments } from '../../signing/travel.ts';
 import { artifactSigner } from '../../signing/trust-material.ts';

@@ -5,8 +5,8 @@ import { repositoryScope } from './auth.ts';
 import { sha256, VerifyingStream } from './digest.ts';
 import { RegistryError } from './errors.ts';
 import { isIndex, manifestAccept, MediaType, type Descriptor } from './media-types.ts';
-import type { Repository } from './reference.ts';
-import { digestPattern } from './reference.ts';
+import type { Repository } from '../api/reference.ts';
+import { digestPattern } from '../api/reference.ts';
 import { headerValue, Transport, type RegistryResponse, type TransportOptions } from './transport.ts';
 
 export interface ManifestHead {

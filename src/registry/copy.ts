@@ -9,7 +9,7 @@ import { DigestMismatchError } from './digest.ts';
 import { RegistryError } from './errors.ts';
 import { SourceCache } from './source-cache.ts';
 import { isIndex, parseManifest, type Descriptor } from './media-types.ts';
-import type { Repository } from './reference.ts';
+import type { Repository } from '../api/reference.ts';
 
 export interface CopyRequest {
   src: Repository;

@@ -7,7 +7,7 @@ export { DigestMismatchError, sha256 } from './digest.ts';
 export { describeError, RegistryError, type RegistryErrorReason } from './errors.ts';
 export { HostLimiter, Limiters, defaultRateLimit, type RateLimitOptions } from './limiter.ts';
 export { isIndex, MediaType, parseManifest, type Descriptor } from './media-types.ts';
-export { formatReference, parseReference, parseRepository, digestPattern, tagPattern, type Reference, type Repository } from './reference.ts';
+export { formatReference, parseReference, parseRepository, digestPattern, tagPattern, type Reference, type Repository } from '../api/reference.ts';
 export { RegistryStats } from './stats.ts';
 export { defaultRetry, defaultTimeouts, type RetryOptions, type Timeouts, type TransportOptions } from './transport.ts';
 export { forEachLimit, forEachLimitBy } from './concurrency.ts';

@@ -2,7 +2,7 @@
 // (public keys from Secrets, keyless identities and their Fulcio roots) and our own signer.
 // Loaded once per run; Secrets are read through the caller's readSecret.
 import { readFile } from 'node:fs/promises';
-import type { TrustOptions } from '../pipeline/types.ts';
+import type { TrustOptions } from './options.ts';
 import { parseCertificate } from './certificate.ts';
 import { TrustError } from './errors.ts';
 import { loadPrivateKey, loadPublicKey } from './keys.ts';

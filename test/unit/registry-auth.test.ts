@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { parseChallenge } from '../../src/registry/auth.ts';
 import { nextPage } from '../../src/registry/client.ts';
 import { parseDockerConfig } from '../../src/registry/credentials.ts';
-import { parseReference } from '../../src/registry/reference.ts';
+import { parseReference } from '../../src/api/reference.ts';
 
 test('WWW-Authenticate challenges', () => {
   assert.deepEqual(parseChallenge('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/ubuntu:pull"'), {

@@ -1,6 +1,10 @@
 // Image references: `host[:port]/path[:tag][@digest]`, as docker, crane and kpromo write them.
 // Only what a promoter needs: no implicit docker.io, since promotion manifests always name
-// their registries in full.
+// their registries in full. The one reference type from the manifest model to the status: it
+// lives here, at the bottom, so manifest, registry, pipeline and controller all reach it.
+import { digestRegExp as digestPattern, tagRegExp as tagPattern } from './patterns.ts';
+
+export { digestPattern, tagPattern };
 
 export interface Repository {
   /** host[:port], e.g. `registry.k8s.io` or `127.0.0.1:5000` */
@@ -14,8 +18,6 @@ export interface Reference extends Repository {
   digest?: string;
 }
 
-export const digestPattern = /^sha256:[0-9a-f]{64}$/;
-export const tagPattern = /^\w[\w.-]{0,127}$/;
 const componentPattern = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 
 export function parseReference(text: string): Reference {

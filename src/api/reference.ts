@@ -57,3 +57,8 @@ export function parseRepository(text: string): Repository {
 export function formatReference(ref: Reference): string {
   return `${ref.host}/${ref.name}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
 }
+
+/** `host/name`: a repository's identity, for map keys and messages (a tag or digest is ignored). */
+export function formatRepository(repo: Repository): string {
+  return `${repo.host}/${repo.name}`;
+}

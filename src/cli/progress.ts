@@ -1,5 +1,6 @@
 // Progress of a pipeline run on stderr: one live line redrawn in place on a terminal, plain
 // log lines otherwise (CI logs, pipes), as kubectl and Helm behave.
+import { formatReference } from '../api/reference.ts';
 import type { PipelineEvent } from '../pipeline/index.ts';
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
@@ -51,13 +52,13 @@ export function createProgress(stream: NodeJS.WritableStream, options: { quiet?:
           break;
         case 'edgeFinished': {
           done = event.done;
-          const { edge, outcome, error } = event.result;
-          const ref = `${edge.dst.host}/${edge.dst.name}${edge.tags.length ? `:${edge.tags.join(',')}` : ''}@${edge.digest.slice(0, 19)}`;
+          const { edge, state, detail } = event.edge;
+          const ref = formatReference({ ...edge.dst, tag: edge.tags.join(',') || undefined, digest: edge.digest.slice(0, 19) });
           if (tty) {
-            if (outcome !== 'promoted') log(`${outcome}: ${ref}: ${error?.message ?? ''}`);
+            if (state !== 'promoted') log(`${state}: ${ref}: ${detail ?? ''}`);
             else if (!options.quiet) draw();
           } else {
-            log(`${outcome} ${ref}${error ? `: ${error.message}` : ''}`);
+            log(`${state} ${ref}${detail ? `: ${detail}` : ''}`);
           }
           break;
         }

@@ -4,7 +4,7 @@
 import type { CoreV1Api } from '@kubernetes/client-node';
 import type { PromotionSpec } from '../manifest/model.ts';
 import { parseDockerConfig, StaticCredentials, type Credential } from '../registry/index.ts';
-import { ReconcileError, stalled } from './errors.ts';
+import { ReconcileError } from './errors.ts';
 import { apiMessage, isNotFound, statusCode } from './kube.ts';
 import { registryHost } from './spec.ts';
 
@@ -55,26 +55,26 @@ export async function resolveCredentials(reader: SecretReader, namespace: string
     const name = registry.secretName;
     if (!name) continue;
     if (!dnsSubdomain.test(name) || name.length > 253) {
-      throw stalled('SecretRefOutsideNamespace', `registry "${registry.name}": credentials.secretRef.name "${name}" is not a Secret name in namespace ${namespace}; Secrets are read from the manifest's own namespace only — copy the Secret here and name it`);
+      throw new ReconcileError('SecretRefOutsideNamespace', `registry "${registry.name}": credentials.secretRef.name "${name}" is not a Secret name in namespace ${namespace}; Secrets are read from the manifest's own namespace only — copy the Secret here and name it`);
     }
     const secret = await reader.read(namespace, name);
     if (!secret) {
-      throw stalled('SecretNotFound', `registry "${registry.name}": Secret ${namespace}/${name} does not exist; create it (kubectl create secret docker-registry ${name} -n ${namespace} ...)`);
+      throw new ReconcileError('SecretNotFound', `registry "${registry.name}": Secret ${namespace}/${name} does not exist; create it (kubectl create secret docker-registry ${name} -n ${namespace} ...)`);
     }
     if (secret.type !== dockerConfigType) {
-      throw stalled('SecretWrongType', `registry "${registry.name}": Secret ${namespace}/${name} has type ${secret.type ?? 'Opaque'}, want ${dockerConfigType}; recreate it with kubectl create secret docker-registry`);
+      throw new ReconcileError('SecretWrongType', `registry "${registry.name}": Secret ${namespace}/${name} has type ${secret.type ?? 'Opaque'}, want ${dockerConfigType}; recreate it with kubectl create secret docker-registry`);
     }
     const encoded = secret.data?.['.dockerconfigjson'];
-    if (!encoded) throw stalled('SecretInvalid', `registry "${registry.name}": Secret ${namespace}/${name} has no .dockerconfigjson key`);
+    if (!encoded) throw new ReconcileError('SecretInvalid', `registry "${registry.name}": Secret ${namespace}/${name} has no .dockerconfigjson key`);
     let credentials: StaticCredentials;
     try {
       credentials = parseDockerConfig(Buffer.from(encoded, 'base64').toString('utf8'), `Secret ${namespace}/${name}`);
     } catch (error) {
-      throw stalled('SecretInvalid', `registry "${registry.name}": ${(error as Error).message}`);
+      throw new ReconcileError('SecretInvalid', `registry "${registry.name}": ${(error as Error).message}`);
     }
     const host = registryHost(registry.name);
     if (!credentials.hosts.includes(host)) {
-      throw stalled('SecretHasNoEntryForRegistry', `registry "${registry.name}": Secret ${namespace}/${name} has no auths entry for ${host} (it has: ${credentials.hosts.join(', ') || 'none'}); add one`);
+      throw new ReconcileError('SecretHasNoEntryForRegistry', `registry "${registry.name}": Secret ${namespace}/${name} has no auths entry for ${host} (it has: ${credentials.hosts.join(', ') || 'none'}); add one`);
     }
     entries[host] = credentials.get(host);
   }
@@ -85,9 +85,9 @@ export async function resolveCredentials(reader: SecretReader, namespace: string
 export function secretKeyReader(reader: SecretReader, namespace: string): (name: string, key: string) => Promise<Buffer> {
   return async (name, key) => {
     const secret = await reader.read(namespace, name);
-    if (!secret) throw stalled('SecretNotFound', `Secret ${namespace}/${name} does not exist; create it in the manifest's namespace`);
+    if (!secret) throw new ReconcileError('SecretNotFound', `Secret ${namespace}/${name} does not exist; create it in the manifest's namespace`);
     const value = secret.data?.[key];
-    if (value === undefined) throw stalled('SecretKeyNotFound', `Secret ${namespace}/${name} has no key "${key}"; add it`);
+    if (value === undefined) throw new ReconcileError('SecretKeyNotFound', `Secret ${namespace}/${name} has no key "${key}"; add it`);
     return Buffer.from(value, 'base64');
   };
 }

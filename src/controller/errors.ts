@@ -1,17 +1,14 @@
-// Reconcile errors with a stable CamelCase reason (conditions, events, metrics) and a message a
-// person can act on. Stalled ones are not retried until something they depend on changes.
+// Errors that end a reconcile before or around the pipeline (the spec, Secrets, the Secret API),
+// with a stable reason from the catalogue (src/api/reasons.ts) and a message a person can act
+// on. Whether retrying helps is the catalogue's word on the reason, not the error's.
+import type { Reason } from '../api/reasons.ts';
 
 export class ReconcileError extends Error {
   override name = 'ReconcileError';
-  readonly reason: string;
-  /** True: retrying will not help; the spec, a Secret or a registry must change first. */
-  readonly stalled: boolean;
+  readonly reason: Reason;
 
-  constructor(reason: string, message: string, options: { stalled?: boolean; cause?: unknown } = {}) {
+  constructor(reason: Reason, message: string, options: { cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.reason = reason;
-    this.stalled = options.stalled ?? false;
   }
 }
-
-export const stalled = (reason: string, message: string): ReconcileError => new ReconcileError(reason, message, { stalled: true });

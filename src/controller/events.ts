@@ -6,7 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
 import { apiVersion, kind } from '../api/promotion-manifest.ts';
+import type { Reason } from '../api/reasons.ts';
+import { formatReference } from '../api/reference.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { EdgeOutcome, EdgeState, RunReport } from '../pipeline/index.ts';
 import { aggregationKey, EventCache } from './event-cache.ts';
 import { apiMessage, isNotFound, type ObjectMeta } from './kube.ts';
 
@@ -81,4 +84,30 @@ export function apiEventSink(core: EventApi, instance: string, logger: Logger, c
       return run;
     },
   };
+}
+
+export interface RunEvent {
+  type: 'Normal' | 'Warning';
+  reason: Reason;
+  message: string;
+}
+
+/** Run reasons whose edges already have an Event listing them; no second Event for the run. */
+const listedReasons = new Set<Reason>(['TagMoveRefused', 'DigestNotFound', 'ImagesFailed']);
+
+/** The Events a finished run records: what was promoted, refused, lost or failed, and why the run ended. */
+export function runEvents(report: RunReport): RunEvent[] {
+  const byState = (state: EdgeState, describe: (e: EdgeOutcome) => string) => report.edges.filter((e) => e.state === state).map(describe);
+  const list = (refs: string[]) => `${refs.slice(0, 10).join(', ')}${refs.length > 10 ? ` and ${refs.length - 10} more` : ''}`;
+  const events: RunEvent[] = [];
+  const promoted = byState('promoted', ({ edge }) => formatReference({ ...edge.dst, tag: edge.tags[0], digest: edge.digest }));
+  if (promoted.length > 0) events.push({ type: 'Normal', reason: 'Promoted', message: `promoted ${promoted.length}: ${list(promoted)}` });
+  const refused = byState('tagMove', ({ edge, conflicts, detail }) => `${formatReference(edge.dst)} (${conflicts?.map((c) => `${c.tag} -> ${c.digest.slice(0, 19)}`).join(', ') ?? detail})`);
+  if (refused.length > 0) events.push({ type: 'Warning', reason: 'TagMoveRefused', message: `refused ${refused.length} tag move(s), production tags are never moved: ${list(refused)}` });
+  const lost = byState('lost', ({ edge }) => formatReference({ ...edge.src, digest: edge.digest }));
+  if (lost.length > 0) events.push({ type: 'Warning', reason: 'DigestNotFound', message: `${lost.length} source digest(s) not in staging: ${list(lost)}` });
+  const failed = byState('failed', ({ edge, reason }) => `${formatReference({ ...edge.dst, digest: edge.digest })}: ${reason}`);
+  if (failed.length > 0) events.push({ type: 'Warning', reason: 'PromotionFailed', message: `${failed.length} image(s) failed: ${list(failed)}` });
+  if (report.outcome !== 'Succeeded' && !listedReasons.has(report.reason)) events.push({ type: 'Warning', reason: report.reason, message: report.message });
+  return events;
 }

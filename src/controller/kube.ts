@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import {
   CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, Watch,
 } from '@kubernetes/client-node';
+import type { PromotionManifestSpec, PromotionManifestStatus } from '../api/promotion-manifest.ts';
 
 export interface KubeClients {
   config: KubeConfig;
@@ -85,4 +86,16 @@ export const objectKey = (o: KubeObject): string => `${o.metadata?.namespace ?? 
 export function splitKey(key: string): { namespace: string; name: string } {
   const slash = key.indexOf('/');
   return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+/** Set to any new value (e.g. a timestamp) to ask for a run now, as Flux's requestedAt. */
+export const requestedAtAnnotation = 'reconcile.hoist.dev/requestedAt';
+
+/** A PromotionManifest as the watch caches it; the spec is checked only when a run starts. */
+export interface ManifestObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+  spec?: Partial<PromotionManifestSpec> & Record<string, unknown>;
+  status?: PromotionManifestStatus;
 }

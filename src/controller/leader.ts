@@ -7,8 +7,9 @@
 import type { ConfigurationOptions, CoordinationV1Api, ObservableMiddleware, V1Lease } from '@kubernetes/client-node';
 import { Observable, V1MicroTime } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.ts';
+import { systemClock, type Clock } from './clock.ts';
 import { apiMessage, isConflict, isNotFound } from './kube.ts';
-import { Pause } from './pause.ts';
+import { deadline, Pause } from './pause.ts';
 
 /** The Lease calls the elector makes (a fake in unit tests). */
 export type LeaseApi = Pick<CoordinationV1Api, 'readNamespacedLease' | 'createNamespacedLease' | 'replaceNamespacedLease'>;
@@ -22,6 +23,7 @@ export interface LeaderElectionOptions {
   renewDeadlineMs: number;
   retryPeriodMs: number;
   logger: Logger;
+  clock?: Clock;
   onStatus?(leading: boolean): void;
 }
 
@@ -29,6 +31,7 @@ type Attempt = 'held' | 'heldByOther' | 'failed';
 
 export class LeaderElector {
   readonly #o: LeaderElectionOptions;
+  readonly #clock: Clock;
   #observedRecord = '';
   #observedAt = 0;
   #leading = false;
@@ -45,6 +48,7 @@ export class LeaderElector {
       throw new RangeError('leader election needs lease-duration > renew-deadline > retry-period > 0');
     }
     this.#o = options;
+    this.#clock = options.clock ?? systemClock;
   }
 
   get leading(): boolean {
@@ -61,7 +65,7 @@ export class LeaderElector {
   async #acquire(): Promise<boolean> {
     this.#o.logger.info({ lease: `${this.#o.namespace}/${this.#o.name}`, identity: this.#o.identity }, 'waiting to acquire the leader Lease');
     while (!this.#stopped) {
-      const started = Date.now();
+      const started = this.#clock.now();
       // An attempt that hangs must not leave us waiting forever; one that succeeds late is
       // dropped by hold() at once, since its renew deadline has already passed.
       if ((await this.#tryAcquireOrRenew(this.#o.renewDeadlineMs)) === 'held') {
@@ -91,17 +95,17 @@ export class LeaderElector {
     const lease = `${this.#o.namespace}/${this.#o.name}`;
     while (!this.#stopped) {
       const deadline = this.#renewedAt + this.#o.renewDeadlineMs;
-      await this.#pause.for(Math.max(0, Math.min(this.#o.retryPeriodMs, deadline - Date.now())));
+      await this.#pause.for(Math.max(0, Math.min(this.#o.retryPeriodMs, deadline - this.#clock.now())));
       if (this.#stopped) break;
-      const started = Date.now();
+      const started = this.#clock.now();
       const left = deadline - started;
       if (left <= 0) return this.#lose('could not renew it within the renew deadline');
       const attempt = await this.#tryAcquireOrRenew(left);
       if (this.#stopped) break;
       if (attempt === 'held') this.#renewedAt = started;
       else if (attempt === 'heldByOther') return this.#lose('another identity holds it');
-      else if (Date.now() >= this.#renewedAt + this.#o.renewDeadlineMs) return this.#lose('could not renew it within the renew deadline');
-      else this.#o.logger.debug({ lease, leftMs: this.#renewedAt + this.#o.renewDeadlineMs - Date.now() }, 'renewing the leader Lease failed; retrying');
+      else if (this.#clock.now() >= this.#renewedAt + this.#o.renewDeadlineMs) return this.#lose('could not renew it within the renew deadline');
+      else this.#o.logger.debug({ lease, leftMs: this.#renewedAt + this.#o.renewDeadlineMs - this.#clock.now() }, 'renewing the leader Lease failed; retrying');
     }
     return 'stopped';
   }
@@ -123,16 +127,23 @@ export class LeaderElector {
     await this.#loop.catch(() => undefined);
     if (!this.#leading) return;
     this.#setLeading(false);
-    const signal = AbortSignal.timeout(this.#o.renewDeadlineMs);
+    await this.#release();
+  }
+
+  /** Empties the holder so a standby takes over at once rather than after the lease duration. */
+  async #release(): Promise<void> {
+    const { signal, clear } = deadline(this.#o.renewDeadlineMs);
     try {
       const lease = await bounded(this.#o.coordination.readNamespacedLease({ name: this.#o.name, namespace: this.#o.namespace }, withSignal(signal)), signal);
       if (lease.spec?.holderIdentity !== this.#o.identity) return;
-      const now = new V1MicroTime();
+      const now = new V1MicroTime(this.#clock.now());
       lease.spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: now, acquireTime: now };
       await bounded(this.#o.coordination.replaceNamespacedLease({ name: this.#o.name, namespace: this.#o.namespace, body: lease }, withSignal(signal)), signal);
       this.#o.logger.info({ lease: `${this.#o.namespace}/${this.#o.name}` }, 'released the leader Lease');
     } catch (error) {
       this.#o.logger.warn({ err: apiMessage(error) }, 'could not release the leader Lease; it expires after the lease duration');
+    } finally {
+      clear();
     }
   }
 
@@ -144,52 +155,74 @@ export class LeaderElector {
 
   /** One read-then-write of the Lease, aborted after timeoutMs or on stop(). */
   async #tryAcquireOrRenew(timeoutMs: number): Promise<Attempt> {
-    const { coordination, namespace, name, identity } = this.#o;
-    const signal = AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(Math.max(1, timeoutMs))]);
-    const options = withSignal(signal);
-    const leaseDurationSeconds = Math.max(1, Math.ceil(this.#o.leaseDurationMs / 1000));
-    const now = new V1MicroTime();
+    const timeout = deadline(Math.max(1, timeoutMs));
+    try {
+      return await this.#attempt(AbortSignal.any([this.#stopping.signal, timeout.signal]));
+    } finally {
+      timeout.clear();
+    }
+  }
+
+  async #attempt(signal: AbortSignal): Promise<Attempt> {
+    const { coordination, namespace, name } = this.#o;
     let lease: V1Lease;
     try {
-      lease = await bounded(coordination.readNamespacedLease({ name, namespace }, options), signal);
+      lease = await bounded(coordination.readNamespacedLease({ name, namespace }, withSignal(signal)), signal);
     } catch (error) {
-      if (!isNotFound(error)) {
-        this.#o.logger.warn({ err: apiMessage(error) }, 'could not read the leader Lease');
-        return 'failed';
-      }
-      if (this.#stopped) return 'failed';
-      try {
-        await bounded(coordination.createNamespacedLease({
-          namespace,
-          body: { metadata: { name, namespace }, spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 } },
-        }, options), signal);
-        this.#observe(`${identity}|${now.toISOString()}`);
-        return 'held';
-      } catch (createError) {
-        if (!isConflict(createError)) this.#o.logger.warn({ err: apiMessage(createError) }, 'could not create the leader Lease');
-        return 'failed';
-      }
+      if (isNotFound(error)) return this.#create(signal);
+      this.#o.logger.warn({ err: apiMessage(error) }, 'could not read the leader Lease');
+      return 'failed';
     }
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? '';
     const record = `${holder}|${String(spec.renewTime ?? '')}|${lease.metadata?.resourceVersion ?? ''}`;
     if (record !== this.#observedRecord) this.#observe(record);
-    const heldByOther = holder !== '' && holder !== identity;
+    const heldByOther = holder !== '' && holder !== this.#o.identity;
     // While leading, someone else's name on the Lease means we lost it, whatever its age.
     if (heldByOther && this.#leading) return 'heldByOther';
-    const duration = (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000;
-    if (heldByOther && this.#observedAt + duration > Date.now()) return 'heldByOther';
+    const duration = (spec.leaseDurationSeconds ?? this.#leaseSeconds) * 1000;
+    if (heldByOther && this.#observedAt + duration > this.#clock.now()) return 'heldByOther';
     if (this.#stopped) return 'failed';
+    return this.#take(lease, signal);
+  }
+
+  get #leaseSeconds(): number {
+    return Math.max(1, Math.ceil(this.#o.leaseDurationMs / 1000));
+  }
+
+  async #create(signal: AbortSignal): Promise<Attempt> {
+    if (this.#stopped) return 'failed';
+    const { coordination, namespace, name, identity } = this.#o;
+    const now = new V1MicroTime(this.#clock.now());
+    try {
+      await bounded(coordination.createNamespacedLease({
+        namespace,
+        body: { metadata: { name, namespace }, spec: { holderIdentity: identity, leaseDurationSeconds: this.#leaseSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 } },
+      }, withSignal(signal)), signal);
+      this.#observe(`${identity}|${now.toISOString()}`);
+      return 'held';
+    } catch (error) {
+      if (!isConflict(error)) this.#o.logger.warn({ err: apiMessage(error) }, 'could not create the leader Lease');
+      return 'failed';
+    }
+  }
+
+  /** Writes us as the holder (a renew, or a takeover of an expired Lease); 409 if it changed since the read. */
+  async #take(lease: V1Lease, signal: AbortSignal): Promise<Attempt> {
+    const { coordination, namespace, name, identity } = this.#o;
+    const spec = lease.spec ?? {};
+    const holder = spec.holderIdentity ?? '';
+    const now = new V1MicroTime(this.#clock.now());
     lease.spec = {
       ...spec,
       holderIdentity: identity,
-      leaseDurationSeconds,
+      leaseDurationSeconds: this.#leaseSeconds,
       renewTime: now,
       acquireTime: holder === identity && spec.acquireTime ? toMicroTime(spec.acquireTime) : now,
       leaseTransitions: (spec.leaseTransitions ?? 0) + (holder === identity ? 0 : 1),
     };
     try {
-      await bounded(coordination.replaceNamespacedLease({ name, namespace, body: lease }, options), signal);
+      await bounded(coordination.replaceNamespacedLease({ name, namespace, body: lease }, withSignal(signal)), signal);
       this.#observe(`${identity}|${now.toISOString()}`);
       return 'held';
     } catch (error) {
@@ -200,7 +233,7 @@ export class LeaderElector {
 
   #observe(record: string): void {
     this.#observedRecord = record;
-    this.#observedAt = Date.now();
+    this.#observedAt = this.#clock.now();
   }
 }
 

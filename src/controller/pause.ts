@@ -20,3 +20,15 @@ export class Pause {
     this.#wake?.();
   }
 }
+
+/**
+ * An AbortSignal that aborts after `ms` with a TimeoutError, as AbortSignal.timeout does, but on
+ * the global setTimeout (so node:test's mock timers drive it); clear() drops the timer once the
+ * work it bounds is over, so no run leaves a timer behind.
+ */
+export function deadline(ms: number): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException(`timed out after ${ms} ms`, 'TimeoutError')), ms);
+  timer.unref?.();
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+}

@@ -2,17 +2,9 @@
 // two workers on one key (an add while it is processed marks it dirty and it runs again after),
 // per-key exponential backoff on failure, delayed adds that keep only the earliest deadline.
 
+import type { QueueMetrics } from '../observability/metrics.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
-
-export interface QueueMetrics {
-  depth(n: number): void;
-  added(): void;
-  retried(): void;
-  /** Seconds a key waited between being added and being taken. */
-  queued(seconds: number): void;
-  /** Seconds a key was processed. */
-  worked(seconds: number): void;
-}
+import { systemClock, type Clock } from './clock.ts';
 
 /** The longest delay setTimeout honours (2^31-1 ms, about 24.8 days); longer ones fire after 1 ms. */
 export const maxDelayMs = 2 ** 31 - 1;
@@ -22,6 +14,7 @@ const noMetrics: QueueMetrics = { depth() {}, added() {}, retried() {}, queued()
 export interface WorkQueueOptions {
   backoff?: BackoffOptions;
   metrics?: QueueMetrics;
+  clock?: Clock;
 }
 
 export class WorkQueue {
@@ -36,11 +29,13 @@ export class WorkQueue {
   readonly #waiters: ((key: string | undefined) => void)[] = [];
   readonly #backoff: BackoffOptions;
   readonly #metrics: QueueMetrics;
+  readonly #clock: Clock;
   #shuttingDown = false;
 
   constructor(options: WorkQueueOptions = {}) {
     this.#backoff = options.backoff ?? { baseMs: 1000, maxMs: 5 * 60_000, jitter: 0.1 };
     this.#metrics = options.metrics ?? noMetrics;
+    this.#clock = options.clock ?? systemClock;
   }
 
   get length(): number {
@@ -59,7 +54,7 @@ export class WorkQueue {
     if (this.#shuttingDown || this.#dirty.has(key)) return;
     this.#metrics.added();
     this.#dirty.add(key);
-    this.#addedAt.set(key, performance.now());
+    this.#addedAt.set(key, this.#clock.now());
     // A key being processed goes back in the queue when done() is called, not before.
     if (this.#processing.has(key)) return;
     this.#push(key);
@@ -74,7 +69,7 @@ export class WorkQueue {
     if (requestedMs <= 0) return this.add(key);
     if (!Number.isFinite(requestedMs)) return;
     const ms = Math.min(requestedMs, maxDelayMs);
-    const at = Date.now() + ms;
+    const at = this.#clock.now() + ms;
     const existing = this.#timers.get(key);
     if (existing && existing.at <= at) return;
     if (existing) clearTimeout(existing.timer);
@@ -117,7 +112,7 @@ export class WorkQueue {
     this.#processing.delete(key);
     const started = this.#startedAt.get(key);
     this.#startedAt.delete(key);
-    if (started !== undefined) this.#metrics.worked((performance.now() - started) / 1000);
+    if (started !== undefined) this.#metrics.worked((this.#clock.now() - started) / 1000);
     if (this.#dirty.has(key)) this.#push(key);
   }
 
@@ -152,7 +147,7 @@ export class WorkQueue {
     this.#processing.add(key);
     const added = this.#addedAt.get(key);
     this.#addedAt.delete(key);
-    const now = performance.now();
+    const now = this.#clock.now();
     if (added !== undefined) this.#metrics.queued((now - added) / 1000);
     this.#startedAt.set(key, now);
     return key;

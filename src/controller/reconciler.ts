@@ -1,81 +1,94 @@
-// One reconcile of one PromotionManifest: decide whether a run is due, write Reconciling, accept
-// the spec and its credentials, run the pipeline bounded by spec.timeout and by shutdown, then
-// write the outcome as status, Events and metrics. Returns what the work queue should do next.
+// One reconcile of one PromotionManifest, as a list of named steps:
+//   due -> start -> accept spec -> resolve credentials -> run -> record
+// Each step is small; the run's outcome comes from the pipeline as one report (or, when the run
+// could not start, from notRun), and `record` only renders it: status, Events, metrics, and
+// what the work queue does next. Whether a failure is retried or Stalled is the catalogue's
+// word on the report's reason (src/api/reasons.ts).
 import { kind, type PromotionManifestSpec } from '../api/promotion-manifest.ts';
+import type { Reason } from '../api/reasons.ts';
+import { formatReference } from '../api/reference.ts';
+import { specModel } from '../manifest/resource.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ControllerMetrics } from '../observability/metrics.ts';
-import { edgesFromSpecs } from '../pipeline/edges.ts';
-import { runPipeline, type PipelineEvent, type RunReport } from '../pipeline/index.ts';
-import { RegistryClient, formatReference, type RegistryClientOptions } from '../registry/index.ts';
-import { finishedStatus, startedStatus, verdict, type RunOutcome, type Status } from './conditions.ts';
+import { edgesFromSpecs, isRetryable, notRun, runPipeline, type PipelineEvent, type PipelineOptions, type RunReport } from '../pipeline/index.ts';
+import { RegistryClient, type RegistryClientOptions, type StaticCredentials } from '../registry/index.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { finishedStatus, startedStatus } from './conditions.ts';
 import { referencedSecrets, resolveCredentials, secretKeyReader, type SecretReader } from './credentials.ts';
 import { ReconcileError } from './errors.ts';
-import type { EventSink } from './events.ts';
-import { splitKey, type ObjectMeta } from './kube.ts';
-import { acceptSpec, toModel } from './spec.ts';
+import { runEvents, type EventSink } from './events.ts';
+import { requestedAtAnnotation, splitKey, type ManifestObject, type ObjectMeta } from './kube.ts';
+import { RunMemory, type ManifestCondition } from './memory.ts';
+import { deadline } from './pause.ts';
+import { acceptSpec, type AcceptedSpec } from './spec.ts';
 import type { StatusWriter } from './status.ts';
 
-export const requestedAtAnnotation = 'reconcile.hoist.dev/requestedAt';
-
-export interface ManifestObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: ObjectMeta;
-  spec?: Partial<PromotionManifestSpec> & Record<string, unknown>;
-  status?: Status;
-}
-
+/** What the work queue does with the key after a reconcile. */
 export type ReconcileResult =
   | { kind: 'done' }
   | { kind: 'requeueAfter'; ms: number }
-  | { kind: 'error'; error: Error }
+  /** The run failed and a retry may help: back off, then run again. */
+  | { kind: 'retry'; reason: Reason; message: string }
   /** Shutdown interrupted the run; nothing was recorded, the next leader reruns it. */
   | { kind: 'aborted' };
 
 export interface ReconcilerOptions {
   get(key: string): ManifestObject | undefined;
   secrets: SecretReader;
-  status: StatusWriter;
+  status: Pick<StatusWriter, 'update'>;
   events: EventSink;
   metrics: ControllerMetrics;
   logger: Logger;
+  clock?: Clock;
   allowedRegistries?: string[];
   registry?: Partial<RegistryClientOptions>;
   concurrency?: number;
   planConcurrency?: number;
   /** Keyless material the spec does not carry (flags); our identity comes from the token. */
   keyless?: { fulcioURL?: string; tokenPath?: string; trustedRoot?: unknown };
+  /** The pipeline (tests give canned reports). */
+  runPipeline?: typeof runPipeline;
 }
 
-/** What the last run of a key decided; in memory, so a restarted controller runs everything once. */
-interface Memory {
-  uid: string | undefined;
+/** Interval of a manifest whose spec could not be read. */
+const fallbackIntervalMs = 10 * 60_000;
+
+/** One run in progress: what the steps share. */
+interface Run {
+  key: string;
+  obj: ManifestObject;
+  namespace: string;
+  name: string;
   generation: number;
   requestedAt: string | undefined;
-  nextRunAt: number;
-  /** A Secret it uses changed. */
-  stale: boolean;
-  secrets: string[];
-  condition: 'Ready' | 'Stalled' | 'Reconciling' | undefined;
+  mode: PipelineOptions['mode'];
+  log: Logger;
+  /** Secrets the spec names; known once the spec is accepted. */
+  secrets: readonly string[];
+  intervalMs: number;
 }
 
 export class Reconciler {
   readonly #o: ReconcilerOptions;
-  readonly #memory = new Map<string, Memory>();
+  readonly #clock: Clock;
+  readonly #memory: RunMemory;
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#memory = new RunMemory((counts) => {
+      for (const [condition, n] of Object.entries(counts)) options.metrics.manifests.set({ condition }, n);
+    });
   }
 
   /** A Secret the manifest uses changed: its next reconcile runs even if not yet due. */
   markStale(key: string): void {
-    const memory = this.#memory.get(key);
-    if (memory) memory.stale = true;
+    this.#memory.markStale(key);
   }
 
-  forget(key: string): void {
-    this.#memory.delete(key);
-    this.#updateGauge();
+  /** Keys of manifests that name Secret namespace/name. */
+  usersOfSecret(namespace: string, name: string): string[] {
+    return this.#memory.usersOfSecret(namespace, name);
   }
 
   async reconcile(key: string, shutdown: AbortSignal): Promise<ReconcileResult> {
@@ -83,8 +96,7 @@ export class Reconciler {
       return await this.#reconcile(key, shutdown);
     } catch (error) {
       // An API error mid-run (e.g. the API server restarting): the retry must run, not wait.
-      const memory = this.#memory.get(key);
-      if (memory) memory.nextRunAt = 0;
+      this.#memory.dueNow(key);
       throw error;
     }
   }
@@ -92,178 +104,163 @@ export class Reconciler {
   async #reconcile(key: string, shutdown: AbortSignal): Promise<ReconcileResult> {
     const obj = this.#o.get(key);
     if (!obj || obj.metadata.deletionTimestamp) {
-      this.forget(key);
+      this.#memory.forget(key);
       return { kind: 'done' };
     }
-    const { namespace, name } = splitKey(key);
-    const log = this.#o.logger.child({ namespace, name });
-    const generation = obj.metadata.generation ?? 0;
-    if (obj.spec?.suspend === true) {
-      log.debug('suspended; not reconciling');
-      return { kind: 'done' };
-    }
-    const requestedAt = obj.metadata.annotations?.[requestedAtAnnotation];
+    if (obj.spec?.suspend === true) return { kind: 'done' };
+    const due = this.#due(key, obj);
+    if (typeof due === 'number') return { kind: 'requeueAfter', ms: due };
+    await this.#start(due);
+    const report = await this.#run(due, shutdown);
+    if (!report) return { kind: 'aborted' };
+    return this.#record(due, report);
+  }
+
+  /** Step "due": the run to make now, or how long until one is due. */
+  #due(key: string, obj: ManifestObject): Run | number {
     const memory = this.#memory.get(key);
+    const generation = obj.metadata.generation ?? 0;
+    const requestedAt = obj.metadata.annotations?.[requestedAtAnnotation];
     const handled = memory ? memory.requestedAt : obj.status?.lastHandledReconcileAt;
     const onDemand = requestedAt !== undefined && requestedAt !== handled;
-    const due = !memory || memory.uid !== obj.metadata.uid || memory.generation !== generation || onDemand || memory.stale || Date.now() >= memory.nextRunAt;
-    if (!due) return { kind: 'requeueAfter', ms: memory.nextRunAt - Date.now() };
-
-    log.info({ generation, onDemand, trigger: !memory ? 'first' : memory.generation !== generation ? 'spec' : onDemand ? 'requestedAt' : memory.stale ? 'secret' : 'interval' }, 'reconcile started');
+    const trigger = !memory ? 'first' : memory.uid !== obj.metadata.uid || memory.generation !== generation ? 'spec'
+      : onDemand ? 'requestedAt' : memory.stale ? 'secret' : this.#clock.now() >= memory.nextRunAt ? 'interval' : undefined;
+    if (!trigger) return memory!.nextRunAt - this.#clock.now();
+    const { namespace, name } = splitKey(key);
+    const log = this.#o.logger.child({ namespace, name });
+    log.info({ generation, onDemand, trigger }, 'reconcile started');
     const mode = obj.spec?.mode === 'Plan' ? 'Plan' : 'Promote';
-    const sameObject = (stored: { metadata: ObjectMeta }) => stored.metadata.uid === obj.metadata.uid;
-    await this.#o.status.update(namespace, name, (stored) => (sameObject(stored) ? startedStatus(stored.status, generation, mode, new Date()) : undefined));
-    this.#remember(key, obj, requestedAt, Number.POSITIVE_INFINITY, 'Reconciling', memory?.secrets ?? []);
+    return { key, obj, namespace, name, generation, requestedAt, mode, log, secrets: memory?.secrets ?? [], intervalMs: fallbackIntervalMs };
+  }
 
-    let outcome: RunOutcome;
-    let intervalMs: number | undefined;
-    let report: RunReport | undefined;
-    let secrets: string[] = [];
+  /** Step "start": Reconciling=True on the status, and no other run until this one ends. */
+  async #start(run: Run): Promise<void> {
+    await this.#o.status.update(run.namespace, run.name, (stored) => (this.#same(run, stored) ? startedStatus(stored.status, run.generation, run.mode, new Date(this.#clock.now())) : undefined));
+    this.#remember(run, Number.POSITIVE_INFINITY, 'Reconciling');
+  }
+
+  /** Steps "accept spec", "resolve credentials" and "run": the report, or undefined on shutdown. */
+  async #run(run: Run, shutdown: AbortSignal): Promise<RunReport | undefined> {
+    let accepted: AcceptedSpec | undefined;
     try {
-      const accepted = acceptSpec(obj.spec, this.#o.allowedRegistries);
-      intervalMs = accepted.intervalMs;
-      secrets = referencedSecrets(accepted.model, accepted.spec);
-      this.#remember(key, obj, requestedAt, Number.POSITIVE_INFINITY, 'Reconciling', secrets);
-      const credentials = await resolveCredentials(this.#o.secrets, namespace, accepted.model);
-      const client = new RegistryClient({ ...this.#o.registry, credentials });
-      const flushMetrics = this.#o.metrics.watchRegistryClient(client);
-      const timeout = AbortSignal.timeout(accepted.timeoutMs);
-      const signal = AbortSignal.any([shutdown, timeout]);
-      try {
-        report = await runPipeline(edgesFromSpecs([accepted.model]), client, {
-          mode: accepted.spec.mode, concurrency: this.#o.concurrency ?? 8, planConcurrency: this.#o.planConcurrency ?? 16, signal,
-          onEvent: (event) => this.#onEvent(event, log),
-          trust: {
-            ...(accepted.spec.verification && { verification: accepted.spec.verification }),
-            ...(accepted.spec.signing && { signing: accepted.spec.signing }),
-            ...(accepted.spec.attestation && { attestation: accepted.spec.attestation }),
-            readSecret: secretKeyReader(this.#o.secrets, namespace),
-            ...(this.#o.keyless && { keyless: this.#o.keyless }),
-            source: { kind, namespace, name, ...(obj.metadata.uid && { uid: obj.metadata.uid }), generation },
-          },
-        });
-        outcome = { kind: 'report', report };
-      } catch (error) {
-        if (shutdown.aborted) {
-          log.info('run interrupted by shutdown; what was copied stays, the next run finishes it');
-          return { kind: 'aborted' };
-        }
-        if (timeout.aborted) {
-          outcome = { kind: 'failed', reason: 'Timeout', message: `the run took longer than spec.timeout (${accepted.spec.timeout ?? '1h'}); what was copied stays and the next run continues` };
-        } else if (error instanceof ReconcileError) {
-          outcome = error.stalled ? { kind: 'stalled', reason: error.reason, message: error.message } : { kind: 'failed', reason: error.reason, message: error.message };
-        } else {
-          outcome = { kind: 'failed', reason: 'RunFailed', message: (error as Error).message };
-        }
-      } finally {
-        await client.close();
-        flushMetrics();
-      }
+      accepted = this.#accept(run);
+      const credentials = await resolveCredentials(this.#o.secrets, run.namespace, accepted.model);
+      return await this.#pipeline(run, accepted, credentials, shutdown);
     } catch (error) {
       if (!(error instanceof ReconcileError)) throw error;
-      outcome = error.stalled ? { kind: 'stalled', reason: error.reason, message: error.message } : { kind: 'failed', reason: error.reason, message: error.message };
-      if (secrets.length === 0 && obj.spec) secrets = safeSecrets(obj.spec);
+      if (!accepted) run.secrets = secretsOf(run.obj.spec);
+      return notRun(run.mode, error.reason, error.message);
     }
+  }
 
-    await this.#o.status.update(namespace, name, (stored) => (sameObject(stored) ? finishedStatus(stored.status, generation, outcome, new Date(), requestedAt) : undefined));
-    await this.#recordEvents(obj, outcome, log);
-    if (report) this.#countEdges(report);
+  /** Step "accept spec": the checks the CRD cannot make; from here the Secrets it names wake it. */
+  #accept(run: Run): AcceptedSpec {
+    const accepted = acceptSpec(run.obj.spec, this.#o.allowedRegistries);
+    run.intervalMs = accepted.intervalMs;
+    run.secrets = referencedSecrets(accepted.model, accepted.spec);
+    this.#remember(run, Number.POSITIVE_INFINITY, 'Reconciling');
+    return accepted;
+  }
 
-    // The same verdict as the status just written: Reconciling=True (retrying) goes back to the
-    // queue with per-key backoff, Stalled waits for a change, the rest for the interval.
-    const v = verdict(outcome);
-    if (v.retrying) {
-      this.#remember(key, obj, requestedAt, 0, 'Reconciling', secrets);
-      const reason = v.ready.reason;
-      const message = v.ready.message ?? '';
-      log.warn({ reason, err: message, outcome: report?.outcome, summary: report?.summary }, 'reconcile failed; retrying with backoff');
-      return { kind: 'error', error: new ReconcileError(reason, message) };
+  /** Step "run": the pipeline, bounded by spec.timeout and by shutdown. */
+  async #pipeline(run: Run, accepted: AcceptedSpec, credentials: StaticCredentials, shutdown: AbortSignal): Promise<RunReport | undefined> {
+    const client = new RegistryClient({ ...this.#o.registry, credentials });
+    const flushMetrics = this.#o.metrics.watchRegistryClient(client.stats);
+    const timeout = deadline(accepted.timeoutMs);
+    try {
+      return await (this.#o.runPipeline ?? runPipeline)(edgesFromSpecs([accepted.model]), client, this.#pipelineOptions(run, accepted, AbortSignal.any([shutdown, timeout.signal])));
+    } catch (error) {
+      if (shutdown.aborted) {
+        run.log.info('run interrupted by shutdown; what was copied stays, the next run finishes it');
+        return undefined;
+      }
+      if (timeout.signal.aborted) return notRun(run.mode, 'Timeout', `the run took longer than spec.timeout (${accepted.spec.timeout ?? '1h'}); what was copied stays and the next run continues`);
+      if (error instanceof ReconcileError) return notRun(run.mode, error.reason, error.message);
+      return notRun(run.mode, 'RunFailed', (error as Error).message);
+    } finally {
+      timeout.clear();
+      await client.close();
+      flushMetrics();
     }
-    const condition = v.stalled ? 'Stalled' : 'Ready';
-    if (outcome.kind === 'stalled') {
-      // Nothing to retry until the spec or a Secret changes; both wake the key up.
-      this.#remember(key, obj, requestedAt, Number.POSITIVE_INFINITY, 'Stalled', secrets);
-      log.warn({ reason: outcome.reason, err: outcome.message }, 'stalled');
+  }
+
+  #pipelineOptions(run: Run, { spec }: AcceptedSpec, signal: AbortSignal): PipelineOptions {
+    return {
+      mode: spec.mode, concurrency: this.#o.concurrency ?? 8, planConcurrency: this.#o.planConcurrency ?? 16, signal,
+      onEvent: (event) => this.#onEvent(event, run.log),
+      trust: {
+        ...(spec.verification && { verification: spec.verification }),
+        ...(spec.signing && { signing: spec.signing }),
+        ...(spec.attestation && { attestation: spec.attestation }),
+        readSecret: secretKeyReader(this.#o.secrets, run.namespace),
+        ...(this.#o.keyless && { keyless: this.#o.keyless }),
+        source: { kind, namespace: run.namespace, name: run.name, ...(run.obj.metadata.uid && { uid: run.obj.metadata.uid }), generation: run.generation },
+      },
+    };
+  }
+
+  /** Step "record": status, Events and metrics from the report, and what the queue does next. */
+  async #record(run: Run, report: RunReport): Promise<ReconcileResult> {
+    await this.#o.status.update(run.namespace, run.name, (stored) => (this.#same(run, stored) ? finishedStatus(stored.status, run.generation, report, new Date(this.#clock.now()), run.requestedAt) : undefined));
+    for (const event of runEvents(report)) await this.#o.events.record(run.obj, event.type, event.reason, event.message);
+    this.#countEdges(report);
+    const summary = report.edges.length > 0 ? report.summary : undefined;
+    if (isRetryable(report)) {
+      this.#remember(run, 0, 'Reconciling');
+      run.log.warn({ reason: report.reason, err: report.message, outcome: report.outcome, summary }, 'reconcile failed; retrying with backoff');
+      return { kind: 'retry', reason: report.reason, message: report.message };
+    }
+    if (report.outcome !== 'Succeeded' && report.phases.length === 0) {
+      // The spec or a Secret must change first, and both wake the key up.
+      this.#remember(run, Number.POSITIVE_INFINITY, 'Stalled');
+      run.log.warn({ reason: report.reason, err: report.message }, 'stalled');
       return { kind: 'done' };
     }
-    const next = intervalMs ?? 10 * 60_000;
-    this.#remember(key, obj, requestedAt, Date.now() + next, condition, secrets);
-    log.info({ outcome: report?.outcome, summary: report?.summary, nextRunInMs: next }, 'reconcile finished');
-    return { kind: 'requeueAfter', ms: next };
+    // Stalled on what the registries hold (tag moves, lost digests, signatures): they change
+    // unseen, so the run is checked again at its interval like a successful one.
+    this.#remember(run, this.#clock.now() + run.intervalMs, report.outcome === 'Succeeded' ? 'Ready' : 'Stalled');
+    run.log.info({ outcome: report.outcome, reason: report.reason, summary, nextRunInMs: run.intervalMs }, 'reconcile finished');
+    return { kind: 'requeueAfter', ms: run.intervalMs };
   }
 
-  /** Keys of manifests whose credentials are in Secret namespace/name. */
-  usersOfSecret(namespace: string, name: string): string[] {
-    const keys: string[] = [];
-    for (const [key, memory] of this.#memory) {
-      if (splitKey(key).namespace === namespace && memory.secrets.includes(name)) keys.push(key);
-    }
-    return keys;
+  #same(run: Run, stored: { metadata: ObjectMeta }): boolean {
+    return stored.metadata.uid === run.obj.metadata.uid;
   }
 
-  #remember(key: string, obj: ManifestObject, requestedAt: string | undefined, nextRunAt: number, condition: Memory['condition'], secrets: string[]): void {
+  #remember(run: Run, nextRunAt: number, condition: ManifestCondition): void {
     // Deleted (or replaced) while it ran: the delete already came and went, so a record made
     // now would never be forgotten. The queued key reconciles what exists now.
-    const current = this.#o.get(key);
-    if (!current || current.metadata.deletionTimestamp || current.metadata.uid !== obj.metadata.uid) {
-      if (this.#memory.delete(key)) this.#updateGauge();
+    const current = this.#o.get(run.key);
+    if (!current || current.metadata.deletionTimestamp || current.metadata.uid !== run.obj.metadata.uid) {
+      this.#memory.forget(run.key);
       return;
     }
-    this.#memory.set(key, { uid: obj.metadata.uid, generation: obj.metadata.generation ?? 0, requestedAt, nextRunAt, stale: false, secrets, condition });
-    this.#updateGauge();
-  }
-
-  #updateGauge(): void {
-    const counts = { Ready: 0, Stalled: 0, Reconciling: 0 };
-    for (const memory of this.#memory.values()) if (memory.condition) counts[memory.condition] += 1;
-    for (const [condition, n] of Object.entries(counts)) this.#o.metrics.manifests.set({ condition }, n);
+    const { uid, generation = 0 } = run.obj.metadata;
+    this.#memory.set(run.key, { uid, generation, requestedAt: run.requestedAt, nextRunAt, stale: false, secrets: run.secrets, condition });
   }
 
   #onEvent(event: PipelineEvent, log: Logger): void {
     if (event.type === 'phaseStarted') log.debug({ phase: event.phase }, 'phase started');
     if (event.type === 'phaseFinished') {
       this.#o.metrics.phaseDuration.observe({ phase: event.phase.name }, event.phase.durationMs / 1000);
-      log.info({ phase: event.phase.name, result: event.phase.result, durationMs: event.phase.durationMs, detail: event.phase.message }, 'phase finished');
+      log.info({ phase: event.phase.name, result: event.phase.result, reason: event.phase.reason, durationMs: event.phase.durationMs, detail: event.phase.message }, 'phase finished');
     }
     if (event.type === 'edgeFinished') {
-      const { edge, outcome, error } = event.result;
-      log.info({ phase: 'Promote', image: formatReference({ ...edge.dst, digest: edge.digest }), tags: edge.tags, outcome, ...(error && { reason: error.reason, err: error.message }), done: event.done, total: event.total }, 'edge finished');
+      const { edge, state, reason, detail } = event.edge;
+      log.info({ phase: 'Promote', image: formatReference({ ...edge.dst, digest: edge.digest }), tags: edge.tags, outcome: state, ...(reason && { reason, err: detail }), done: event.done, total: event.total }, 'edge finished');
     }
   }
 
   #countEdges(report: RunReport): void {
-    const byEdge = new Map(report.results.map((r) => [r.edge, r.outcome]));
-    for (const edge of report.plan) {
-      const byState: Record<string, string> = { promote: report.mode === 'Plan' ? 'planned' : 'skipped', present: 'present', lost: 'lost', tagMove: 'refused', failed: 'failed', unverified: 'refused' };
-      const outcome = byEdge.get(edge) ?? byState[edge.state] ?? edge.state;
-      this.#o.metrics.edges.inc({ outcome });
-    }
-  }
-
-  async #recordEvents(obj: ManifestObject, outcome: RunOutcome, log: Logger): Promise<void> {
-    const { events } = this.#o;
-    if (outcome.kind !== 'report') {
-      await events.record(obj, 'Warning', outcome.reason, outcome.message);
-      return;
-    }
-    const { report } = outcome;
-    const list = (refs: string[]) => `${refs.slice(0, 10).join(', ')}${refs.length > 10 ? ` and ${refs.length - 10} more` : ''}`;
-    const promoted = report.results.filter((r) => r.outcome === 'promoted').map((r) => formatReference({ ...r.edge.dst, tag: r.edge.tags[0], digest: r.edge.digest }));
-    if (promoted.length > 0) await events.record(obj, 'Normal', 'Promoted', `promoted ${promoted.length}: ${list(promoted)}`);
-    const refused = report.plan.filter((e) => e.state === 'tagMove').map((e) => `${formatReference(e.dst)} (${(e.conflicts ?? []).map((c) => `${c.tag} -> ${c.digest.slice(0, 19)}`).join(', ')})`);
-    if (refused.length > 0) await events.record(obj, 'Warning', 'TagMoveRefused', `refused ${refused.length} tag move(s), production tags are never moved: ${list(refused)}`);
-    const lost = report.plan.filter((e) => e.state === 'lost').map((e) => `${formatReference({ ...e.src, digest: e.digest })}`);
-    if (lost.length > 0) await events.record(obj, 'Warning', 'DigestNotFound', `${lost.length} source digest(s) not in staging: ${list(lost)}`);
-    const failed = report.results.filter((r) => r.outcome === 'failed').map((r) => `${formatReference({ ...r.edge.dst, digest: r.edge.digest })}: ${r.error?.reason ?? 'failed'}`);
-    if (failed.length > 0) await events.record(obj, 'Warning', 'PromotionFailed', `${failed.length} image(s) failed: ${list(failed)}`);
-    if (report.reason) await events.record(obj, 'Warning', report.reason, report.message);
-    log.debug({ promoted: promoted.length, refused: refused.length, lost: lost.length, failed: failed.length }, 'events recorded');
+    const label = { promote: report.mode === 'Plan' ? 'planned' : 'skipped', promoted: 'promoted', present: 'present', lost: 'lost', tagMove: 'refused', unverified: 'refused', failed: 'failed' } as const;
+    for (const { state } of report.edges) this.#o.metrics.edges.inc({ outcome: label[state] });
   }
 }
 
-function safeSecrets(spec: ManifestObject['spec']): string[] {
+/** The Secrets a spec that was not accepted names, as far as it can be read. */
+function secretsOf(spec: ManifestObject['spec']): string[] {
   try {
-    return referencedSecrets(toModel(spec as PromotionManifestSpec), spec as PromotionManifestSpec);
+    return referencedSecrets(specModel(spec as PromotionManifestSpec), spec as PromotionManifestSpec);
   } catch {
     return [];
   }

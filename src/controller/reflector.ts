@@ -7,6 +7,7 @@
 import type { Watch } from '@kubernetes/client-node';
 import type { Logger } from '../observability/logger.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
+import { systemClock, type Clock } from './clock.ts';
 import { apiMessage, isGone, objectKey, statusCode, type KubeObject } from './kube.ts';
 import { Pause } from './pause.ts';
 
@@ -40,6 +41,7 @@ export interface ReflectorOptions<T extends KubeObject> {
   resyncMs?: number;
   /** A list request that takes longer than this is given up. */
   listTimeoutMs?: number;
+  clock?: Clock;
 }
 
 class GoneError extends Error {
@@ -48,6 +50,7 @@ class GoneError extends Error {
 
 export class Reflector<T extends KubeObject> {
   readonly #options: ReflectorOptions<T>;
+  readonly #clock: Clock;
   readonly #cache = new Map<string, T>();
   readonly #backoff: BackoffOptions;
   #resourceVersion: string | undefined;
@@ -56,7 +59,7 @@ export class Reflector<T extends KubeObject> {
   /** Aborted by stop(): ends a list in progress at once rather than at its timeout. */
   readonly #stopping = new AbortController();
   readonly #pause = new Pause();
-  #lastProgress = Date.now();
+  #lastProgress: number;
   #restarts = 0;
   #timers: NodeJS.Timeout[] = [];
   #loop: Promise<void> | undefined;
@@ -66,6 +69,8 @@ export class Reflector<T extends KubeObject> {
 
   constructor(options: ReflectorOptions<T>) {
     this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#lastProgress = this.#clock.now();
     this.#backoff = options.backoff ?? { baseMs: 800, maxMs: 30_000, jitter: 0.2 };
     this.synced = new Promise((resolve) => { this.#markSynced = resolve; });
   }
@@ -90,11 +95,11 @@ export class Reflector<T extends KubeObject> {
   start(): void {
     const watchdogMs = this.#options.watchdogMs ?? 5 * 60_000;
     const watchdog = setInterval(() => {
-      if (Date.now() - this.#lastProgress < watchdogMs) return;
-      this.#options.logger.warn({ resource: this.#options.name, silentMs: Date.now() - this.#lastProgress }, 'watch made no progress; restarting it with a re-list');
+      if (this.#clock.now() - this.#lastProgress < watchdogMs) return;
+      this.#options.logger.warn({ resource: this.#options.name, silentMs: this.#clock.now() - this.#lastProgress }, 'watch made no progress; restarting it with a re-list');
       this.#restarts += 1;
       this.#resourceVersion = undefined;
-      this.#lastProgress = Date.now();
+      this.#lastProgress = this.#clock.now();
       this.#abort?.abort(new Error('watchdog'));
       this.#pause.wake();
     }, Math.max(50, Math.min(watchdogMs / 4, 30_000)));
@@ -178,7 +183,7 @@ export class Reflector<T extends KubeObject> {
     }
     for (const [key, obj] of old) if (!fresh.has(key)) handlers.delete(obj);
     this.#resourceVersion = result.metadata?.resourceVersion ?? '';
-    this.#lastProgress = Date.now();
+    this.#lastProgress = this.#clock.now();
     if (!this.#synced) {
       this.#synced = true;
       this.#markSynced();
@@ -197,7 +202,7 @@ export class Reflector<T extends KubeObject> {
       if (this.#options.query?.fieldSelector) query.fieldSelector = this.#options.query.fieldSelector;
       let gone = false;
       const onEvent = (type: string, obj: unknown) => {
-        this.#lastProgress = Date.now();
+        this.#lastProgress = this.#clock.now();
         if (type === 'ERROR') {
           const status = obj as { code?: number; message?: string };
           if (status.code === 410) gone = true;
@@ -225,7 +230,7 @@ export class Reflector<T extends KubeObject> {
         if (this.#stopped) controller.abort();
         else {
           this.#abort = controller;
-          this.#lastProgress = Date.now();
+          this.#lastProgress = this.#clock.now();
         }
       }, reject);
     });

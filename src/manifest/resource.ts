@@ -28,6 +28,14 @@ export function holdsPromotionManifests(text: string): boolean {
   return Array.isArray(docs) && docs.some((doc) => isMap(doc.contents) && (doc.contents.get('kind') as unknown) === kind);
 }
 
+/** A PromotionManifest's spec as the neutral model (registries, images and their credentials). */
+export function specModel(spec: PromotionManifestSpec): PromotionSpec {
+  return {
+    registries: spec.registries.map((r) => ({ name: r.name, src: r.src, ...(r.credentials ? { secretName: r.credentials.secretRef.name } : {}) })),
+    images: spec.images.map((i) => ({ name: i.name, dmap: i.dmap })),
+  };
+}
+
 /** Reads every PromotionManifest in a YAML stream; other kinds are skipped. */
 export function parsePromotionManifests(file: string, text: string): { manifests: ResourceManifest[]; errors: ManifestError[] } {
   const { sources, syntaxErrors, duplicateKeys } = parseYamlStream(file, text);
@@ -44,12 +52,7 @@ export function parsePromotionManifests(file: string, text: string): { manifests
       continue;
     }
     const { metadata, spec: resourceSpec } = result.data;
-    const spec: PromotionSpec = {
-      registries: resourceSpec.registries.map((r) => ({
-        name: r.name, src: r.src, ...(r.credentials ? { secretName: r.credentials.secretRef.name } : {}),
-      })),
-      images: resourceSpec.images.map((i) => ({ name: i.name, dmap: i.dmap })),
-    };
+    const spec = specModel(resourceSpec);
     const report: Report = (reason, path, message, at) => source.error(reason, ['spec', ...path], message, at);
     const problems = checkSpec(spec, report, (path: ValuePath) => source.position(['spec', ...path]).line);
     if (problems.length > 0) {

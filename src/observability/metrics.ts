@@ -1,13 +1,28 @@
 // Prometheus series of the controller, named as in docs/controller-reference.md (the chart's
 // ServiceMonitor and the dashboards read exactly these). One Registry per controller, so two
-// controllers in one process (tests) do not share counters.
+// controllers in one process (tests) do not share counters. This module depends on nothing of
+// Hoist's: it declares the small interfaces it reads (a work queue's hooks, a registry client's
+// request statistics), and the controller passes what fits them.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { RegistryClient } from '../registry/index.ts';
-import type { QueueMetrics } from '../controller/queue.ts';
 
 export const controllerName = 'promotionmanifest';
 
-export type ReconcileResult = 'success' | 'error' | 'requeue' | 'requeue_after';
+/** The hooks a work queue calls, as client-go's workqueue metrics provider has them. */
+export interface QueueMetrics {
+  depth(n: number): void;
+  added(): void;
+  retried(): void;
+  /** Seconds a key waited between being added and being taken. */
+  queued(seconds: number): void;
+  /** Seconds a key was processed. */
+  worked(seconds: number): void;
+}
+
+/** What a registry client counts (src/registry/stats.ts has this shape). */
+export interface RegistryRequestStats {
+  onRequest(listener: (event: { host: string; method: string; statusClass: string; status?: number }) => void): void;
+  readonly byHost: ReadonlyMap<string, { bytesRead: number; bytesWritten: number; retries: number }>;
+}
 
 export class ControllerMetrics {
   readonly registry = new Registry();
@@ -67,16 +82,16 @@ export class ControllerMetrics {
   }
 
   /**
-   * Feeds one run's registry client into the hoist_registry_* series: requests as they happen,
-   * retries and bytes per host when the run ends.
+   * Feeds one run's registry client statistics into the hoist_registry_* series: requests as
+   * they happen, retries and bytes per host when the run ends (the returned function).
    */
-  watchRegistryClient(client: RegistryClient): () => void {
-    client.stats.onRequest((event) => {
+  watchRegistryClient(stats: RegistryRequestStats): () => void {
+    stats.onRequest((event) => {
       this.registryRequests.inc({ host: event.host, method: event.method, code_class: event.statusClass });
       if (event.status === 429) this.registryThrottled.inc({ host: event.host });
     });
     return () => {
-      for (const [host, { retries, bytesRead, bytesWritten }] of client.stats.byHost) {
+      for (const [host, { retries, bytesRead, bytesWritten }] of stats.byHost) {
         if (retries > 0) this.registryRetries.inc({ host }, retries);
         if (bytesRead > 0) this.registryBytes.inc({ host, direction: 'read' }, bytesRead);
         if (bytesWritten > 0) this.registryBytes.inc({ host, direction: 'write' }, bytesWritten);

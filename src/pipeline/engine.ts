@@ -1,6 +1,9 @@
 // The engine: runs the phases in order with one context, times each, stops early when a phase
-// says so, and ends a Plan-mode run after Validate. The CLI and the controller both use it.
+// says so, ends a Plan-mode run after Validate, and builds the run's report once at the end
+// (outcome.ts). The CLI and the controller both use it.
+import { isReason, phaseNames, phaseReason, type Reason } from '../api/reasons.ts';
 import { ImageCopier, type RegistryClient } from '../registry/index.ts';
+import { conclude, type RunFailure, type RunReport } from './outcome.ts';
 import { attestPhase } from './phases/attest.ts';
 import { planPhase } from './phases/plan.ts';
 import { promotePhase } from './phases/promote.ts';
@@ -8,113 +11,72 @@ import { provenancePhase } from './phases/provenance.ts';
 import { setupPhase } from './phases/setup.ts';
 import { signPhase } from './phases/sign.ts';
 import { validatePhase } from './phases/validate.ts';
-import type { AttestationRef, Edge, EdgeResult, Phase, PhaseOutcome, PhaseResult, PipelineOptions, PlannedEdge, RunContext } from './types.ts';
-import { phaseOrder } from './types.ts';
+import type { Edge, Phase, PhaseOutcome, PhaseResult, PipelineOptions, RunContext } from './types.ts';
 
-export const defaultPhases: Phase[] = [
-  setupPhase,
-  planPhase,
-  provenancePhase,
-  validatePhase,
-  promotePhase,
-  signPhase,
-  attestPhase,
-];
+export const defaultPhases: Phase[] = [setupPhase, planPhase, provenancePhase, validatePhase, promotePhase, signPhase, attestPhase];
+
+/** The phases a run of this mode goes through, in pipeline order: a Plan run ends after Validate. */
+function phasesFor(phases: Phase[], mode: PipelineOptions['mode']): Phase[] {
+  const last = mode === 'Plan' ? phaseNames.indexOf('Validate') : phaseNames.length - 1;
+  return [...phases]
+    .sort((a, b) => phaseNames.indexOf(a.name) - phaseNames.indexOf(b.name))
+    .filter((p) => phaseNames.indexOf(p.name) <= last);
+}
 
 /**
  * Whether a run that Plan found complete still has work: with signing configured, Sign and
  * Attest repair digests an earlier run promoted but (after a crash) left unsigned.
  */
 function repairPending(ctx: RunContext): boolean {
-  const trust = ctx.options.trust;
-  return ctx.options.mode === 'Promote' && trust?.signing !== undefined && ctx.plan.some((e) => e.state === 'present');
+  return ctx.options.mode === 'Promote' && ctx.options.trust?.signing !== undefined && ctx.outcomes.some((e) => e.state === 'present');
 }
 
-export interface RunSummary {
-  planned: number;
-  promoted: number;
-  alreadyPresent: number;
-  lost: number;
-  tagMoves: number;
-  failed: number;
-  /** Edges refused because verification failed under an Enforce policy; only set when there are some. */
-  unverified?: number;
+/** A thrown error's own catalogue reason (TrustError, RegistryError, ...), else the phase's. */
+function reasonOf(error: unknown, fallback: Reason): Reason {
+  const reason = (error as { reason?: unknown } | null)?.reason;
+  return isReason(reason) ? reason : fallback;
 }
 
-export interface RunReport {
-  outcome: 'Succeeded' | 'Refused' | 'Failed';
-  /** Stable reason of a failed run. */
-  reason?: string;
-  message: string;
-  mode: PipelineOptions['mode'];
-  phases: PhaseResult[];
-  plan: PlannedEdge[];
-  results: EdgeResult[];
-  attestations: AttestationRef[];
-  summary: RunSummary;
+async function runPhase(phase: Phase, ctx: RunContext): Promise<{ outcome: PhaseOutcome; result: PhaseResult }> {
+  ctx.emit({ type: 'phaseStarted', phase: phase.name });
+  const started = performance.now();
+  let outcome: PhaseOutcome;
+  try {
+    outcome = await phase.run(ctx);
+  } catch (error) {
+    ctx.signal.throwIfAborted();
+    outcome = { message: (error as Error).message, stop: 'failed', reason: reasonOf(error, phase.failure) };
+  }
+  if (outcome.stop === 'done' && phase.name === 'Plan' && repairPending(ctx)) {
+    outcome = { ...outcome, stop: undefined, message: `${outcome.message}; checking signatures and attestations` };
+  }
+  const failed = outcome.stop === 'failed';
+  const result: PhaseResult = {
+    name: phase.name,
+    result: failed ? 'Failed' : outcome.skipped ? 'Skipped' : 'Succeeded',
+    reason: failed ? outcome.reason ?? phase.failure : phaseReason(phase.name, outcome.skipped ? 'Skipped' : 'Succeeded'),
+    durationMs: Math.round(performance.now() - started),
+    message: outcome.message,
+  };
+  ctx.emit({ type: 'phaseFinished', phase: result });
+  return { outcome, result };
 }
 
-export async function runPipeline(
-  edges: Edge[],
-  client: RegistryClient,
-  options: PipelineOptions,
-  phases: Phase[] = defaultPhases,
-): Promise<RunReport> {
+export async function runPipeline(edges: readonly Edge[], client: RegistryClient, options: PipelineOptions, phases: Phase[] = defaultPhases): Promise<RunReport> {
   const signal = options.signal ?? new AbortController().signal;
   const ctx: RunContext = {
-    edges, options, client, signal, plan: [], results: [], attestations: [],
+    edges, options, client, signal, outcomes: [], destinationTags: new Map(), inProduction: [], attestations: [],
     copier: new ImageCopier(client, { onBytes: (bytes) => options.onEvent?.({ type: 'bytes', bytes }) }),
     emit: (event) => options.onEvent?.(event),
   };
   const results: PhaseResult[] = [];
-  let failure: { reason: string; message: string } | undefined;
-  const ordered = [...phases].sort((a, b) => phaseOrder.indexOf(a.name) - phaseOrder.indexOf(b.name));
-  for (const phase of ordered) {
+  let failure: RunFailure | undefined;
+  for (const phase of phasesFor(phases, options.mode)) {
     signal.throwIfAborted();
-    if (options.mode === 'Plan' && phaseOrder.indexOf(phase.name) > phaseOrder.indexOf('Validate')) break;
-    ctx.emit({ type: 'phaseStarted', phase: phase.name });
-    const started = performance.now();
-    let outcome: PhaseOutcome;
-    try {
-      outcome = await phase.run(ctx);
-    } catch (error) {
-      signal.throwIfAborted();
-      // Errors that carry a stable reason (TrustError, RegistryError) keep it.
-      const reason = (error as { reason?: unknown }).reason;
-      outcome = { message: (error as Error).message, stop: 'failed' as const, reason: typeof reason === 'string' ? reason : `${phase.name}Failed` };
-    }
-    if (outcome.stop === 'done' && phase.name === 'Plan' && repairPending(ctx)) {
-      outcome = { ...outcome, stop: undefined, message: `${outcome.message}; checking signatures and attestations` };
-    }
-    const result: PhaseResult = {
-      name: phase.name, result: outcome.stop === 'failed' ? 'Failed' : outcome.skipped ? 'Skipped' : 'Succeeded',
-      durationMs: Math.round(performance.now() - started), message: outcome.message,
-    };
+    const { outcome, result } = await runPhase(phase, ctx);
     results.push(result);
-    ctx.emit({ type: 'phaseFinished', phase: result });
-    if (outcome.stop === 'failed') failure ??= { reason: outcome.reason ?? `${phase.name}Failed`, message: outcome.message };
+    if (outcome.stop === 'failed') failure ??= { reason: result.reason, message: outcome.message };
     if (outcome.stop && !(outcome.stop === 'failed' && outcome.keepGoing)) break;
   }
-  return report(ctx, options.mode, results, failure);
-}
-
-function report(ctx: RunContext, mode: PipelineOptions['mode'], phases: PhaseResult[], failure?: { reason: string; message: string }): RunReport {
-  const count = (state: PlannedEdge['state']) => ctx.plan.filter((e) => e.state === state).length;
-  const summary: RunSummary = {
-    planned: ctx.plan.length,
-    promoted: ctx.results.filter((r) => r.outcome === 'promoted').length,
-    alreadyPresent: count('present'),
-    lost: count('lost'),
-    tagMoves: count('tagMove') + ctx.results.filter((r) => r.outcome === 'refused').length,
-    failed: count('failed') + ctx.results.filter((r) => r.outcome === 'failed').length,
-  };
-  const unverified = count('unverified');
-  if (unverified > 0) summary.unverified = unverified;
-  let outcome: RunReport['outcome'] = 'Succeeded';
-  if (failure || summary.failed > 0) outcome = 'Failed';
-  else if (summary.lost > 0 || summary.tagMoves > 0 || unverified > 0) outcome = 'Refused';
-  const message = failure?.message ?? phases.map((p) => `${p.name}: ${p.message}`).at(-1) ?? '';
-  return {
-    outcome, ...(failure && { reason: failure.reason }), message, mode, phases, plan: ctx.plan, results: ctx.results, attestations: ctx.attestations, summary,
-  };
+  return conclude(options.mode, results, ctx.outcomes, ctx.attestations, failure);
 }

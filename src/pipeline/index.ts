@@ -1,2 +1,5 @@
-export { defaultPhases, runPipeline, type RunReport, type RunSummary } from './engine.ts';
-export type { AttestationRef, Edge, EdgeResult, EdgeState, Phase, PhaseName, PhaseResult, PipelineEvent, PipelineOptions, PlannedEdge, TrustOptions } from './types.ts';
+// The pipeline's surface for the CLI and the controller.
+export { defaultPhases, runPipeline } from './engine.ts';
+export { edgesFromSpecs } from './edges.ts';
+export { isRetryable, notRun, problemEdges, type RunReport, type RunSummary } from './outcome.ts';
+export type { AttestationRef, Edge, EdgeOutcome, EdgeState, Phase, PhaseName, PhaseResult, PipelineEvent, PipelineOptions, TrustOptions } from './types.ts';

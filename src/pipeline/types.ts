@@ -1,63 +1,93 @@
-// What flows through a pipeline run: the edges to promote, their classification, the phases'
-// results and the events a progress display or a controller listens to.
-import type { CopyResult, ImageCopier, RegistryClient, Repository } from '../registry/index.ts';
+// What flows through a pipeline run: the edges to promote, the one outcome record per edge the
+// phases fill in, the phases' results and the events a progress display or a controller
+// listens to. The run's whole outcome (RunReport) is built from these once, in outcome.ts.
+import type { PhaseName, Reason } from '../api/reasons.ts';
+import type { Repository } from '../api/reference.ts';
+import type { ImageCopier, RegistryClient } from '../registry/index.ts';
 import type { TrustOptions } from '../signing/options.ts';
 
-export type { TrustOptions };
+export type { PhaseName, Reason, TrustOptions };
 
-/** One source digest that must appear in one destination repository, under these tags. */
+/**
+ * One source digest that must appear in one destination repository, under these tags. Edges of
+ * one repository share its Repository object (a plan can hold hundreds of thousands of edges).
+ */
 export interface Edge {
-  src: Repository;
-  dst: Repository;
-  digest: string;
+  readonly src: Repository;
+  readonly dst: Repository;
+  readonly digest: string;
   /** Empty: the digest is promoted without a tag. */
-  tags: string[];
+  readonly tags: readonly string[];
 }
 
 export type EdgeState =
-  | 'promote' // something is missing in the destination
+  | 'promote' // something is missing in the destination (after a Plan-mode run: would be promoted)
+  | 'promoted' // copied by this run
   | 'present' // digest and every tag already there
   | 'lost' // the source digest does not exist
   | 'tagMove' // a destination tag points at another digest: refused, never overwritten
-  | 'failed' // reading the destination failed
-  | 'unverified'; // signature or provenance verification failed under an Enforce policy: refused
+  | 'unverified' // signature or provenance verification failed under an Enforce policy: refused
+  | 'failed'; // reading or copying failed
 
-export interface PlannedEdge extends Edge {
-  state: EdgeState;
-  /** Tags still to write (state promote). */
-  missingTags: string[];
-  /** Destination tags read during planning, tag -> digest, so Promote need not read them again. */
-  knownTags: Map<string, string>;
-  /** For tagMove: the tags and the digests they point at; for lost/failed: why. */
-  conflicts?: { tag: string; digest: string }[];
-  reason?: string;
-  /** Verification failures recorded under a Warn policy; the edge still proceeds. */
-  warnings?: string[];
+/** A destination tag that points at another digest than the edge's. */
+export interface TagConflict {
+  tag: string;
+  digest: string;
 }
 
-export interface EdgeResult {
-  edge: PlannedEdge;
-  outcome: 'promoted' | 'present' | 'failed' | 'refused' | 'lost';
-  copy?: CopyResult;
-  error?: { reason: string; message: string };
+/** Copy statistics of a promoted edge. */
+export interface CopyCounts {
+  blobs: number;
+  mounted: number;
+  bytes: number;
 }
 
-export type PhaseName = 'Setup' | 'Plan' | 'Provenance' | 'Validate' | 'Promote' | 'Sign' | 'Attest';
-export const phaseOrder: PhaseName[] = ['Setup', 'Plan', 'Provenance', 'Validate', 'Promote', 'Sign', 'Attest'];
+/**
+ * What happened to one edge: one small record per edge, filled in as the phases go. Only the
+ * state is always set; the rest is there for the few edges that need it.
+ */
+export class EdgeOutcome {
+  readonly edge: Edge;
+  state: EdgeState = 'promote';
+  /** Why the edge ended refused or failed, from the catalogue (src/api/reasons.ts). */
+  reason: Reason | undefined = undefined;
+  /** The reason's detail for a person: which registry answered what, which tag points where. */
+  detail: string | undefined = undefined;
+  /** tagMove: the tags and the digests they point at. */
+  conflicts: readonly TagConflict[] | undefined = undefined;
+  /** Verification failures recorded under a Warn policy; the edge still went on. */
+  warnings: string[] | undefined = undefined;
+  copied: CopyCounts | undefined = undefined;
 
+  constructor(edge: Edge) {
+    this.edge = edge;
+  }
+
+  /** Ends the edge refused or failed, with its reason. */
+  refuse(state: 'lost' | 'tagMove' | 'unverified' | 'failed', reason: Reason, detail: string, conflicts?: readonly TagConflict[]): void {
+    this.state = state;
+    this.reason = reason;
+    this.detail = detail;
+    if (conflicts) this.conflicts = conflicts;
+  }
+}
+
+/** How a phase ended, with its reason from the catalogue. */
 export interface PhaseResult {
   name: PhaseName;
   result: 'Succeeded' | 'Failed' | 'Skipped';
+  reason: Reason;
   durationMs: number;
   message: string;
 }
 
-/** Ends the run after this phase: `done` when there is nothing left to do, `failed` otherwise. */
+/** What a phase returns; the engine turns it into a PhaseResult. */
 export interface PhaseOutcome {
   message: string;
+  /** Ends the run after this phase: `done` when there is nothing left to do, `failed` otherwise. */
   stop?: 'done' | 'failed';
-  /** Stable CamelCase reason when the phase failed. */
-  reason?: string;
+  /** Why the phase failed (with stop 'failed'). */
+  reason?: Reason;
   /** The phase had nothing to do by configuration (policy Off or absent); reported as Skipped. */
   skipped?: boolean;
   /** With stop 'failed': the run is failed, but later phases still run (per-image failures). */
@@ -68,7 +98,7 @@ export type PipelineEvent =
   | { type: 'phaseStarted'; phase: PhaseName }
   | { type: 'phaseFinished'; phase: PhaseResult }
   | { type: 'planned'; edges: number; toPromote: number }
-  | { type: 'edgeFinished'; result: EdgeResult; done: number; total: number }
+  | { type: 'edgeFinished'; edge: EdgeOutcome; done: number; total: number }
   | { type: 'bytes'; bytes: number };
 
 /** An attestation written for a promoted digest, for the resource's status. */
@@ -76,6 +106,13 @@ export interface AttestationRef {
   digest: string;
   ref: string;
   predicateType: string;
+}
+
+/** A digest in production after Promote, with the destinations that hold it (for Sign and Attest). */
+export interface DigestTarget {
+  digest: string;
+  src: Repository;
+  destinations: { repo: Repository; tags: string[] }[];
 }
 
 export interface PipelineOptions {
@@ -91,19 +128,25 @@ export interface PipelineOptions {
 }
 
 export interface RunContext {
-  readonly edges: Edge[];
+  readonly edges: readonly Edge[];
   readonly options: PipelineOptions;
   readonly client: RegistryClient;
   readonly copier: ImageCopier;
   readonly signal: AbortSignal;
   emit(event: PipelineEvent): void;
-  plan: PlannedEdge[];
-  results: EdgeResult[];
+  /** One per edge, in the order of edges; made by Plan. */
+  outcomes: EdgeOutcome[];
+  /** Destination tags Plan read, by repository (formatRepository) then tag, so Promote need not read them again. */
+  destinationTags: Map<string, Map<string, string>>;
+  /** Digests in production after Promote; filled by Promote for Sign and Attest. */
+  inProduction: DigestTarget[];
   /** Filled by Attest. */
   attestations: AttestationRef[];
 }
 
 export interface Phase {
   name: PhaseName;
+  /** The reason when the phase throws an error that carries none of its own. */
+  failure: Reason;
   run(context: RunContext): Promise<PhaseOutcome>;
 }

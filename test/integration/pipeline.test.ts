@@ -85,8 +85,9 @@ describe('pipeline', () => {
     assert.equal(report.summary.promoted, 1);
     assert.equal(report.summary.tagMoves, 1);
     assert.equal(report.summary.lost, 1);
-    const refused = report.plan.find((e) => e.state === 'tagMove')!;
-    assert.match(refused.reason!, new RegExp(`prod/moved:v2 is ${squatter.digest}`));
+    const refused = report.edges.find((e) => e.state === 'tagMove')!;
+    assert.equal(refused.reason, 'TagMoveRefused');
+    assert.match(refused.detail!, new RegExp(`prod/moved:v2 is ${squatter.digest}`));
     assert.equal(await craneDigest(`${prods[0]!.host}/prod/moved:v2`), squatter.digest, 'the tag was not moved');
     assert.equal(await craneDigest(`${prods[0]!.host}/prod/good:v2`), good.digest);
   });
@@ -106,9 +107,10 @@ describe('pipeline', () => {
     assert.equal(report.outcome, 'Failed');
     assert.equal(report.summary.promoted, 1);
     assert.equal(report.summary.failed, 1);
-    const failed = report.plan.find((e) => e.state === 'failed')!;
-    assert.equal(failed.dst.host, dead.host);
-    assert.match(failed.reason!, /ConnectionFailed: .*ECONNREFUSED/);
+    const failed = report.edges.find((e) => e.state === 'failed')!;
+    assert.equal(failed.edge.dst.host, dead.host);
+    assert.equal(failed.reason, 'PlanFailed');
+    assert.match(failed.detail!, /ConnectionFailed: .*ECONNREFUSED/);
     assert.equal(await craneDigest(`${prods[1]!.host}/prod/partial:v1`), image.digest);
   });
 
@@ -122,9 +124,9 @@ describe('pipeline', () => {
     const report = await runPipeline(edges, client, options());
     await client.close();
     assert.equal(report.summary.promoted, 3);
-    const copies = report.results.map((r) => r.copy!);
-    assert.equal(copies.reduce((n, c) => n + c.blobsCopied, 0), 3, 'config and two layers cross once');
-    assert.equal(copies.reduce((n, c) => n + c.blobsMounted, 0), 6, 'the other two repositories mount');
+    const copies = report.edges.map((e) => e.copied!);
+    assert.equal(copies.reduce((n, c) => n + c.blobs, 0), 3, 'config and two layers cross once');
+    assert.equal(copies.reduce((n, c) => n + c.mounted, 0), 6, 'the other two repositories mount');
   });
 
   test('one digest sent to three registries is read from staging once', async () => {
@@ -150,14 +152,15 @@ describe('pipeline', () => {
     const edges: Edge[] = [{ src: { host: staging.host, name: 'race' }, dst: { host: prods[0]!.host, name: 'prod/race' }, digest: ours.digest, tags: ['v1'] }];
     // Someone pushes the tag while the run verifies, after Plan saw it absent.
     const phases = defaultPhases.map((phase) => phase.name !== 'Validate' ? phase : {
-      name: phase.name,
+      ...phase,
       run: async () => { await pushImage(prods[0]!, 'prod/race', theirs, ['v1']); return { message: 'pushed meanwhile' }; },
     });
     const client = new RegistryClient();
     const report = await runPipeline(edges, client, options(), phases);
     await client.close();
     assert.equal(report.outcome, 'Refused');
-    assert.equal(report.results[0]!.outcome, 'refused');
+    assert.equal(report.edges[0]!.state, 'tagMove');
+    assert.equal(report.edges[0]!.reason, 'TagMoveRefused');
     assert.equal(await craneDigest(`${prods[0]!.host}/prod/race:v1`), theirs.digest, 'the tag was not moved');
   });
 
@@ -175,8 +178,8 @@ describe('pipeline', () => {
     const report = await runPipeline(edges, client, options(), defaultPhases);
     await client.close();
     assert.equal(report.outcome, 'Refused');
-    assert.deepEqual(report.plan.map((e) => e.state), ['tagMove', 'tagMove']);
-    assert.match(report.plan[0]!.reason!, /prod\/twice:v2 is given to 2 digests in this run/);
+    assert.deepEqual(report.edges.map((e) => e.state), ['tagMove', 'tagMove']);
+    assert.match(report.edges[0]!.detail!, /prod\/twice:v2 is given to 2 digests in this run/);
     await assert.rejects(craneDigest(`${prods[0]!.host}/prod/twice:v2`));
   });
 });

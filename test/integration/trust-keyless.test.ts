@@ -64,9 +64,9 @@ describe('keyless trust', () => {
     const report = await runPipeline(edges, client, { mode: 'Promote', concurrency: 2, planConcurrency: 4, trust });
     await client.close();
     assert.equal(report.summary.promoted, 1, report.message);
-    const refused = report.plan.find((e) => e.state === 'unverified');
-    assert.equal(refused?.src.name, 'foreign');
-    assert.match(refused.reason!, /signed by https:\/\/kubernetes.io\/namespaces\/default\/serviceaccounts\/promoter .* which the policy does not accept/);
+    const refused = report.edges.find((e) => e.state === 'unverified');
+    assert.equal(refused?.edge.src.name, 'foreign');
+    assert.match(refused.detail!, /signed by https:\/\/kubernetes.io\/namespaces\/default\/serviceaccounts\/promoter .* which the policy does not accept/);
     assert.match(report.phases.find((p) => p.name === 'Sign')!.message, /^1 digests signed by https:\/\/kubernetes.io\/namespaces\/default\/serviceaccounts\/promoter/);
 
     const ref = `${prod.host}/prod/app@${signed.digest}`;

@@ -143,11 +143,11 @@ describe('trust', () => {
     assert.equal(report.outcome, 'Refused', report.message);
     assert.equal(report.summary.promoted, 6);
     assert.equal(report.summary.unverified, 6);
-    const refused = report.plan.filter((e) => e.state === 'unverified');
-    assert.deepEqual([...new Set(refused.map((e) => e.src.name))].sort(), ['tampered', 'unsigned', 'wrong']);
-    for (const edge of refused) assert.match(edge.reason!, /^SignatureNotVerified: /);
-    assert.match(refused.find((e) => e.src.name === 'unsigned')!.reason!, /no signatures/);
-    assert.match(refused.find((e) => e.src.name === 'wrong')!.reason!, /none of the accepted keys/);
+    const refused = report.edges.filter((e) => e.state === 'unverified');
+    assert.deepEqual([...new Set(refused.map((e) => e.edge.src.name))].sort(), ['tampered', 'unsigned', 'wrong']);
+    for (const edge of refused) assert.equal(edge.reason, 'SignatureNotVerified');
+    assert.match(refused.find((e) => e.edge.src.name === 'unsigned')!.detail!, /no signatures/);
+    assert.match(refused.find((e) => e.edge.src.name === 'wrong')!.detail!, /none of the accepted keys/);
     assert.equal(report.phases.find((p) => p.name === 'Validate')!.result, 'Succeeded');
     assert.match(report.phases.find((p) => p.name === 'Validate')!.message, /3 of 6 staging digests verified, 3 refused/);
 
@@ -191,9 +191,9 @@ describe('trust', () => {
     const report = await run(edges, options({ verification: { signatures: { mode: 'Warn', keys: [{ secretRef: { name: 'staging' } }] } } }));
     assert.equal(report.outcome, 'Succeeded', report.message);
     assert.equal(report.summary.promoted, 4);
-    assert.equal(report.summary.unverified, undefined);
-    const warned = report.plan.filter((e) => e.warnings?.length);
-    assert.deepEqual([...new Set(warned.map((e) => e.src.name))], ['warn-unsigned']);
+    assert.equal(report.summary.unverified, 0);
+    const warned = report.edges.filter((e) => e.warnings?.length);
+    assert.deepEqual([...new Set(warned.map((e) => e.edge.src.name))], ['warn-unsigned']);
     assert.match(report.phases.find((p) => p.name === 'Validate')!.message, /1 not verified \(Warn: promoted anyway\)/);
     assert.equal(report.phases.find((p) => p.name === 'Sign')!.result, 'Skipped');
   });
@@ -221,9 +221,10 @@ describe('trust', () => {
       },
     }));
     assert.equal(report.summary.promoted, 4, 'v3 bundle and legacy .att provenance both pass');
-    const refused = report.plan.filter((e) => e.state === 'unverified');
-    assert.deepEqual([...new Set(refused.map((e) => e.src.name))].sort(), ['prov-none', 'prov-wrong']);
-    assert.match(refused.find((e) => e.src.name === 'prov-wrong')!.reason!, /ProvenanceNotVerified: .*builder https:\/\/evil\.example\.com\/builder is not one of/);
+    const refused = report.edges.filter((e) => e.state === 'unverified');
+    assert.deepEqual([...new Set(refused.map((e) => e.edge.src.name))].sort(), ['prov-none', 'prov-wrong']);
+    assert.equal(refused.find((e) => e.edge.src.name === 'prov-wrong')!.reason, 'ProvenanceNotVerified');
+    assert.match(refused.find((e) => e.edge.src.name === 'prov-wrong')!.detail!, /builder https:\/\/evil\.example\.com\/builder is not one of/);
     assert.equal(report.phases.find((p) => p.name === 'Validate')!.result, 'Skipped');
     // The staging provenance travelled to production.
     await verifyAttestation(stagingKey.pub, `${prods[0]!.host}/prod/prov-good@${built.digest}`, 'slsaprovenance1');

@@ -2,126 +2,122 @@
 // per host (one slow registry never holds back the rest) and under the per-host limiters, and
 // each fact is read once: one HEAD per source digest, one tag listing per destination
 // repository, and a manifest HEAD only for a destination tag that exists.
-import { describeError, forEachLimitBy, type Repository } from '../../registry/index.ts';
-import type { Edge, Phase, PlannedEdge, RunContext } from '../types.ts';
+import { formatReference, formatRepository, type Repository } from '../../api/reference.ts';
+import { describeError, forEachLimitBy } from '../../registry/index.ts';
+import { EdgeOutcome, type Phase, type RunContext, type TagConflict } from '../types.ts';
 
-const repoKey = (repo: Repository) => `${repo.host}/${repo.name}`;
+/** What Plan read, keyed by formatReference-style text so equal repositories meet. */
+export interface PlanFacts {
+  /** `host/repo@digest` of each source digest: true present, false absent, text: why reading failed. */
+  sources: Map<string, boolean | string>;
+  /** `host/repo` of each destination repository whose tags could not be listed: why. */
+  unlisted: Map<string, string>;
+  /** `host/repo` -> tag -> digest, for the destination tags the edges name that exist. */
+  tags: Map<string, Map<string, string>>;
+  /** `host/repo:tag` or `host/repo@digest` whose read failed: why. */
+  readErrors: Map<string, string>;
+  /** `host/repo@digest` of untagged edges' digests already in their destination. */
+  presentDigests: Set<string>;
+}
 
-export const planPhase: Phase = {
-  name: 'Plan',
-  async run(ctx: RunContext) {
-    const { client, signal } = ctx;
-    const limit = ctx.options.planConcurrency;
-    const opts = { signal };
+const at = (repo: Repository, digest: string) => formatReference({ ...repo, digest });
+const tagged = (repo: Repository, tag: string) => formatReference({ ...repo, tag });
 
-    const sourceDigests = new Map<string, { repo: Repository; digest: string; present?: boolean; error?: string }>();
-    const destinations = new Map<string, { repo: Repository; tags?: Set<string>; error?: string }>();
-    for (const edge of ctx.edges) {
-      sourceDigests.set(`${repoKey(edge.src)}@${edge.digest}`, { repo: edge.src, digest: edge.digest });
-      destinations.set(repoKey(edge.dst), { repo: edge.dst });
+interface Read { host: string; read: () => Promise<void> }
+
+/** Runs reads bounded per host. */
+async function readAll(ctx: RunContext, reads: Read[]): Promise<void> {
+  await forEachLimitBy(reads, (r) => r.host, ctx.options.planConcurrency, (r) => r.read());
+}
+
+/** A read whose failure is recorded by `onError` rather than thrown (unless the run is aborted). */
+function guarded(ctx: RunContext, read: () => Promise<void>, onError: (why: string) => void): () => Promise<void> {
+  return async () => {
+    try {
+      await read();
+    } catch (error) {
+      ctx.signal.throwIfAborted();
+      onError(describeError(error));
     }
-    await Promise.all([
-      forEachLimitBy([...sourceDigests.values()], (e) => e.repo.host, limit, async (entry) => {
-        try {
-          entry.present = (await client.headManifest(entry.repo, entry.digest, opts)) !== undefined;
-        } catch (error) {
-          signal.throwIfAborted();
-          entry.error = describeError(error);
-        }
-      }),
-      forEachLimitBy([...destinations.values()], (e) => e.repo.host, limit, async (entry) => {
-        try {
-          entry.tags = new Set(await client.listTagsOrEmpty(entry.repo, opts));
-        } catch (error) {
-          signal.throwIfAborted();
-          entry.error = describeError(error);
-        }
-      }),
-    ]);
+  };
+}
 
-    // Second round: the digests behind destination tags that exist, and whether tagless digests are there.
-    const tagDigests = new Map<string, string | undefined>();
-    const digestPresent = new Map<string, boolean>();
-    const reads: { host: string; read: () => Promise<void> }[] = [];
-    const readErrors = new Map<string, string>();
-    for (const edge of ctx.edges) {
-      const dst = destinations.get(repoKey(edge.dst))!;
-      if (!dst.tags) continue;
-      for (const tag of edge.tags) {
-        const key = `${repoKey(edge.dst)}:${tag}`;
-        if (!dst.tags.has(tag) || tagDigests.has(key)) continue;
-        tagDigests.set(key, undefined);
-        reads.push({ host: edge.dst.host, read: async () => {
-          try {
-            tagDigests.set(key, (await client.headManifest(edge.dst, tag, opts))?.digest);
-          } catch (error) {
-            signal.throwIfAborted();
-            readErrors.set(key, describeError(error));
-          }
-        } });
-      }
-      if (edge.tags.length === 0) {
-        const key = `${repoKey(edge.dst)}@${edge.digest}`;
-        if (digestPresent.has(key)) continue;
-        digestPresent.set(key, false);
-        reads.push({ host: edge.dst.host, read: async () => {
-          try {
-            digestPresent.set(key, (await client.headManifest(edge.dst, edge.digest, opts)) !== undefined);
-          } catch (error) {
-            signal.throwIfAborted();
-            readErrors.set(key, describeError(error));
-          }
-        } });
-      }
+/** Round one: every source digest, and the tag listing of every destination repository. */
+async function readSourcesAndListings(ctx: RunContext, facts: PlanFacts): Promise<Map<string, Set<string>>> {
+  const opts = { signal: ctx.signal };
+  const listings = new Map<string, Set<string>>();
+  const reads = new Map<string, Read>();
+  for (const { src, dst, digest } of ctx.edges) {
+    const source = at(src, digest);
+    if (!reads.has(source)) {
+      reads.set(source, { host: src.host, read: guarded(ctx, async () => {
+        facts.sources.set(source, (await ctx.client.headManifest(src, digest, opts)) !== undefined);
+      }, (why) => facts.sources.set(source, why)) });
     }
-    await forEachLimitBy(reads, (r) => r.host, limit, (r) => r.read());
+    const repo = formatRepository(dst);
+    if (!reads.has(repo)) {
+      reads.set(repo, { host: dst.host, read: guarded(ctx, async () => {
+        listings.set(repo, new Set(await ctx.client.listTagsOrEmpty(dst, opts)));
+      }, (why) => facts.unlisted.set(repo, why)) });
+    }
+  }
+  await readAll(ctx, [...reads.values()]);
+  return listings;
+}
 
-    ctx.plan = refuseSharedTags(ctx.edges.map((edge) => classify(edge, sourceDigests, destinations, tagDigests, digestPresent, readErrors)));
-    const count = (state: PlannedEdge['state']) => ctx.plan.filter((e) => e.state === state).length;
-    const toPromote = count('promote');
-    ctx.emit({ type: 'planned', edges: ctx.plan.length, toPromote });
-    const parts = [`${ctx.plan.length} edges: ${toPromote} to promote, ${count('present')} already present`];
-    if (count('lost')) parts.push(`${count('lost')} lost`);
-    if (count('tagMove')) parts.push(`${count('tagMove')} tag moves refused`);
-    if (count('failed')) parts.push(`${count('failed')} unreadable`);
-    const message = parts.join(', ');
-    if (toPromote === 0) return { message: `${message}; nothing to promote`, stop: 'done' };
-    return { message };
-  },
-};
+/** Round two: the digests behind destination tags that exist, and whether untagged digests are there. */
+async function readDestinations(ctx: RunContext, facts: PlanFacts, listings: Map<string, Set<string>>): Promise<void> {
+  const opts = { signal: ctx.signal };
+  const reads = new Map<string, Read>();
+  for (const { dst, digest, tags } of ctx.edges) {
+    const repo = formatRepository(dst);
+    const listed = listings.get(repo);
+    if (!listed) continue;
+    for (const tag of tags) {
+      const key = tagged(dst, tag);
+      if (!listed.has(tag) || reads.has(key)) continue;
+      reads.set(key, { host: dst.host, read: guarded(ctx, async () => {
+        const found = (await ctx.client.headManifest(dst, tag, opts))?.digest;
+        if (found === undefined) return;
+        let known = facts.tags.get(repo);
+        if (!known) facts.tags.set(repo, known = new Map());
+        known.set(tag, found);
+      }, (why) => facts.readErrors.set(key, why)) });
+    }
+    const key = at(dst, digest);
+    if (tags.length > 0 || reads.has(key)) continue;
+    reads.set(key, { host: dst.host, read: guarded(ctx, async () => {
+      if ((await ctx.client.headManifest(dst, digest, opts)) !== undefined) facts.presentDigests.add(key);
+    }, (why) => facts.readErrors.set(key, why)) });
+  }
+  await readAll(ctx, [...reads.values()]);
+}
 
-function classify(
-  edge: Edge,
-  sources: Map<string, { present?: boolean; error?: string }>,
-  destinations: Map<string, { tags?: Set<string>; error?: string }>,
-  tagDigests: Map<string, string | undefined>,
-  digestPresent: Map<string, boolean>,
-  readErrors: Map<string, string>,
-): PlannedEdge {
-  const base = { ...edge, missingTags: [] as string[], knownTags: new Map<string, string>() };
-  const source = sources.get(`${repoKey(edge.src)}@${edge.digest}`)!;
-  if (source.error) return { ...base, state: 'failed', reason: `reading the source failed: ${source.error}` };
-  if (!source.present) return { ...base, state: 'lost', reason: `${repoKey(edge.src)}@${edge.digest} does not exist` };
-  const dst = destinations.get(repoKey(edge.dst))!;
+/** Sets the edge's state from what Plan read. */
+export function classify(outcome: EdgeOutcome, facts: PlanFacts): void {
+  const { src, dst, digest, tags } = outcome.edge;
+  const source = facts.sources.get(at(src, digest));
+  if (typeof source === 'string') return outcome.refuse('failed', 'PlanFailed', `reading the source failed: ${source}`);
+  if (source !== true) return outcome.refuse('lost', 'DigestNotFound', `${at(src, digest)} does not exist`);
+  const repo = formatRepository(dst);
   // A failed read fails only the edges that needed it, not the whole repository.
-  const readError = dst.error
-    ?? edge.tags.map((tag) => readErrors.get(`${repoKey(edge.dst)}:${tag}`)).find((e) => e !== undefined)
-    ?? readErrors.get(`${repoKey(edge.dst)}@${edge.digest}`);
-  if (readError) return { ...base, state: 'failed', reason: `reading the destination failed: ${readError}` };
-  const conflicts: { tag: string; digest: string }[] = [];
-  for (const tag of edge.tags) {
-    const digest = tagDigests.get(`${repoKey(edge.dst)}:${tag}`);
-    if (digest === undefined) base.missingTags.push(tag);
-    else {
-      base.knownTags.set(tag, digest);
-      if (digest !== edge.digest) conflicts.push({ tag, digest });
-    }
+  const readError = facts.unlisted.get(repo)
+    ?? tags.map((tag) => facts.readErrors.get(tagged(dst, tag))).find((e) => e !== undefined)
+    ?? (tags.length === 0 ? facts.readErrors.get(at(dst, digest)) : undefined);
+  if (readError !== undefined) return outcome.refuse('failed', 'PlanFailed', `reading the destination failed: ${readError}`);
+  const known = facts.tags.get(repo);
+  const conflicts: TagConflict[] = [];
+  let missing = 0;
+  for (const tag of tags) {
+    const current = known?.get(tag);
+    if (current === undefined) missing += 1;
+    else if (current !== digest) conflicts.push({ tag, digest: current });
   }
   if (conflicts.length > 0) {
-    return { ...base, state: 'tagMove', conflicts, reason: conflicts.map((c) => `${repoKey(edge.dst)}:${c.tag} is ${c.digest}`).join('; ') };
+    return outcome.refuse('tagMove', 'TagMoveRefused', conflicts.map((c) => `${tagged(dst, c.tag)} is ${c.digest}`).join('; '), conflicts);
   }
-  const present = edge.tags.length === 0 ? digestPresent.get(`${repoKey(edge.dst)}@${edge.digest}`) === true : base.missingTags.length === 0;
-  return { ...base, state: present ? 'present' : 'promote' };
+  const present = tags.length === 0 ? facts.presentDigests.has(at(dst, digest)) : missing === 0;
+  outcome.state = present ? 'present' : 'promote';
 }
 
 /**
@@ -129,23 +125,53 @@ function classify(
  * registry prefixes that name the same repository) would move that tag between them: both are
  * refused, and the manifests must be fixed.
  */
-function refuseSharedTags(plan: PlannedEdge[]): PlannedEdge[] {
+export function refuseSharedTags(outcomes: readonly EdgeOutcome[]): void {
   const digestsByTag = new Map<string, Set<string>>();
-  for (const edge of plan) {
-    if (edge.state !== 'promote' && edge.state !== 'present') continue;
+  for (const { state, edge } of outcomes) {
+    if (state !== 'promote' && state !== 'present') continue;
     for (const tag of edge.tags) {
-      const key = `${repoKey(edge.dst)}:${tag}`;
-      digestsByTag.set(key, (digestsByTag.get(key) ?? new Set()).add(edge.digest));
+      const key = tagged(edge.dst, tag);
+      let digests = digestsByTag.get(key);
+      if (!digests) digestsByTag.set(key, digests = new Set());
+      digests.add(edge.digest);
     }
   }
-  return plan.map((edge) => {
-    if (edge.state !== 'promote') return edge;
-    const shared = edge.tags.filter((tag) => digestsByTag.get(`${repoKey(edge.dst)}:${tag}`)!.size > 1);
-    if (shared.length === 0) return edge;
-    const reason = shared.map((tag) => {
-      const key = `${repoKey(edge.dst)}:${tag}`;
-      return `${key} is given to ${digestsByTag.get(key)!.size} digests in this run (${[...digestsByTag.get(key)!].map((d) => d.slice(0, 19)).join(', ')}); fix the manifests so one digest owns it`;
+  for (const outcome of outcomes) {
+    if (outcome.state !== 'promote') continue;
+    const shared = outcome.edge.tags.map((tag) => tagged(outcome.edge.dst, tag)).filter((key) => digestsByTag.get(key)!.size > 1);
+    if (shared.length === 0) continue;
+    const detail = shared.map((key) => {
+      const digests = [...digestsByTag.get(key)!];
+      return `${key} is given to ${digests.length} digests in this run (${digests.map((d) => d.slice(0, 19)).join(', ')}); fix the manifests so one digest owns it`;
     }).join('; ');
-    return { ...edge, state: 'tagMove' as const, reason };
-  });
+    outcome.refuse('tagMove', 'TagMoveRefused', detail);
+  }
 }
+
+function planMessage(ctx: RunContext): { message: string; toPromote: number } {
+  const counts = new Map<string, number>();
+  for (const { state } of ctx.outcomes) counts.set(state, (counts.get(state) ?? 0) + 1);
+  const count = (state: string) => counts.get(state) ?? 0;
+  const parts = [`${ctx.outcomes.length} edges: ${count('promote')} to promote, ${count('present')} already present`];
+  if (count('lost')) parts.push(`${count('lost')} lost`);
+  if (count('tagMove')) parts.push(`${count('tagMove')} tag moves refused`);
+  if (count('failed')) parts.push(`${count('failed')} unreadable`);
+  return { message: parts.join(', '), toPromote: count('promote') };
+}
+
+export const planPhase: Phase = {
+  name: 'Plan',
+  failure: 'PlanFailed',
+  async run(ctx: RunContext) {
+    const facts: PlanFacts = { sources: new Map(), unlisted: new Map(), tags: new Map(), readErrors: new Map(), presentDigests: new Set() };
+    await readDestinations(ctx, facts, await readSourcesAndListings(ctx, facts));
+    ctx.destinationTags = facts.tags;
+    ctx.outcomes = ctx.edges.map((edge) => new EdgeOutcome(edge));
+    for (const outcome of ctx.outcomes) classify(outcome, facts);
+    refuseSharedTags(ctx.outcomes);
+    const { message, toPromote } = planMessage(ctx);
+    ctx.emit({ type: 'planned', edges: ctx.outcomes.length, toPromote });
+    if (toPromote === 0) return { message: `${message}; nothing to promote`, stop: 'done' };
+    return { message };
+  },
+};

@@ -1,54 +1,89 @@
 // Promote: copy every edge the plan marked, digests preserved. Edges of one digest bound for
 // one registry host form a group: the first copies from the source, the rest mount from that
-// first copy, so each digest's blobs cross the network once per destination registry.
-import { forEachLimit, RegistryError, type Repository } from '../../registry/index.ts';
-import type { EdgeResult, Phase, PlannedEdge, RunContext } from '../types.ts';
+// first copy, so each digest's blobs cross the network once per destination registry. At the
+// end it lists the digests now in production, for Sign and Attest.
+import { formatReference, formatRepository, type Repository } from '../../api/reference.ts';
+import { forEachLimit, RegistryError } from '../../registry/index.ts';
+import type { DigestTarget, EdgeOutcome, Phase, RunContext } from '../types.ts';
 
-const failure = (error: unknown) => ({
-  reason: error instanceof RegistryError ? error.reason : 'CopyFailed',
-  message: (error as Error).message,
-});
+/** Pending edges by digest and destination host, in plan order. */
+export function copyGroups(outcomes: readonly EdgeOutcome[]): EdgeOutcome[][] {
+  const groups = new Map<string, EdgeOutcome[]>();
+  for (const outcome of outcomes) {
+    if (outcome.state !== 'promote') continue;
+    const key = `${outcome.edge.digest} ${outcome.edge.dst.host}`;
+    let group = groups.get(key);
+    if (!group) groups.set(key, group = []);
+    group.push(outcome);
+  }
+  return [...groups.values()];
+}
+
+/** Digests in production after Promote (promoted by this run or present before it), each with its destinations. */
+export function digestsInProduction(outcomes: readonly EdgeOutcome[]): DigestTarget[] {
+  const targets = new Map<string, DigestTarget & { byRepo: Map<string, { repo: Repository; tags: string[] }> }>();
+  for (const { state, edge } of outcomes) {
+    if (state !== 'promoted' && state !== 'present') continue;
+    let target = targets.get(edge.digest);
+    if (!target) targets.set(edge.digest, target = { digest: edge.digest, src: edge.src, destinations: [], byRepo: new Map() });
+    const key = formatRepository(edge.dst);
+    const existing = target.byRepo.get(key);
+    if (existing) existing.tags = [...new Set([...existing.tags, ...edge.tags])];
+    else {
+      const destination = { repo: edge.dst, tags: [...edge.tags] };
+      target.byRepo.set(key, destination);
+      target.destinations.push(destination);
+    }
+  }
+  return [...targets.values()].map(({ digest, src, destinations }) => ({ digest, src, destinations }));
+}
+
+async function copyEdge(ctx: RunContext, outcome: EdgeOutcome, from: Repository): Promise<boolean> {
+  const { dst, digest, tags } = outcome.edge;
+  const knownTags = ctx.destinationTags.get(formatRepository(dst));
+  try {
+    const copy = await ctx.copier.copy({
+      src: from, dst, digest, tags: tags.filter((t) => !knownTags?.has(t)), ...(knownTags && { knownTags }), signal: ctx.signal,
+    });
+    if (copy.tagConflicts.length > 0) {
+      // A tag appeared on another digest between Plan and now: still never moved.
+      const detail = copy.tagConflicts.map((c) => `${formatReference({ ...dst, tag: c.tag })} is ${c.digest}`).join('; ');
+      outcome.refuse('tagMove', 'TagMoveRefused', detail, copy.tagConflicts);
+    } else {
+      outcome.state = 'promoted';
+      outcome.copied = { blobs: copy.blobsCopied, mounted: copy.blobsMounted, bytes: copy.bytesCopied };
+    }
+    return true;
+  } catch (error) {
+    ctx.signal.throwIfAborted();
+    outcome.refuse('failed', error instanceof RegistryError ? error.reason : 'CopyFailed', (error as Error).message);
+    return false;
+  }
+}
 
 export const promotePhase: Phase = {
   name: 'Promote',
+  failure: 'PromoteFailed',
   async run(ctx: RunContext) {
-    const pending = ctx.plan.filter((e) => e.state === 'promote');
-    const groups = new Map<string, PlannedEdge[]>();
-    for (const edge of pending) {
-      const key = `${edge.digest} ${edge.dst.host}`;
-      groups.set(key, [...(groups.get(key) ?? []), edge]);
-    }
+    const groups = copyGroups(ctx.outcomes);
+    const total = groups.reduce((n, g) => n + g.length, 0);
     let done = 0;
-    const finish = (result: EdgeResult) => {
-      ctx.results.push(result);
-      done += 1;
-      ctx.emit({ type: 'edgeFinished', result, done, total: pending.length });
+    const copy = async (outcome: EdgeOutcome, from: Repository) => {
+      const copied = await copyEdge(ctx, outcome, from);
+      ctx.emit({ type: 'edgeFinished', edge: outcome, done: ++done, total });
+      return copied;
     };
-    const copyEdge = async (edge: PlannedEdge, from: Repository): Promise<boolean> => {
-      try {
-        const copy = await ctx.copier.copy({ src: from, dst: edge.dst, digest: edge.digest, tags: edge.missingTags, knownTags: edge.knownTags, signal: ctx.signal });
-        if (copy.tagConflicts.length > 0) {
-          // A tag appeared on another digest between Plan and now: still never moved.
-          finish({ edge, outcome: 'refused', copy, error: { reason: 'TagMove', message: copy.tagConflicts.map((c) => `${edge.dst.host}/${edge.dst.name}:${c.tag} is ${c.digest}`).join('; ') } });
-          return true;
-        }
-        finish({ edge, outcome: 'promoted', copy });
-        return true;
-      } catch (error) {
-        ctx.signal.throwIfAborted();
-        finish({ edge, outcome: 'failed', error: failure(error) });
-        return false;
-      }
-    };
-    await forEachLimit([...groups.values()], ctx.options.concurrency, async ([first, ...rest]) => {
-      const seeded = await copyEdge(first!, first!.src);
+    await forEachLimit(groups, ctx.options.concurrency, async ([first, ...rest]) => {
+      const seeded = await copy(first!, first!.edge.src);
       // Inside one registry a mount needs no bytes; without a seed, each copies from the source.
-      await Promise.all(rest.map((edge) => copyEdge(edge, seeded && first!.dst.name !== edge.dst.name ? first!.dst : edge.src)));
+      await Promise.all(rest.map((o) => copy(o, seeded && first!.edge.dst.name !== o.edge.dst.name ? first!.edge.dst : o.edge.src)));
     });
-    const failed = ctx.results.filter((r) => r.outcome === 'failed').length;
-    const promoted = ctx.results.filter((r) => r.outcome === 'promoted').length;
-    const message = `${promoted} of ${pending.length} edges promoted${failed ? `, ${failed} failed` : ''}`;
+    ctx.inProduction = digestsInProduction(ctx.outcomes);
+    const attempted = groups.flat();
+    const failed = attempted.filter((o) => o.state === 'failed').length;
+    const promoted = attempted.filter((o) => o.state === 'promoted').length;
+    const message = `${promoted} of ${total} edges promoted${failed ? `, ${failed} failed` : ''}`;
     // Even when every copy failed, Sign and Attest still run: they repair what is already there.
-    return failed === pending.length && pending.length > 0 ? { message, stop: 'failed', reason: 'PromoteFailed', keepGoing: true } : { message };
+    return failed === total && total > 0 ? { message, stop: 'failed', reason: 'PromoteFailed', keepGoing: true } : { message };
   },
 };

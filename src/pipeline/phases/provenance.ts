@@ -5,10 +5,11 @@ import { checkAttestations } from '../../provenance/attestations.ts';
 import { provenanceFacts, provenanceMismatch, slsaPredicateTypes } from '../../provenance/slsa.ts';
 import { signerPolicy } from '../../signing/trust-material.ts';
 import type { Phase, RunContext } from '../types.ts';
-import { applyVerdicts, checkDigests, verifiable } from './validate.ts';
+import { applyVerdicts, checkDigests, verifiable } from '../verification.ts';
 
 export const provenancePhase: Phase = {
   name: 'Provenance',
+  failure: 'ProvenanceFailed',
   async run(ctx: RunContext) {
     const trust = ctx.options.trust;
     const spec = trust?.verification?.provenance;

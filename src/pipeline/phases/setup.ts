@@ -1,10 +1,12 @@
 // Setup: check the options and that there is something to work on, and load the trust material
 // (keys, Secrets), before any registry is read.
+import { formatRepository } from '../../api/reference.ts';
 import { artifactSigner, keylessTrustedRootProblem, signerPolicy } from '../../signing/trust-material.ts';
 import type { Phase, RunContext } from '../types.ts';
 
 export const setupPhase: Phase = {
   name: 'Setup',
+  failure: 'SetupFailed',
   async run(ctx: RunContext) {
     const { concurrency, planConcurrency } = ctx.options;
     for (const [name, value] of Object.entries({ concurrency, planConcurrency })) {
@@ -24,8 +26,8 @@ export const setupPhase: Phase = {
       await artifactSigner(trust);
     }
     if (trust?.verification?.signatures && trust.verification.signatures.mode !== 'Off') await signerPolicy(trust);
-    const sources = new Set(ctx.edges.map((e) => `${e.src.host}/${e.src.name}`)).size;
-    const destinations = new Set(ctx.edges.map((e) => `${e.dst.host}/${e.dst.name}`)).size;
+    const sources = new Set(ctx.edges.map((e) => formatRepository(e.src))).size;
+    const destinations = new Set(ctx.edges.map((e) => formatRepository(e.dst))).size;
     return { message: `${ctx.edges.length} edges from ${sources} source to ${destinations} destination repositories` };
   },
 };

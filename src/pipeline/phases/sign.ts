@@ -3,37 +3,12 @@
 // One signature per digest is made and copied where it is missing; a digest that already has a
 // valid one of ours is not signed again, so a rerun after a crash repairs without duplicates.
 // Staging's own signatures and attestations are copied along first.
-import { describeError, forEachLimit, isIndex, parseManifest, type Descriptor, type Repository } from '../../registry/index.ts';
+import { formatRepository } from '../../api/reference.ts';
+import { describeError, forEachLimit, isIndex, parseManifest, type Descriptor } from '../../registry/index.ts';
 import { ensureSigned } from '../../signing/image.ts';
 import { copyAttachments, readAttachments, type Attachments } from '../../signing/travel.ts';
 import { artifactSigner } from '../../signing/trust-material.ts';
-import type { Phase, PlannedEdge, RunContext } from '../types.ts';
-
-export interface DigestTarget {
-  digest: string;
-  src: Repository;
-  destinations: { repo: Repository; tags: string[] }[];
-  edges: PlannedEdge[];
-}
-
-/** Digests in production after Promote: promoted by this run, or present before it. */
-export function promotedDigests(ctx: RunContext): DigestTarget[] {
-  const edges = [
-    ...ctx.results.filter((r) => r.outcome === 'promoted').map((r) => r.edge),
-    ...ctx.plan.filter((e) => e.state === 'present'),
-  ];
-  const targets = new Map<string, DigestTarget>();
-  for (const edge of edges) {
-    const target = targets.get(edge.digest) ?? { digest: edge.digest, src: edge.src, destinations: [], edges: [] };
-    target.edges.push(edge);
-    const key = `${edge.dst.host}/${edge.dst.name}`;
-    const existing = target.destinations.find((d) => `${d.repo.host}/${d.repo.name}` === key);
-    if (existing) existing.tags = [...new Set([...existing.tags, ...edge.tags])];
-    else target.destinations.push({ repo: edge.dst, tags: [...edge.tags] });
-    targets.set(edge.digest, target);
-  }
-  return [...targets.values()];
-}
+import type { DigestTarget, Phase, RunContext } from '../types.ts';
 
 /** The digest's descriptor and, for an index, its images' descriptors, read from the first destination. */
 async function subjects(ctx: RunContext, target: DigestTarget): Promise<Descriptor[]> {
@@ -46,8 +21,9 @@ async function subjects(ctx: RunContext, target: DigestTarget): Promise<Descript
 
 export const signPhase: Phase = {
   name: 'Sign',
+  failure: 'SigningFailed',
   async run(ctx: RunContext) {
-    const targets = promotedDigests(ctx);
+    const targets = ctx.inProduction;
     const problems: string[] = [];
     let travelled = 0;
     // Staging's signatures go along whether or not we sign ourselves; staging is read once per digest.
@@ -63,7 +39,7 @@ export const signPhase: Phase = {
         travelled += moved.referrers + moved.legacyLayers;
       } catch (error) {
         ctx.signal.throwIfAborted();
-        problems.push(`copying staging signatures of ${t.digest} to ${d.repo.host}/${d.repo.name}: ${describeError(error)}`);
+        problems.push(`copying staging signatures of ${t.digest} to ${formatRepository(d.repo)}: ${describeError(error)}`);
       }
     });
     const carried = travelled ? `; ${travelled} staging signatures/attestations copied` : '';

@@ -1,0 +1,68 @@
+// What the reconciler remembers of each manifest's last run: in memory only, so a restarted
+// controller runs everything once. It decides when the next run is due, which Secrets wake a
+// manifest, and feeds the hoist_manifests gauge.
+
+export type ManifestCondition = 'Ready' | 'Stalled' | 'Reconciling';
+
+export interface RunRecord {
+  uid: string | undefined;
+  generation: number;
+  requestedAt: string | undefined;
+  /** Epoch ms; Infinity: only a change (spec, Secret, requestedAt) starts the next run. */
+  nextRunAt: number;
+  /** A Secret it uses changed since. */
+  stale: boolean;
+  /** Secrets the spec names, for the Secret watch's index. */
+  secrets: readonly string[];
+  condition: ManifestCondition;
+}
+
+export class RunMemory {
+  readonly #records = new Map<string, RunRecord>();
+  readonly #onCounts: (counts: Record<ManifestCondition, number>) => void;
+
+  /** `onCounts` receives how many manifests are Ready, Stalled and Reconciling after each change. */
+  constructor(onCounts: (counts: Record<ManifestCondition, number>) => void = () => {}) {
+    this.#onCounts = onCounts;
+  }
+
+  get(key: string): RunRecord | undefined {
+    return this.#records.get(key);
+  }
+
+  set(key: string, record: RunRecord): void {
+    this.#records.set(key, record);
+    this.#count();
+  }
+
+  forget(key: string): void {
+    if (this.#records.delete(key)) this.#count();
+  }
+
+  /** A Secret the manifest uses changed: its next reconcile runs even if not yet due. */
+  markStale(key: string): void {
+    const record = this.#records.get(key);
+    if (record) record.stale = true;
+  }
+
+  /** The next reconcile runs whatever the interval (after an API error mid-run). */
+  dueNow(key: string): void {
+    const record = this.#records.get(key);
+    if (record) record.nextRunAt = 0;
+  }
+
+  /** Keys (namespace/name) of manifests in `namespace` that name Secret `name`. */
+  usersOfSecret(namespace: string, name: string): string[] {
+    const keys: string[] = [];
+    for (const [key, record] of this.#records) {
+      if (key.slice(0, key.indexOf('/')) === namespace && record.secrets.includes(name)) keys.push(key);
+    }
+    return keys;
+  }
+
+  #count(): void {
+    const counts = { Ready: 0, Stalled: 0, Reconciling: 0 };
+    for (const record of this.#records.values()) counts[record.condition] += 1;
+    this.#onCounts(counts);
+  }
+}

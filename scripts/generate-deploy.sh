@@ -2,7 +2,7 @@
 # Generates the kustomize base deploy/base/ from the Helm chart's defaults, so both install
 # paths ship the same objects: `helm template` with charts/hoist/values.yaml, split into one
 # file per chart template, plus a Namespace and a kustomization.yaml.
-# test/unit/deploy-base.test.ts runs this into a temporary folder and compares.
+# test/integration/deploy-base.test.ts runs this into a temporary folder and compares.
 #
 #   scripts/generate-deploy.sh [OUT_DIR]     (default deploy/base)
 # helm: $HELM, else the test bed's (scripts/testbed/install.sh), else helm on PATH.

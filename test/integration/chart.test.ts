@@ -16,7 +16,7 @@ import { startKube, type TestKube } from '../support/kube.ts';
 import { freePort } from '../support/process.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { runTool } from '../support/testbed.ts';
-import { argoHealth, contractMetrics, queriedMetrics } from '../unit/deploy-support.ts';
+import { argoHealth, contractMetrics, queriedMetrics } from '../support/deploy.ts';
 
 const chart = 'charts/hoist';
 const everything = 'charts/hoist/ci/everything-values.yaml';

@@ -50,7 +50,7 @@ function fakeApi() {
       return req.body;
     },
     async patchNamespacedEvent(req: { name: string; body: { count: number; lastTimestamp: string } }) {
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setImmediate(r));
       calls.push({ op: 'patch', name: req.name, count: req.body.count, lastTimestamp: req.body.lastTimestamp });
       if (patchError) throw Object.assign(new Error(`HTTP ${patchError}`), { code: patchError });
       if (!stored.has(req.name)) throw Object.assign(new Error('not found'), { code: 404 });

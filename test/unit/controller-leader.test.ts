@@ -1,12 +1,13 @@
 // The leader elector against a fake Lease API: a renew that hangs is given up at the renew
 // deadline (not waited for forever), another identity on the Lease is a loss at once, and stop()
-// ends the renew loop before releasing, so a renew in flight cannot take the Lease back.
+// ends the renew loop before releasing, so a renew in flight cannot take the Lease back. Time
+// is mocked (timers and the clock): deadlines are checked to the step, and nothing sleeps.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { V1Lease } from '@kubernetes/client-node';
 import { LeaderElector, type LeaseApi } from '../../src/controller/leader.ts';
 import { createLogger } from '../../src/observability/logger.ts';
+import { advance, mockTime } from '../support/timers.ts';
 
 const quiet = createLogger({ level: 'silent' as 'error', destination: { write: () => {} } });
 
@@ -58,75 +59,99 @@ function elector(leases: FakeLeases, timing: { leaseDurationMs: number; renewDea
   return new LeaderElector({ coordination: leases.api(), namespace: 'ns', name: 'lease', identity, logger: quiet, ...timing });
 }
 
-async function within<T>(ms: number, promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms); });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** Whether a promise has settled yet, without waiting for it. */
+function watch<T>(promise: Promise<T>): { done: () => boolean; value: () => T | undefined } {
+  let settled = false;
+  let value: T | undefined;
+  void promise.then((v) => { settled = true; value = v; }, () => { settled = true; });
+  return { done: () => settled, value: () => value };
 }
 
-test('a renew that hangs is abandoned at the renew deadline: hold() reports lost in time', async () => {
+test('a renew that hangs is abandoned at the renew deadline: hold() reports lost then, not later', async (t) => {
+  mockTime(t);
   const leases = new FakeLeases();
   const e = elector(leases, { leaseDurationMs: 3000, renewDeadlineMs: 300, retryPeriodMs: 50 });
   assert.equal(await e.acquire(), true);
   leases.hangWrites = true;
-  const started = Date.now();
-  const result = await within(1500, e.hold(), 'hold() with hanging renews');
-  assert.equal(result, 'lost');
+  const held = watch(e.hold());
+  await advance(t, 290, 5);
+  assert.equal(held.done(), false, 'still leading before the renew deadline');
+  assert.equal(e.leading, true);
+  await advance(t, 15, 5);
+  assert.equal(held.value(), 'lost', 'lost at the renew deadline');
   assert.equal(e.leading, false);
-  const took = Date.now() - started;
-  assert.ok(took >= 250 && took < 800, `lost after the renew deadline, not long after (${took} ms)`);
   await e.stop();
 });
 
-test('another identity on the Lease is reported lost at the next renew, not after the renew deadline', async () => {
+test('another identity on the Lease is reported lost at the next renew, not after the renew deadline', async (t) => {
+  mockTime(t);
   const leases = new FakeLeases();
   const e = elector(leases, { leaseDurationMs: 10_000, renewDeadlineMs: 8000, retryPeriodMs: 50 });
   assert.equal(await e.acquire(), true);
-  const held = e.hold();
-  await delay(120);
+  const held = watch(e.hold());
+  await advance(t, 120);
+  assert.equal(held.done(), false, 'renewing');
   leases.takeBy('other');
-  const result = await within(1000, held, 'hold() after another replica took the Lease');
-  assert.equal(result, 'lost');
+  await advance(t, 60);
+  assert.equal(held.value(), 'lost');
   assert.equal(e.leading, false);
   assert.equal(leases.lease?.spec?.holderIdentity, 'other', 'the other holder is left alone');
   await e.stop();
 });
 
-test('stop() ends the renew loop before releasing: a renew in flight cannot take the released Lease back', async () => {
+test('stop() ends the renew loop before releasing: a renew in flight cannot take the released Lease back', async (t) => {
+  mockTime(t);
   const leases = new FakeLeases();
   const e = elector(leases, { leaseDurationMs: 10_000, renewDeadlineMs: 8000, retryPeriodMs: 30 });
   assert.equal(await e.acquire(), true);
   let open!: () => void;
   leases.readGate = new Promise((r) => { open = r; });
   const held = e.hold();
-  while (leases.readsWaiting === 0) await delay(5);
-  // A renew has read nothing yet; stopping now must not let it write after the release.
-  await within(2000, e.stop(), 'stop()');
+  await advance(t, 40);
+  assert.equal(leases.readsWaiting, 1, 'a renew is reading');
+  // The renew has read nothing yet; stopping now must not let it write after the release.
+  await e.stop();
   assert.equal(await held, 'stopped');
   assert.equal(leases.lease?.spec?.holderIdentity, '', 'released');
   open();
-  await delay(100);
+  await advance(t, 100);
   assert.equal(leases.lease?.spec?.holderIdentity, '', 'still released after the renew in flight answered');
   assert.equal(e.leading, false);
 });
 
-test('a standby does not take a Lease another identity renews, and takes it once released', async () => {
+test('a standby does not take a Lease another identity renews, and takes it once released', async (t) => {
+  mockTime(t);
   const leases = new FakeLeases();
-  const a = elector(leases, { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 30 }, 'a');
-  const b = elector(leases, { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 30 }, 'b');
+  const timing = { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 30 };
+  const a = elector(leases, timing, 'a');
+  const b = elector(leases, timing, 'b');
   assert.equal(await a.acquire(), true);
   const aHeld = a.hold();
-  let bLeading = false;
-  const bAcquired = b.acquire().then((ok) => { bLeading = ok; return ok; });
-  await delay(200);
-  assert.equal(bLeading, false, 'b waits while a renews');
+  const bAcquired = watch(b.acquire());
+  await advance(t, 5000, 20);
+  assert.equal(bAcquired.done(), false, 'b waits while a renews, however long');
   await a.stop();
   assert.equal(await aHeld, 'stopped');
-  assert.equal(await within(1000, bAcquired, 'b acquiring the released Lease'), true);
+  await advance(t, 100);
+  assert.equal(bAcquired.value(), true, 'b takes the released Lease at its next attempt');
   assert.equal(leases.lease?.spec?.holderIdentity, 'b');
+  await b.stop();
+});
+
+test('a standby takes a Lease whose holder stopped renewing once it is older than the lease duration, by its own clock', async (t) => {
+  mockTime(t);
+  const leases = new FakeLeases();
+  const timing = { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 100 };
+  const a = elector(leases, timing, 'a');
+  assert.equal(await a.acquire(), true);
+  // a dies without releasing: nobody renews from now on.
+  const b = elector(leases, timing, 'b');
+  const bAcquired = watch(b.acquire());
+  await advance(t, 1900, 20);
+  assert.equal(bAcquired.done(), false, 'not before the lease duration has passed on b\'s clock');
+  await advance(t, 400, 20);
+  assert.equal(bAcquired.value(), true);
+  assert.equal(leases.lease?.spec?.holderIdentity, 'b');
+  assert.equal(leases.lease?.spec?.leaseTransitions, 1);
   await b.stop();
 });

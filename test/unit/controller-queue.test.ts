@@ -1,11 +1,11 @@
 // The work queue's guarantees: deduplication, one worker per key (adds while processing run
 // again after), per-key exponential backoff reset by forget(), earliest delayed add wins,
-// and shutdown releasing waiting workers.
+// and shutdown releasing waiting workers. Time is mocked: no test waits for a real timer.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { setTimeout as delay } from 'node:timers/promises';
 import { backoffDelay } from '../../src/controller/backoff.ts';
-import { WorkQueue } from '../../src/controller/queue.ts';
+import { maxDelayMs, WorkQueue } from '../../src/controller/queue.ts';
+import { advance, mockTime, settle } from '../support/timers.ts';
 
 test('a key added many times is handed out once', async () => {
   const q = new WorkQueue();
@@ -28,10 +28,10 @@ test('a key added while it is processed is not handed to a second worker, and ru
   assert.equal(q.length, 0, 'not queued while processing');
   let second: string | undefined;
   void q.get().then((k) => { second = k; });
-  await delay(10);
+  await settle();
   assert.equal(second, undefined, 'no second worker gets the key meanwhile');
   q.done('ns/a');
-  await delay(0);
+  await settle();
   assert.equal(second, 'ns/a', 'dirty key re-queued once after done');
   q.done('ns/a');
   assert.equal(q.length, 0, 'and only once');
@@ -61,17 +61,19 @@ test('jitter only shortens the delay, never beyond the fraction', () => {
   }
 });
 
-test('addAfter keeps the earliest deadline and adds the key then', async () => {
+test('addAfter keeps the earliest deadline and adds the key then', async (t) => {
+  mockTime(t);
   const q = new WorkQueue();
   q.addAfter('a', 10_000);
   q.addAfter('a', 20);
   q.addAfter('a', 5_000);
-  assert.equal(q.length, 0);
-  await delay(60);
+  await advance(t, 19, 1);
+  assert.equal(q.length, 0, 'not before its time');
+  await advance(t, 1, 1);
   assert.equal(q.length, 1);
   assert.equal(await q.get(), 'a');
   q.done('a');
-  await delay(30);
+  await advance(t, 20_000, 1000);
   assert.equal(q.length, 0, 'the later timers were dropped');
   q.shutDown();
 });
@@ -105,11 +107,16 @@ test('metrics see adds, depth, retries and durations', async () => {
   q.shutDown();
 });
 
-test('a delay beyond what setTimeout honours is clamped, not fired after 1 ms', async () => {
+test('a delay beyond what setTimeout honours is clamped to the longest it holds, not fired after 1 ms', async (t) => {
+  mockTime(t);
   const q = new WorkQueue();
   q.addAfter('ns/far', 2 ** 31 + 1000);
   q.addAfter('ns/farther', 50 * 24 * 3600_000);
-  await delay(50);
+  await advance(t, 50, 1);
   assert.equal(q.length, 0, 'nothing due yet');
+  await advance(t, maxDelayMs - 51, maxDelayMs);
+  assert.equal(q.length, 0, 'nothing due before the clamp');
+  await advance(t, 1, 1);
+  assert.equal(q.length, 2, 'both due at the clamp');
   q.shutDown();
 });

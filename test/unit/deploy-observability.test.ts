@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { alertRules, checkExpression, contractMetrics, dashboardExpressions, promqlSelectors } from './deploy-support.ts';
+import { alertRules, checkExpression, contractMetrics, dashboardExpressions, promqlSelectors } from '../support/deploy.ts';
 
 const contract = contractMetrics();
 const check = (where: string, expr: string) => checkExpression(where, expr, contract);

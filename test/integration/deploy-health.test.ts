@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { promotionManifestSchema } from '../../src/api/promotion-manifest.ts';
-import { argoHealth, type Health } from './deploy-support.ts';
+import { argoHealth, type Health } from '../support/deploy.ts';
 
 const healthScript = 'deploy/argocd/health.lua';
 const fixtureDir = 'test/fixtures/statuses';

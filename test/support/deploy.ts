@@ -1,4 +1,4 @@
-// Shared by the deploy tests (test/unit/deploy-*.test.ts) and test/integration/chart.test.ts:
+// Shared by the deploy tests (test/{unit,integration}/deploy-*.test.ts) and test/integration/chart.test.ts:
 // the contract's metric list, a small PromQL reader, the dashboard's and alert rules' queries,
 // and deploy/argocd/health.lua run by Debian's lua5.4. Not a test file itself.
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
-import { installScript } from '../support/testbed.ts';
+import { installScript } from './testbed.ts';
 
 export interface ContractMetric { labels: Set<string>; histogram: boolean }
 

@@ -7,7 +7,7 @@ import type { EdgeOutcome, RunReport } from '../pipeline/index.ts';
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
 /** A plain data view of the report: no classes, stable field order. */
-export function reportData(report: RunReport, sources: string[]): object {
+function reportData(report: RunReport, sources: string[]): object {
   return {
     outcome: report.outcome,
     reason: report.reason,

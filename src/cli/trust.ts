@@ -83,7 +83,7 @@ async function readOrExplain(file: string, what: string): Promise<Buffer> {
 }
 
 /** `ISSUER=SUBJECT_REGEXP`: split at the first `=`, since issuers are URLs and regexps may hold `=`. */
-export function parseVerifyIdentity(text: string): NonNullable<Identity>[number] {
+function parseVerifyIdentity(text: string): NonNullable<Identity>[number] {
   const at = text.indexOf('=');
   const issuer = at > 0 ? text.slice(0, at) : '';
   const subjectRegExp = at > 0 ? text.slice(at + 1) : '';

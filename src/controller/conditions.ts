@@ -25,11 +25,11 @@ export function setCondition(conditions: Condition[], next: NewCondition, genera
   return sortConditions([...conditions.filter((c) => c.type !== next.type), condition]);
 }
 
-export function removeCondition(conditions: Condition[], type: string): Condition[] {
+function removeCondition(conditions: Condition[], type: string): Condition[] {
   return conditions.filter((c) => c.type !== type);
 }
 
-export function findCondition(status: Status | undefined, type: string): Condition | undefined {
+function findCondition(status: Status | undefined, type: string): Condition | undefined {
   return status?.conditions?.find((c) => c.type === type);
 }
 

@@ -9,7 +9,7 @@ import { apiMessage, isNotFound, statusCode } from './kube.ts';
 import { registryHost } from './spec.ts';
 
 const dnsSubdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-export const dockerConfigType = 'kubernetes.io/dockerconfigjson';
+const dockerConfigType = 'kubernetes.io/dockerconfigjson';
 
 export interface SecretReader {
   /** The Secret's type and data (base64 values), or undefined when it does not exist. */

@@ -79,10 +79,10 @@ export interface RunningController {
  * Default bound on waiting for running reconciles at shutdown: well inside the chart's
  * terminationGracePeriodSeconds (30 s), leaving time to stop the watches and release the Lease.
  */
-export const defaultShutdownGraceMs = 20_000;
+const defaultShutdownGraceMs = 20_000;
 
 /** client-go's defaults: 15 s lease, 10 s renew deadline, 2 s retry period. */
-export const defaultLeaseTimings = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
+const defaultLeaseTimings = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
 
 function defaultLeaseNamespace(): string | undefined {
   if (process.env.POD_NAMESPACE) return process.env.POD_NAMESPACE;

@@ -16,7 +16,7 @@ export interface AcceptedSpec {
   timeoutMs: number;
 }
 
-export const defaultTimeoutMs = 60 * 60_000;
+const defaultTimeoutMs = 60 * 60_000;
 const maxDurationText = '576h (24 days)';
 
 export const registryHost = (name: string): string => (name.split('/')[0] ?? name).toLowerCase();

@@ -13,7 +13,7 @@ import { Reflector, type ListResult } from './reflector.ts';
  * The Secret watch's field selector: all Secrets except the types no manifest names and that
  * can be many or large (Helm release records, legacy ServiceAccount tokens).
  */
-export const secretFieldSelector = 'type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token';
+const secretFieldSelector = 'type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token';
 
 type SecretMeta = Pick<V1Secret, 'metadata' | 'type'>;
 

@@ -50,7 +50,7 @@ export function problemEdges(report: RunReport): EdgeOutcome[] {
   return report.edges.filter((e) => e.reason !== undefined);
 }
 
-export function summarise(edges: readonly EdgeOutcome[]): RunSummary {
+function summarise(edges: readonly EdgeOutcome[]): RunSummary {
   const counts: Record<EdgeState, number> = { promote: 0, promoted: 0, present: 0, lost: 0, tagMove: 0, unverified: 0, failed: 0 };
   for (const edge of edges) counts[edge.state] += 1;
   return {

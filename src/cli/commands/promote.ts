@@ -49,7 +49,7 @@ ${trustFlagHelp.trimStart()}
 Exit codes: 0 done; 1 failed; 2 bad usage; 3 done, but edges were refused (tag moves, lost digests).`;
 
 /** Done, but some edges were refused: tag moves or digests missing from staging. */
-export const refusedExitCode = 3;
+const refusedExitCode = 3;
 
 function positiveInt(name: string, text: string): number {
   const value = Number(text);

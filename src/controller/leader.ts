@@ -64,14 +64,14 @@ export class LeaderElector {
 
   async #acquire(): Promise<boolean> {
     this.#o.logger.info({ lease: `${this.#o.namespace}/${this.#o.name}`, identity: this.#o.identity }, 'waiting to acquire the leader Lease');
-    while (!this.#stopped) {
+    for (let attempts = 1; !this.#stopped; attempts++) {
       const started = this.#clock.now();
       // An attempt that hangs must not leave us waiting forever; one that succeeds late is
       // dropped by hold() at once, since its renew deadline has already passed.
       if ((await this.#tryAcquireOrRenew(this.#o.renewDeadlineMs)) === 'held') {
         this.#renewedAt = started;
         this.#setLeading(true);
-        this.#o.logger.info({ lease: `${this.#o.namespace}/${this.#o.name}`, identity: this.#o.identity }, 'acquired the leader Lease');
+        this.#o.logger.info({ lease: `${this.#o.namespace}/${this.#o.name}`, identity: this.#o.identity, attempts }, 'acquired the leader Lease');
         return true;
       }
       if (this.#stopped) break;

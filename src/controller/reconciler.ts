@@ -107,7 +107,10 @@ export class Reconciler {
       this.#memory.forget(key);
       return { kind: 'done' };
     }
-    if (obj.spec?.suspend === true) return { kind: 'done' };
+    if (obj.spec?.suspend === true) {
+      this.#o.logger.debug(splitKey(key), 'suspended; not reconciling');
+      return { kind: 'done' };
+    }
     const due = this.#due(key, obj);
     if (typeof due === 'number') return { kind: 'requeueAfter', ms: due };
     await this.#start(due);

@@ -1,7 +1,8 @@
 // The controller in-process against a real kube-apiserver + etcd and real registries: a
 // PromotionManifest applied with kubectl is promoted and its status tells the story; Stalled
-// for what retrying cannot fix, and Ready again once fixed; on-demand runs, suspend, re-plans,
-// status conflicts, probes and metrics, and a restarted API server.
+// for what retrying cannot fix (every spec problem, with its reason), and Ready again once
+// fixed; on-demand runs, suspend, re-plans, status conflicts, probes and metrics, and a
+// restarted API server. Every wait is for an event (a condition, a reconcile), none for a while.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
@@ -36,6 +37,7 @@ describe('hoist controller on a real API server', () => {
   const statusWrites: { name: string; attempt: number; reconciling?: string; ready?: string }[] = [];
   let race: ((name: string, attempt: number) => Promise<void>) | undefined;
   let imageA: BuiltImage;
+  const logs: string[] = [];
 
   before(async () => {
     [kube, staging, prod, locked] = await Promise.all([
@@ -44,7 +46,6 @@ describe('hoist controller on a real API server', () => {
     await applyCrd(kube);
     imageA = buildIndex();
     await pushImage(staging, 'app', imageA);
-    const logs: string[] = [];
     controller = await startController({
       kubeconfig: kube.kubeconfig,
       metricsBindAddress: '127.0.0.1:0', healthProbeBindAddress: '127.0.0.1:0',
@@ -68,14 +69,17 @@ describe('hoist controller on a real API server', () => {
 
   test('kubectl apply promotes the images; status goes Reconciling -> Ready with counts; kubectl get pm shows it', async () => {
     // Every version of the object the API server stores, as kubectl sees it.
-    const watcher = spawn(tool('kubectl'), [`--kubeconfig=${kube.kubeconfig}`, 'get', 'pm', '--watch', '--field-selector=metadata.name=app',
+    const watcher = spawn(tool('kubectl'), [`--kubeconfig=${kube.kubeconfig}`, '-v=6', 'get', 'pm', '--watch', '--field-selector=metadata.name=app',
       '-o', 'jsonpath={.metadata.generation} {.status.observedGeneration} {.status.conditions[?(@.type=="Reconciling")].status} {.status.conditions[?(@.type=="Ready")].status}{"\\n"}']);
     let seen = '';
+    let log = '';
     watcher.stdout.on('data', (d: Buffer) => { seen += d; });
-    await new Promise((r) => setTimeout(r, 500));
+    watcher.stderr.on('data', (d: Buffer) => { log += d; });
+    // kubectl -v=6 logs its requests: the watch is open once it has logged the watch request.
+    await waitFor('kubectl get --watch to open its watch', async () => /watch=true" status="200 OK"/.test(log));
     await apply(kube, manifest('app', [{ name: staging.host, src: true }, { name: `${prod.host}/prod` }], { app: { [imageA.digest]: ['v1.0.0'] } }));
     const pm = await waitForReady(kube, 'app');
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor('kubectl to see the Ready status', async () => seen.trim().split('\n').at(-1)?.trim() === '1 1  True');
     watcher.kill();
 
     assert.equal(await digestOf(`${prod.host}/prod/app:v1.0.0`), imageA.digest);
@@ -132,6 +136,36 @@ describe('hoist controller on a real API server', () => {
     assert.equal(res.headers.get('docker-content-digest'), imageA.digest);
   });
 
+  test('every spec problem is Stalled with its reason, not retried: ProvenanceSignerUnknown, InvalidSpec, KeylessNeedsTrustedRoot', async () => {
+    const registries = [{ name: staging.host, src: true }, { name: `${prod.host}/unverified` }];
+    const images = { app: { [imageA.digest]: ['v1.0.0'] } };
+    const cases: [string, string, string][] = [
+      ['no-provenance-signer', manifest('no-provenance-signer', registries, images, '  verification:\n    provenance:\n      builderIds: ["https://builder.example/trusted"]\n'), 'ProvenanceSignerUnknown'],
+      ['zero-interval', manifest('zero-interval', registries, images).replace('interval: 1h', 'interval: 0s'), 'InvalidSpec'],
+      ['keyless-no-root', manifest('keyless-no-root', registries, images, '  signing:\n    keyless: {}\n'), 'KeylessNeedsTrustedRoot'],
+    ];
+    for (const [, yaml] of cases) await apply(kube, yaml);
+    for (const [name, , reason] of cases) {
+      const pm = await waitFor(`${name} Stalled`, async () => {
+        const p = await getPm(kube, name);
+        return condition(p, 'Stalled')?.status === 'True' && p.status?.observedGeneration === p.metadata.generation ? p : undefined;
+      });
+      assert.equal(condition(pm, 'Stalled')?.reason, reason, name);
+      assert.equal(condition(pm, 'Ready')?.reason, reason, name);
+      assert.equal(condition(pm, 'Reconciling'), undefined, `${name} is not retried with backoff`);
+    }
+    const provenance = await getPm(kube, 'no-provenance-signer');
+    assert.equal(condition(provenance, 'Provenance')?.status, 'False');
+    assert.equal(condition(provenance, 'Provenance')?.reason, 'ProvenanceSignerUnknown', 'the failed phase carries the reason');
+    await assert.rejects(digestOf(`${prod.host}/unverified/app:v1.0.0`), 'nothing was promoted');
+    // Fixed, the same manifest goes Ready without a restart.
+    await apply(kube, manifest('no-provenance-signer', registries, images));
+    const ready = await waitForReady(kube, 'no-provenance-signer');
+    assert.equal(condition(ready, 'Stalled'), undefined);
+    assert.equal(await digestOf(`${prod.host}/unverified/app:v1.0.0`), imageA.digest);
+    for (const [name] of cases) await kubectl(kube, ['delete', 'pm', name]);
+  });
+
   test('the requestedAt annotation triggers a run; suspend stops runs until lifted', async () => {
     const remove = () => fetch(`${prod.url}/v2/prod/app/manifests/${imageA.digest}`, { method: 'DELETE' }).then((r) => assert.equal(r.status, 202));
     await remove();
@@ -149,11 +183,13 @@ describe('hoist controller on a real API server', () => {
     }, 10_000);
     assert.ok(Date.parse(promotedEvents[0]!.lastTimestamp) > Date.parse(promotedEvents[0]!.firstTimestamp), 'lastTimestamp moved on');
 
+    // Each change below is waited for as the controller's reconcile of it, not for a while.
+    const suspendedRuns = () => logs.filter((l) => l.includes('"suspended; not reconciling"') && l.includes('"name":"app"')).length;
     await kubectl(kube, ['patch', 'pm', 'app', '--type=merge', '-p', '{"spec":{"suspend":true}}']);
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor('the suspend to be reconciled', async () => suspendedRuns() >= 1);
     await remove();
     await kubectl(kube, ['annotate', '--overwrite', 'pm', 'app', 'reconcile.hoist.dev/requestedAt=second']);
-    await new Promise((r) => setTimeout(r, 3000));
+    await waitFor('the request to be reconciled, and refused', async () => suspendedRuns() >= 2);
     assert.equal((await getPm(kube, 'app')).status?.lastHandledReconcileAt, 'first', 'a suspended manifest is not reconciled');
     await assert.rejects(digestOf(`${prod.host}/prod/app:v1.0.0`));
 

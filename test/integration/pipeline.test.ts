@@ -47,7 +47,7 @@ describe('pipeline', () => {
     const report = await runPipeline(edges, client, options());
     await client.close();
     assert.equal(report.outcome, 'Succeeded', report.message);
-    assert.deepEqual(report.summary, { planned: 9, promoted: 9, alreadyPresent: 0, lost: 0, tagMoves: 0, failed: 0 });
+    assert.deepEqual(report.summary, { planned: 9, toPromote: 0, promoted: 9, alreadyPresent: 0, lost: 0, tagMoves: 0, failed: 0, unverified: 0 });
     for (const prod of prods) {
       for (const { name, image, tags } of images) {
         for (const ref of tags.length ? tags.map((t) => `:${t}`) : [`@${image.digest}`]) {

@@ -63,8 +63,8 @@ export class EdgeOutcome {
     this.edge = edge;
   }
 
-  /** Ends the edge refused or failed, with its reason. */
-  refuse(state: 'lost' | 'tagMove' | 'unverified' | 'failed', reason: Reason, detail: string, conflicts?: readonly TagConflict[]): void {
+  /** Ends the edge lost, refused (tagMove, unverified) or failed, with its reason. */
+  end(state: 'lost' | 'tagMove' | 'unverified' | 'failed', reason: Reason, detail: string, conflicts?: readonly TagConflict[]): void {
     this.state = state;
     this.reason = reason;
     this.detail = detail;

@@ -44,7 +44,7 @@ export function applyVerdicts(
     const why = verdicts.get(key);
     if (why === undefined) continue;
     failedDigests.set(key, why);
-    if (mode === 'Enforce') edge.refuse('unverified', reason, why);
+    if (mode === 'Enforce') edge.end('unverified', reason, why);
     else (edge.warnings ??= []).push(`${reason}: ${why}`);
   }
   const total = digests.size;

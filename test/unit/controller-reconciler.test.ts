@@ -38,7 +38,7 @@ function canned(state: 'promoted' | 'tagMove' | 'failed', failure?: { reason: Re
     const outcomes = edges.map((edge) => {
       const outcome = new EdgeOutcome(edge);
       if (state === 'promoted') outcome.state = 'promoted';
-      else outcome.refuse(state, state === 'tagMove' ? 'TagMoveRefused' : 'Unauthorized', 'why');
+      else outcome.end(state, state === 'tagMove' ? 'TagMoveRefused' : 'Unauthorized', 'why');
       return outcome;
     });
     return conclude(options.mode, [{ name: 'Setup', result: 'Succeeded', reason: 'SetupSucceeded', durationMs: 1, message: 'ok' }], outcomes, [], failure);

@@ -97,14 +97,14 @@ async function readDestinations(ctx: RunContext, facts: PlanFacts, listings: Map
 export function classify(outcome: EdgeOutcome, facts: PlanFacts): void {
   const { src, dst, digest, tags } = outcome.edge;
   const source = facts.sources.get(at(src, digest));
-  if (typeof source === 'string') return outcome.refuse('failed', 'PlanFailed', `reading the source failed: ${source}`);
-  if (source !== true) return outcome.refuse('lost', 'DigestNotFound', `${at(src, digest)} does not exist`);
+  if (typeof source === 'string') return outcome.end('failed', 'PlanFailed', `reading the source failed: ${source}`);
+  if (source !== true) return outcome.end('lost', 'DigestNotFound', `${at(src, digest)} does not exist`);
   const repo = formatRepository(dst);
   // A failed read fails only the edges that needed it, not the whole repository.
   const readError = facts.unlisted.get(repo)
     ?? tags.map((tag) => facts.readErrors.get(tagged(dst, tag))).find((e) => e !== undefined)
     ?? (tags.length === 0 ? facts.readErrors.get(at(dst, digest)) : undefined);
-  if (readError !== undefined) return outcome.refuse('failed', 'PlanFailed', `reading the destination failed: ${readError}`);
+  if (readError !== undefined) return outcome.end('failed', 'PlanFailed', `reading the destination failed: ${readError}`);
   const known = facts.tags.get(repo);
   const conflicts: TagConflict[] = [];
   let missing = 0;
@@ -114,7 +114,7 @@ export function classify(outcome: EdgeOutcome, facts: PlanFacts): void {
     else if (current !== digest) conflicts.push({ tag, digest: current });
   }
   if (conflicts.length > 0) {
-    return outcome.refuse('tagMove', 'TagMoveRefused', conflicts.map((c) => `${tagged(dst, c.tag)} is ${c.digest}`).join('; '), conflicts);
+    return outcome.end('tagMove', 'TagMoveRefused', conflicts.map((c) => `${tagged(dst, c.tag)} is ${c.digest}`).join('; '), conflicts);
   }
   const present = tags.length === 0 ? facts.presentDigests.has(at(dst, digest)) : missing === 0;
   outcome.state = present ? 'present' : 'promote';
@@ -144,7 +144,7 @@ export function refuseSharedTags(outcomes: readonly EdgeOutcome[]): void {
       const digests = [...digestsByTag.get(key)!];
       return `${key} is given to ${digests.length} digests in this run (${digests.map((d) => d.slice(0, 19)).join(', ')}); fix the manifests so one digest owns it`;
     }).join('; ');
-    outcome.refuse('tagMove', 'TagMoveRefused', detail);
+    outcome.end('tagMove', 'TagMoveRefused', detail);
   }
 }
 

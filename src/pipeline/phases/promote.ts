@@ -48,7 +48,7 @@ async function copyEdge(ctx: RunContext, outcome: EdgeOutcome, from: Repository)
     if (copy.tagConflicts.length > 0) {
       // A tag appeared on another digest between Plan and now: still never moved.
       const detail = copy.tagConflicts.map((c) => `${formatReference({ ...dst, tag: c.tag })} is ${c.digest}`).join('; ');
-      outcome.refuse('tagMove', 'TagMoveRefused', detail, copy.tagConflicts);
+      outcome.end('tagMove', 'TagMoveRefused', detail, copy.tagConflicts);
     } else {
       outcome.state = 'promoted';
       outcome.copied = { blobs: copy.blobsCopied, mounted: copy.blobsMounted, bytes: copy.bytesCopied };
@@ -56,7 +56,7 @@ async function copyEdge(ctx: RunContext, outcome: EdgeOutcome, from: Repository)
     return true;
   } catch (error) {
     ctx.signal.throwIfAborted();
-    outcome.refuse('failed', error instanceof RegistryError ? error.reason : 'CopyFailed', (error as Error).message);
+    outcome.end('failed', error instanceof RegistryError ? error.reason : 'CopyFailed', (error as Error).message);
     return false;
   }
 }

@@ -1,7 +1,7 @@
 // Image signatures as cosign understands them: whether a digest carries a valid signature by an
 // accepted signer (a v3 bundle whose statement has the cosign sign predicate, or a legacy
 // simple-signing layer), and signing a digest so that every given repository has it.
-import { IN_TOTO_PAYLOAD_TYPE, buildStatement, parseStatement, statementCovers } from '../provenance/statement.ts';
+import { IN_TOTO_PAYLOAD_TYPE, buildStatement, parseStatement, statementCovers } from './in-toto.ts';
 import type { Descriptor, RegistryClient, Repository } from '../registry/index.ts';
 import { appendLegacyLayers, attachReferrer } from './attach.ts';
 import { discover, type Found } from './discover.ts';

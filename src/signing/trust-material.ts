@@ -8,6 +8,7 @@ import { TrustError } from './errors.ts';
 import { loadPrivateKey, loadPublicKey } from './keys.ts';
 import type { SignerPolicy } from './policy.ts';
 import { keySigner, keylessSigner, type ArtifactSigner } from './signer.ts';
+import { isTrustedRoot, readTrustedRootFile, resolveTrustedRoot, type TrustedRoot } from './trusted-root.ts';
 import { identityFromToken } from './token-identity.ts';
 
 async function secret(trust: TrustOptions, name: string, key: string): Promise<Buffer> {
@@ -42,13 +43,10 @@ async function optionalSecret(trust: TrustOptions, name: string, key: string): P
   }
 }
 
-interface TrustedRootJson {
-  certificateAuthorities?: { certChain?: { certificates?: { rawBytes?: string }[] } }[];
-}
-
-/** Fulcio CA chains from a sigstore trusted_root.json (object or JSON text). */
+/** Fulcio CA chains from a sigstore trusted_root.json (TrustedRoot, object or JSON text). */
 export function certificateAuthorities(trustedRoot: unknown): SignerPolicy['certificateAuthorities'] {
-  if (trustedRoot === undefined) return [];
+  if (trustedRoot === undefined || trustedRoot === null) return [];
+  if (isTrustedRoot(trustedRoot)) return trustedRoot.certificateAuthorities;
   let root: TrustedRootJson;
   try {
     root = (typeof trustedRoot === 'string' ? JSON.parse(trustedRoot) : trustedRoot) as TrustedRootJson;
@@ -59,32 +57,32 @@ export function certificateAuthorities(trustedRoot: unknown): SignerPolicy['cert
   }
 }
 
+interface TrustedRootJson {
+  certificateAuthorities?: { certChain?: { certificates?: { rawBytes?: string }[] } }[];
+}
+
 /**
- * Reads a trusted_root.json once (flags name it; the controller reads it at start) and checks it
- * holds at least one Fulcio CA, so a wrong file fails at once rather than at the first keyless
- * verification. Returns the parsed object for TrustOptions.keyless.trustedRoot.
+ * Reads a trusted_root.json once (flags name it; the controller reads it at start), checked as
+ * sigstore-go checks one and holding at least one Fulcio CA, so a wrong file fails at once
+ * rather than at the first verification. Returns the JSON object for TrustOptions.
  */
 export async function loadTrustedRoot(file: string): Promise<object> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new TrustError('InvalidTrustedRoot', `cannot read the trusted root ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); mount a sigstore trusted_root.json there`);
-  }
-  let root: unknown;
-  try {
-    root = JSON.parse(text);
-  } catch (error) {
-    throw new TrustError('InvalidTrustedRoot', `the trusted root ${file} is not JSON (${(error as Error).message}); give a sigstore trusted_root.json`);
-  }
-  if (typeof root !== 'object' || root === null || Array.isArray(root)) {
-    throw new TrustError('InvalidTrustedRoot', `the trusted root ${file} is not a JSON object; give a sigstore trusted_root.json`);
-  }
-  const chains = certificateAuthorities(root);
-  if (chains.length === 0 || chains.some((chain) => chain.length === 0)) {
+  const root = await readTrustedRootFile(file);
+  if (root.certificateAuthorities.length === 0) {
     throw new TrustError('InvalidTrustedRoot', `the trusted root ${file} names no Fulcio certificate authority (certificateAuthorities[].certChain.certificates); keyless signatures could not be verified against it`);
   }
-  return root;
+  return root.json;
+}
+
+/** The trusted root verification uses: TrustOptions.trustedRoot, keyless.trustedRoot, else the built-in public-good root. */
+export function trustedRootOf(trust: TrustOptions): Promise<TrustedRoot> {
+  return resolveTrustedRoot(trust.trustedRoot ?? trust.keyless?.trustedRoot, trust.trustedRoot !== undefined ? 'the configured trusted root' : 'the --trusted-root file');
+}
+
+/** Spec fields the API may carry (spec.verification.signatures.insecureIgnoreTlog/insecureIgnoreSCT); read when present. */
+function specFlag(trust: TrustOptions, name: 'insecureIgnoreTlog' | 'insecureIgnoreSCT'): boolean | undefined {
+  const value = (trust.verification?.signatures as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'boolean' ? value : undefined;
 }
 
 async function tokenIdentity(tokenPath: string): Promise<{ issuer: string; subject: string }> {
@@ -125,7 +123,13 @@ export function signerPolicy(trust: TrustOptions): Promise<SignerPolicy> {
         name: secretRef.name, key: loadPublicKey(await secret(trust, secretRef.name, 'cosign.pub'), `cosign.pub of Secret ${secretRef.name}`),
       })));
       const identities = (spec?.identities ?? []).map((i) => ({ issuer: i.issuer, ...(i.subject && { subject: i.subject }), ...(i.subjectRegExp && { subjectRegExp: i.subjectRegExp }) }));
-      return { keys, identities, certificateAuthorities: certificateAuthorities(trust.keyless?.trustedRoot) };
+      const trustedRoot = await trustedRootOf(trust);
+      const ignoreTlog = trust.insecureIgnoreTlog ?? specFlag(trust, 'insecureIgnoreTlog');
+      const ignoreSCT = trust.insecureIgnoreSCT ?? specFlag(trust, 'insecureIgnoreSCT');
+      return {
+        keys, identities, certificateAuthorities: trustedRoot.certificateAuthorities, trustedRoot,
+        ...(ignoreTlog && { ignoreTlog }), ...(ignoreSCT && { ignoreSCT }),
+      };
     })();
     policies.set(trust, policy);
   }

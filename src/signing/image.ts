@@ -7,6 +7,7 @@ import { appendLegacyLayers, attachReferrer } from './attach.ts';
 import { discover, type Found } from './discover.ts';
 import { COSIGN_SIGN_PREDICATE, CosignAnnotation, CosignMediaType, blobOf, bundleManifest } from './formats.ts';
 import type { SignerPolicy } from './policy.ts';
+import type { SignatureFormat } from './options.ts';
 import type { ArtifactSigner } from './signer.ts';
 import { simpleSigningDigest, simpleSigningPayload } from './simple-signing.ts';
 import { verifyFound, type Verdict, type VerificationReason, type Verified } from './verify.ts';
@@ -84,9 +85,11 @@ export interface SignOutcome {
  */
 export async function ensureSigned(
   client: RegistryClient, signer: ArtifactSigner, subject: Descriptor, repos: Repository[],
-  options: { legacy?: boolean; signal?: AbortSignal } = {},
+  options: { formats?: SignatureFormat[]; legacy?: boolean; signal?: AbortSignal } = {},
 ): Promise<SignOutcome> {
   const { signal } = options;
+  // `legacy` is the older switch: bundles always, `.sig` too when set.
+  const formats = new Set<SignatureFormat>(options.formats ?? (options.legacy ? ['bundle', 'legacy'] : ['bundle']));
   const policy = await signer.policy();
   const checks = await Promise.all(repos.map((repo) => checkSignatures(client, repo, subject.digest, policy, signal)));
   const outcome: SignOutcome = { signed: false, written: [] };
@@ -98,7 +101,7 @@ export async function ensureSigned(
   };
   for (const [i, repo] of repos.entries()) {
     const check = checks[i]!;
-    if (!check.valid.some((f) => f.kind === 'bundle')) {
+    if (formats.has('bundle') && !check.valid.some((f) => f.kind === 'bundle')) {
       if (!artifact) {
         const statement = buildStatement([{ digest: subject.digest }], COSIGN_SIGN_PREDICATE, {});
         const bundle = await signer.signDsse(IN_TOTO_PAYLOAD_TYPE, statement);
@@ -108,17 +111,11 @@ export async function ensureSigned(
       await attachReferrer(client, repo, subject.digest, artifact, signal);
       outcome.written.push(`${repo.host}/${repo.name}`);
     }
-    if (options.legacy && !check.valid.some((f) => f.kind === 'simpleSigning')) {
+    if (formats.has('legacy') && !check.valid.some((f) => f.kind === 'simpleSigning')) {
       const payload = simpleSigningPayload(`${repo.host}/${repo.name}`, subject.digest);
-      const { signature, certificate } = await signer.signBlob(payload);
+      const { annotations } = await signer.signBlob(payload);
       outcome.signed = true;
-      await appendLegacyLayers(client, repo, subject.digest, 'sig', [{
-        mediaType: CosignMediaType.simpleSigning, data: payload,
-        annotations: {
-          [CosignAnnotation.signature]: signature.toString('base64'),
-          ...(certificate && { [CosignAnnotation.certificate]: certificate }),
-        },
-      }], signal);
+      await appendLegacyLayers(client, repo, subject.digest, 'sig', [{ mediaType: CosignMediaType.simpleSigning, data: payload, annotations }], signal);
       if (!outcome.written.includes(`${repo.host}/${repo.name}`)) outcome.written.push(`${repo.host}/${repo.name}`);
     }
   }

@@ -100,3 +100,29 @@ export function legacyAnnotationsFromBundle(bundle: Bundle): Record<string, stri
   if (token) annotations[CosignAnnotation.rfc3161Timestamp] = timestampAnnotation(token);
   return annotations;
 }
+
+/**
+ * A `.att` layer for a DSSE bundle made by our signer: the envelope as cosign stores it, its
+ * predicate type and certificate, and an RFC 3161 token over the envelope bytes when given
+ * (what cosign's legacy attestations carry; the bundle's own token covers the signature).
+ */
+export function legacyAttestationLayer(bundleJson: Buffer, predicateType: string, token?: Buffer): { data: Buffer; annotations: Record<string, string> } {
+  const bundle = JSON.parse(bundleJson.toString('utf8')) as {
+    dsseEnvelope?: { payload: string; payloadType: string; signatures: { sig: string }[] };
+    verificationMaterial?: { certificate?: { rawBytes?: string }; x509CertificateChain?: { certificates?: { rawBytes?: string }[] } };
+  };
+  const envelope = bundle.dsseEnvelope;
+  if (!envelope) throw new Error('a legacy .att layer holds a DSSE envelope; the bundle has none');
+  const data = Buffer.from(JSON.stringify({
+    payloadType: envelope.payloadType, payload: envelope.payload, signatures: envelope.signatures.map((s) => ({ keyid: '', sig: s.sig })),
+  }));
+  const leaf = bundle.verificationMaterial?.certificate?.rawBytes ?? bundle.verificationMaterial?.x509CertificateChain?.certificates?.[0]?.rawBytes;
+  return {
+    data,
+    annotations: {
+      [CosignAnnotation.predicateType]: predicateType,
+      ...(leaf && { [CosignAnnotation.certificate]: certificatePem(Buffer.from(leaf, 'base64')) }),
+      ...(token && { [CosignAnnotation.rfc3161Timestamp]: timestampAnnotation(token) }),
+    },
+  };
+}

@@ -2,7 +2,7 @@
 // (public keys from Secrets, keyless identities and their Fulcio roots) and our own signer.
 // Loaded once per run; Secrets are read through the caller's readSecret.
 import { readFile } from 'node:fs/promises';
-import type { TrustOptions } from './options.ts';
+import type { SignatureFormat, TrustOptions } from './options.ts';
 import { parseCertificate } from './certificate.ts';
 import { TrustError } from './errors.ts';
 import { loadPrivateKey, loadPublicKey } from './keys.ts';
@@ -72,6 +72,17 @@ export async function loadTrustedRoot(file: string): Promise<object> {
     throw new TrustError('InvalidTrustedRoot', `the trusted root ${file} names no Fulcio certificate authority (certificateAuthorities[].certChain.certificates); keyless signatures could not be verified against it`);
   }
   return root.json;
+}
+
+/**
+ * The formats Sign and Attest write: TrustOptions.signatureFormats, else both, except that an
+ * explicit legacySignatureTag: false keeps to bundles (the CLI's old opt-in flag).
+ */
+export function signatureFormats(trust: TrustOptions | undefined): SignatureFormat[] {
+  const spec = (trust?.signing as { formats?: unknown } | undefined)?.formats;
+  const formats = trust?.signatureFormats ?? (Array.isArray(spec) ? spec.filter((f): f is SignatureFormat => f === 'bundle' || f === 'legacy') : undefined);
+  if (formats && formats.length > 0) return [...new Set(formats)];
+  return trust?.legacySignatureTag === false ? ['bundle'] : ['bundle', 'legacy'];
 }
 
 /** The trusted root verification uses: TrustOptions.trustedRoot, keyless.trustedRoot, else the built-in public-good root. */
@@ -147,7 +158,7 @@ export function artifactSigner(trust: TrustOptions): Promise<ArtifactSigner | un
         const pem = await secret(trust, name, 'cosign.key');
         // No cosign.password key means an empty password; failing to read it (403, 500) is not that.
         const password = await optionalSecret(trust, name, 'cosign.password');
-        return keySigner(await loadPrivateKey(pem, password, `cosign.key of Secret ${name}`), name);
+        return keySigner(await loadPrivateKey(pem, password, `cosign.key of Secret ${name}`), name, trust.signingServices);
       }
       if (spec?.keyless) {
         const noRoot = keylessTrustedRootProblem(trust);
@@ -159,7 +170,10 @@ export function artifactSigner(trust: TrustOptions): Promise<ArtifactSigner | un
         // Without a configured identity, the token's claims say who Fulcio will certify: read once
         // per run, since a projected token rotates but keeps its issuer and ServiceAccount.
         const expectedIdentity = k.identity ?? await tokenIdentity(k.tokenPath);
-        return keylessSigner({ fulcioURL: k.fulcioURL, tokenPath: k.tokenPath, certificateAuthorities: certificateAuthorities(k.trustedRoot), expectedIdentity });
+        return keylessSigner({
+          fulcioURL: k.fulcioURL, tokenPath: k.tokenPath, certificateAuthorities: certificateAuthorities(k.trustedRoot), expectedIdentity,
+          ...(trust.signingServices && { services: trust.signingServices }),
+        });
       }
       return undefined;
     })();

@@ -3,10 +3,10 @@
 // and attached as a referrer in each destination repository that has none of ours yet. The
 // references go into ctx.attestations for the resource's status.
 import { describeError, forEachLimit } from '../../registry/index.ts';
-import { attachAttestation, checkAttestations } from '../../provenance/attestations.ts';
+import { attachAttestation, checkAttestations, legacyAttestation } from '../../provenance/attestations.ts';
 import { PROMOTION_PREDICATE, promotionStatement } from '../../provenance/promotion.ts';
 import { IN_TOTO_PAYLOAD_TYPE } from '../../provenance/statement.ts';
-import { artifactSigner } from '../../signing/trust-material.ts';
+import { artifactSigner, signatureFormats } from '../../signing/trust-material.ts';
 import type { Phase, RunContext } from '../types.ts';
 import { promotedDigests } from './sign.ts';
 
@@ -29,6 +29,7 @@ export const attestPhase: Phase = {
         if (!head) throw new Error(`${target.digest} is not in ${target.destinations[0]!.repo.host}/${target.destinations[0]!.repo.name}`);
         const subject = { mediaType: head.mediaType, digest: head.digest, size: head.size };
         let bundle: Buffer | undefined;
+        let legacy: Awaited<ReturnType<typeof legacyAttestation>> | undefined;
         for (const { repo } of target.destinations) {
           const check = await checkAttestations(ctx.client, repo, target.digest, [PROMOTION_PREDICATE], policy, ctx.signal);
           const ours = check.verified.find((v) => v.found.kind === 'bundle');
@@ -44,7 +45,8 @@ export const attestPhase: Phase = {
               timestamp: new Date(),
               ...(trust.source && { manifest: trust.source }),
             }));
-            ref = `${repo.host}/${repo.name}@${await attachAttestation(ctx.client, repo, subject, bundle, PROMOTION_PREDICATE, ctx.signal)}`;
+            if (!legacy && signatureFormats(trust).includes('legacy')) legacy = await legacyAttestation(signer, bundle, PROMOTION_PREDICATE);
+            ref = `${repo.host}/${repo.name}@${await attachAttestation(ctx.client, repo, subject, bundle, PROMOTION_PREDICATE, ctx.signal, legacy)}`;
             written += 1;
           }
           ctx.attestations.push({ digest: target.digest, ref, predicateType: PROMOTION_PREDICATE });

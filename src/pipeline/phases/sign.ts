@@ -6,7 +6,7 @@
 import { describeError, forEachLimit, isIndex, parseManifest, type Descriptor, type Repository } from '../../registry/index.ts';
 import { ensureSigned } from '../../signing/image.ts';
 import { copyAttachments, readAttachments, type Attachments } from '../../signing/travel.ts';
-import { artifactSigner } from '../../signing/trust-material.ts';
+import { artifactSigner, signatureFormats } from '../../signing/trust-material.ts';
 import type { Phase, PlannedEdge, RunContext } from '../types.ts';
 
 export interface DigestTarget {
@@ -79,7 +79,7 @@ export const signPhase: Phase = {
       try {
         const repos = target.destinations.map((d) => d.repo);
         for (const subject of await subjects(ctx, target)) {
-          const outcome = await ensureSigned(ctx.client, signer, subject, repos, { legacy: trust.legacySignatureTag === true, signal: ctx.signal });
+          const outcome = await ensureSigned(ctx.client, signer, subject, repos, { formats: signatureFormats(trust), signal: ctx.signal });
           if (outcome.signed) signed += 1;
           else if (outcome.written.length === 0) already += 1;
         }

@@ -10,7 +10,11 @@ import { after, before, describe, test } from 'node:test';
 import type { RunContext } from '../../src/pipeline/types.ts';
 import { validatePhase } from '../../src/pipeline/phases/validate.ts';
 import { RegistryClient } from '../../src/registry/index.ts';
+import { checkAdmission } from '../../src/signing/admission.ts';
 import { legacyManifest } from '../../src/signing/formats.ts';
+import { loadPublicKey } from '../../src/signing/keys.ts';
+import type { SignerPolicy } from '../../src/signing/policy.ts';
+import { publicGoodTrustedRoot } from '../../src/signing/trusted-root.ts';
 import { runHoist } from '../support/cli.ts';
 import { pushImage, sha256 } from '../support/images.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
@@ -94,6 +98,30 @@ describe('real legacy .sig signatures in a registry', () => {
       assert.match(privateRoot.stdout, /CertificateNotTrusted|TransparencyLogNotVerified/);
     });
   }
+
+  test('admission check: what policy-controller\'s defaults would admit, with the reason when not', async () => {
+    const client = new RegistryClient({});
+    try {
+      const root = await publicGoodTrustedRoot();
+      for (const name of cases) {
+        const meta = metaOf(name);
+        const repo = { host: registry.host, name: `legacy/${name}` };
+        const policy: SignerPolicy = meta.key
+          ? { keys: [{ name: meta.key, key: loadPublicKey(read(`cosign-legacy/${name}/${meta.key}`)) }], identities: [], certificateAuthorities: [], trustedRoot: root }
+          : { keys: [], identities: [{ issuer: meta.issuer!, subject: meta.identity! }], certificateAuthorities: [], trustedRoot: root };
+        // Allowances a Hoist policy may make do not carry over: policy-controller requires the log.
+        const admitted = await checkAdmission(client, repo, meta.digest, { ...policy, ignoreTlog: true });
+        assert.equal(admitted.admissible, true, admitted.message);
+        assert.match(admitted.message, new RegExp(`\\.sig by .*, Rekor entry ${meta.rekor.logIndex} at `));
+        const copied = await checkAdmission(client, repo, otherDigest, policy);
+        assert.deepEqual([copied.admissible, copied.reason], [false, 'DigestMismatch']);
+        const unsigned = await checkAdmission(client, repo, `sha256:${'0'.repeat(64)}`, policy);
+        assert.deepEqual([unsigned.admissible, unsigned.reason], [false, 'NoLegacySignature']);
+      }
+    } finally {
+      await client.close();
+    }
+  });
 
   test('Validate accepts them for their signers and refuses the copy under another digest', async () => {
     const client = new RegistryClient({});

@@ -38,10 +38,10 @@ export function parseTimestampAnnotation(text: string): Buffer {
 
 export const timestampAnnotation = (token: Uint8Array) => JSON.stringify({ SignedRFC3161Timestamp: Buffer.from(token).toString('base64') });
 
-function verificationMaterial(annotations: Record<string, string>, withTimestamp: boolean): Bundle['verificationMaterial'] {
+function verificationMaterial(annotations: Record<string, string>): Bundle['verificationMaterial'] {
   const certificate = annotations[CosignAnnotation.certificate];
   const rekor = annotations[CosignAnnotation.rekorBundle];
-  const timestamp = withTimestamp ? annotations[CosignAnnotation.rfc3161Timestamp] : undefined;
+  const timestamp = annotations[CosignAnnotation.rfc3161Timestamp];
   const tlogEntries: TransparencyLogEntry[] = rekor ? [tlogEntryFromRekorBundle(parseRekorBundle(rekor))] : [];
   return {
     content: certificate
@@ -59,7 +59,7 @@ export function bundleFromLegacySignature(payload: Buffer, annotations: Record<s
   if (signature.length === 0) throw new Error('the layer has no dev.cosignproject.cosign/signature annotation');
   return {
     mediaType: BUNDLE_V01_MEDIA_TYPE,
-    verificationMaterial: verificationMaterial(annotations, true),
+    verificationMaterial: verificationMaterial(annotations),
     content: {
       $case: 'messageSignature',
       messageSignature: { messageDigest: { algorithm: HashAlgorithm.SHA2_256, digest: createHash('sha256').update(payload).digest() }, signature },
@@ -69,13 +69,12 @@ export function bundleFromLegacySignature(payload: Buffer, annotations: Record<s
 
 /**
  * A `.att` layer (a DSSE envelope) as a DSSE bundle. cosign timestamps a legacy attestation's
- * envelope bytes rather than its signature, which no bundle can express, so that annotation is
- * not carried over: such an attestation needs its Rekor entry (or a key) to verify.
+ * envelope bytes rather than its signature: the verifier is told so (SignedContent.timestamped).
  */
 export function bundleFromLegacyAttestation(envelope: Bundle['content'] & { $case: 'dsseEnvelope' }, annotations: Record<string, string>): Bundle {
   return {
     mediaType: BUNDLE_V01_MEDIA_TYPE,
-    verificationMaterial: verificationMaterial(annotations, false),
+    verificationMaterial: verificationMaterial(annotations),
     content: envelope,
   } as Bundle;
 }
@@ -120,6 +119,8 @@ export function legacyAttestationLayer(bundleJson: Buffer, predicateType: string
   return {
     data,
     annotations: {
+      // cosign writes the key with an empty value on attestation layers and refuses a layer without it.
+      [CosignAnnotation.signature]: '',
       [CosignAnnotation.predicateType]: predicateType,
       ...(leaf && { [CosignAnnotation.certificate]: certificatePem(Buffer.from(leaf, 'base64')) }),
       ...(token && { [CosignAnnotation.rfc3161Timestamp]: timestampAnnotation(token) }),

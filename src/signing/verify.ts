@@ -77,6 +77,8 @@ export interface SignedContent {
    * checked here (signed entry timestamp, envelope hash, key) against the layer's bytes.
    */
   intotoV001?: { entry: TransparencyLogEntry; envelopeBytes: Buffer };
+  /** The bytes an RFC 3161 token covers when not the signature: a legacy `.att` layer's envelope, as cosign timestamps it. */
+  timestamped?: Buffer;
 }
 
 const SIMPLE_SIGNING_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
@@ -111,7 +113,8 @@ export function signedContentOf(found: Found): SignedContent {
         }
       }
       const bundle = bundleFromLegacyAttestation({ $case: 'dsseEnvelope', dsseEnvelope: envelope }, annotations);
-      return { bundle, payloadType: envelope.payloadType, payload: Buffer.from(envelope.payload), ...(intotoV001 && { intotoV001 }) };
+      const envelopeBytes = found.envelopeBytes ?? Buffer.from(JSON.stringify(found.envelope));
+      return { bundle, payloadType: envelope.payloadType, payload: Buffer.from(envelope.payload), timestamped: envelopeBytes, ...(intotoV001 && { intotoV001 }) };
     }
   }
 }
@@ -236,6 +239,21 @@ function withPureEdDSA(content: SignedEntity['signature'], artifact: Buffer): Si
   };
 }
 
+/**
+ * @sigstore/verify checks an RFC 3161 token against `signature.signature`; a legacy `.att`
+ * layer's token covers its envelope bytes instead, so those are what it sees there. Everything
+ * else (log entry bodies, the signature check) still uses the DSSE signature.
+ */
+function timestampedOver(content: SignedEntity['signature'], data: Buffer): SignedEntity['signature'] {
+  return {
+    signature: data,
+    compareSignature: (s) => content.compareSignature(s),
+    compareDigest: (d) => content.compareDigest(d),
+    compareSignedDigest: (d) => content.compareSignedDigest(d),
+    verifySignature: (key) => content.verifySignature(key),
+  };
+}
+
 /** Whether `key` made the signature, for recognising our own signatures (no log, no timestamp). */
 function signatureOnly(entity: SignedEntity, key: KeyObject): boolean {
   try {
@@ -254,6 +272,7 @@ export function verifyContent(content: SignedContent, policy: SignerPolicy): Ver
     return fail('InvalidSignature', `the signature cannot be read (${(error as Error).message})`);
   }
   if (content.artifact) entity = { ...entity, signature: withPureEdDSA(entity.signature, content.artifact) };
+  if (content.timestamped) entity = { ...entity, signature: timestampedOver(entity.signature, content.timestamped) };
   const base = { payloadType: content.payloadType, payload: content.payload };
   const material0 = content.bundle.verificationMaterial.content;
   if (material0.$case === 'x509CertificateChain' && material0.x509CertificateChain.certificates.slice(1).some((c) => selfSigned(c.rawBytes))) {
@@ -330,8 +349,10 @@ export function verifyContent(content: SignedContent, policy: SignerPolicy): Ver
     const timestamps = [...entity.timestamps];
     const extra: TransparencyLogEntry[] = [];
     if (content.intotoV001 && !policy.ignoreTlog) {
-      const problem = intotoV001Problem(content.intotoV001, key, material) ?? integratedOutsideValidity([content.intotoV001.entry], certificate);
+      const problem = intotoV001Problem(content.intotoV001, key, material);
       if (problem) return fail('TransparencyLogNotVerified', problem);
+      const late = integratedOutsideValidity([content.intotoV001.entry], certificate);
+      if (late) return fail('CertificateNotValidAtSigningTime', late);
       tlogThreshold = 0;
       extra.push(content.intotoV001.entry);
       timestamps.push({ $case: 'transparency-log', tlogEntry: content.intotoV001.entry });

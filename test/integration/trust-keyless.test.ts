@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runPipeline, type Edge, type TrustOptions } from '../../src/pipeline/index.ts';
+import { checkAttestations } from '../../src/provenance/attestations.ts';
 import { PROMOTION_PREDICATE } from '../../src/provenance/promotion.ts';
 import { RegistryClient } from '../../src/registry/index.ts';
 import { checkSignatures } from '../../src/signing/image.ts';
@@ -99,6 +100,18 @@ describe('keyless trust', () => {
     assert.ok(legacyOnly.verified.some((v) => v.found.kind === 'simpleSigning' && v.verified.timestamps[0]?.kind === 'timestamp-authority'), legacyOnly.problems.join('\n'));
     // cosign reads the .sig too, given the same allowance and its TSA timestamp.
     await runTool('cosign', ['verify', ...http, ...identityFlags('promoter'), '--insecure-ignore-tlog', '--use-signed-timestamps', '--new-bundle-format=false', ref]);
+
+    // The promotion attestation as a legacy .att layer too, its RFC 3161 token over the envelope bytes
+    // as cosign's legacy attestations have it: Hoist and cosign both verify it by that timestamp.
+    const attClient = new RegistryClient();
+    const attestations = await checkAttestations(attClient, prodRepo, signed.digest, [PROMOTION_PREDICATE], {
+      keys: [], identities: [{ issuer, subject: subject('promoter') }], certificateAuthorities: [], trustedRoot: parseTrustedRoot(bed.trustedRoot, 'the bed root'), ignoreTlog: true,
+    });
+    await attClient.close();
+    const legacyAtt = attestations.verified.find((a) => a.found.kind === 'envelope');
+    assert.ok(legacyAtt, attestations.problems.join('\n'));
+    assert.deepEqual(legacyAtt.verified.timestamps.map((t) => t.kind), ['timestamp-authority']);
+    await runTool('cosign', ['verify-attestation', '--type', PROMOTION_PREDICATE, ...http, ...identityFlags('promoter'), '--insecure-ignore-tlog', '--use-signed-timestamps', '--new-bundle-format=false', ref]);
 
     // The same identity under another CA is not trusted: the certificate must chain to the root.
     const stranger = new RegistryClient();

@@ -234,6 +234,37 @@ describe('keyless certificates and time', () => {
     assert.equal(reason(simple('valid', { 'dev.sigstore.cosign/bundle': rekorBundle('expired', during) })), 'TransparencyLogNotVerified');
   });
 
+  test('a legacy .att layer with a Rekor intoto 0.0.1 entry (which @sigstore/verify cannot read) verifies at its integrated time', () => {
+    const statement = buildStatement([{ digest: DIGEST }], 'https://slsa.dev/provenance/v1', { runDetails: { builder: { id: 'b' } } });
+    const pae = Buffer.concat([Buffer.from(`DSSEv1 ${IN_TOTO_PAYLOAD_TYPE.length} ${IN_TOTO_PAYLOAD_TYPE} ${statement.length} `), statement]);
+    const sig = cryptoSign('sha256', pae, createPrivateKey(fixture('expired.key')));
+    const envelopeBytes = Buffer.from(JSON.stringify({ payloadType: IN_TOTO_PAYLOAD_TYPE, payload: statement.toString('base64'), signatures: [{ keyid: '', sig: sig.toString('base64') }] }));
+    const hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const entryFor = (envelope: Buffer, at: Date, signer = rekor.privateKey) => {
+      const body = Buffer.from(JSON.stringify({ apiVersion: '0.0.1', kind: 'intoto', spec: {
+        content: { hash: { algorithm: 'sha256', value: hex(envelope) }, payloadHash: { algorithm: 'sha256', value: hex(statement) } },
+        publicKey: Buffer.from(fixture('expired.crt')).toString('base64'),
+      } })).toString('base64');
+      const Payload = { body, integratedTime: Math.floor(at.getTime() / 1000), logIndex: 9, logID: logId.toString('hex') };
+      const set = cryptoSign('sha256', Buffer.from(JSON.stringify({ body, integratedTime: Payload.integratedTime, logID: Payload.logID, logIndex: 9 })), signer);
+      return JSON.stringify({ SignedEntryTimestamp: set.toString('base64'), Payload });
+    };
+    const att = (rekorBundle: string, bytes = envelopeBytes): Found => ({
+      kind: 'envelope', tag: 'x.att', layer: { mediaType: '', digest: DIGEST, size: 0 }, envelope: JSON.parse(bytes.toString()), envelopeBytes: bytes,
+      certificate: fixture('expired.crt'), annotations: { 'dev.sigstore.cosign/bundle': rekorBundle, predicateType: 'https://slsa.dev/provenance/v1' },
+    });
+    const during = new Date('2024-01-01T00:02:00Z');
+    const verdict = verifyFound(att(entryFor(envelopeBytes, during)), policy);
+    assert.ok('verified' in verdict, JSON.stringify(verdict));
+    assert.deepEqual(verdict.verified.timestamps, [{ kind: 'transparency-log', time: during }]);
+    assert.deepEqual(verdict.verified.tlogEntries.map((e) => e.kind), ['intoto/0.0.1']);
+    // The entry is about other envelope bytes (here: the same envelope, spaced differently).
+    const respaced = Buffer.from(JSON.stringify(JSON.parse(envelopeBytes.toString()), null, 1));
+    assert.equal(reason(att(entryFor(envelopeBytes, during), respaced)), 'TransparencyLogNotVerified');
+    assert.equal(reason(att(entryFor(envelopeBytes, new Date('2024-01-01T00:20:00Z')))), 'CertificateNotValidAtSigningTime');
+    assert.equal(reason(att(entryFor(envelopeBytes, during, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey))), 'TransparencyLogNotVerified');
+  });
+
   test('without a verified time a keyless signature is refused, even while its certificate is still valid', () => {
     for (const leaf of ['expired', 'valid'] as const) {
       assert.equal(reason(simple(leaf)), 'NoVerifiedTimestamp', leaf);

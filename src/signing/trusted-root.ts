@@ -128,8 +128,9 @@ let publicGood: Promise<TrustedRoot> | undefined;
 
 /** The Sigstore public-good root shipped with Hoist (see src/signing/roots/README.md). */
 export function publicGoodTrustedRoot(): Promise<TrustedRoot> {
-  publicGood ??= readFile(new URL('./roots/public-good.json', import.meta.url), 'utf8')
-    .then((text) => parseTrustedRoot(text, 'the built-in public-good root'));
+  // An import, not a file read: tsc then copies the JSON into dist/, which is all the image ships.
+  publicGood ??= import('./roots/public-good.json', { with: { type: 'json' } })
+    .then((module: { default: unknown }) => parseTrustedRoot(structuredClone(module.default), 'the built-in public-good root'));
   return publicGood;
 }
 

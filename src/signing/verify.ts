@@ -9,7 +9,7 @@
 // Returns what was signed, so callers check it is about the digest they asked for.
 import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { bundleFromJSON, envelopeFromJSON, type Bundle, type TransparencyLogEntry } from '@sigstore/bundle';
-import { RFC3161Timestamp, X509Certificate } from '@sigstore/core';
+import { X509Certificate } from '@sigstore/core';
 import { PolicyError, VerificationError, Verifier, toSignedEntity, type SignedEntity, type TrustMaterial } from '@sigstore/verify';
 import { certificateIdentity, chainsTo } from './certificate.ts';
 import type { Found } from './discover.ts';
@@ -415,13 +415,4 @@ export function verifyBundle(bundleJson: unknown, artifact: Buffer | undefined, 
   }
   if (!artifact) return fail('InvalidSignature', 'a message-signature bundle is verified against the artifact it signs; none was given');
   return verifyContent({ bundle, artifact, payloadType: 'application/octet-stream', payload: artifact }, policy);
-}
-
-/** The time of an RFC 3161 token, unverified: for display only. */
-export function timestampTime(token: Buffer): Date | undefined {
-  try {
-    return RFC3161Timestamp.parse(Buffer.from(token)).signingTime;
-  } catch {
-    return undefined;
-  }
 }

@@ -10,7 +10,7 @@ import type { PromotionManifestSpec } from '../api/promotion-manifest.ts';
 import type { TrustOptions } from '../pipeline/index.ts';
 import { TrustError } from '../signing/errors.ts';
 import { readSigningConfigFile } from '../signing/signing-config.ts';
-import { loadTrustedRoot } from '../signing/trust-material.ts';
+import { isPublicGoodFulcio, loadTrustedRoot } from '../signing/trust-material.ts';
 import { UsageError } from './command.ts';
 
 export const trustFlags = {
@@ -138,8 +138,9 @@ function checkKeyless(trust: TrustOptions | undefined, values: TrustFlagValues):
   if (trust?.signing?.keyless && !values['identity-token-file']) {
     throw new UsageError('keyless signing needs --identity-token-file FILE: an OIDC ID token Fulcio accepts');
   }
-  if (trust?.signing?.keyless && !values['trusted-root']) {
-    throw new UsageError('keyless signing needs --trusted-root FILE: without the Fulcio roots Hoist cannot recognise its own signatures and would sign again every run');
+  // The public-good Fulcio's roots are built in; any other Fulcio's must be given.
+  if (trust?.signing?.keyless && !values['trusted-root'] && !isPublicGoodFulcio(values['fulcio-url'] ?? defaultFulcioURL)) {
+    throw new UsageError('keyless signing with a Fulcio other than fulcio.sigstore.dev needs --trusted-root FILE: without its roots Hoist cannot recognise its own signatures and would sign again every run');
   }
 }
 

@@ -90,6 +90,9 @@ export function trustedRootOf(trust: TrustOptions): Promise<TrustedRoot> {
   return resolveTrustedRoot(trust.trustedRoot ?? trust.keyless?.trustedRoot, trust.trustedRoot !== undefined ? 'the configured trusted root' : 'the --trusted-root file');
 }
 
+/** Whether Fulcio is the public-good instance, whose CAs the built-in trusted root holds. */
+export const isPublicGoodFulcio = (url: string | undefined) => url !== undefined && /^https:\/\/fulcio\.sigstore\.dev\/?$/.test(url);
+
 /** Spec fields the API may carry (spec.verification.signatures.insecureIgnoreTlog/insecureIgnoreSCT); read when present. */
 function specFlag(trust: TrustOptions, name: 'insecureIgnoreTlog' | 'insecureIgnoreSCT'): boolean | undefined {
   const value = (trust.verification?.signatures as Record<string, unknown> | undefined)?.[name];
@@ -114,7 +117,9 @@ async function tokenIdentity(tokenPath: string): Promise<{ issuer: string; subje
  */
 export function keylessTrustedRootProblem(trust: TrustOptions): string | undefined {
   if (!trust.signing?.keyless) return undefined;
-  const roots = certificateAuthorities(trust.keyless?.trustedRoot);
+  // The public-good Fulcio's CAs are in the built-in root.
+  if (isPublicGoodFulcio(trust.keyless?.fulcioURL) && trust.keyless?.trustedRoot === undefined && trust.trustedRoot === undefined) return undefined;
+  const roots = certificateAuthorities(trust.keyless?.trustedRoot ?? trust.trustedRoot);
   if (roots.length > 0 && roots.every((chain) => chain.length > 0)) return undefined;
   return 'spec.signing.keyless needs a sigstore trusted_root.json with the Fulcio roots: without it Hoist cannot recognise the '
     + 'signatures and attestations it made before, and every run would sign and attest again. Give the controller '
@@ -171,7 +176,7 @@ export function artifactSigner(trust: TrustOptions): Promise<ArtifactSigner | un
         // per run, since a projected token rotates but keeps its issuer and ServiceAccount.
         const expectedIdentity = k.identity ?? await tokenIdentity(k.tokenPath);
         return keylessSigner({
-          fulcioURL: k.fulcioURL, tokenPath: k.tokenPath, certificateAuthorities: certificateAuthorities(k.trustedRoot), expectedIdentity,
+          fulcioURL: k.fulcioURL, tokenPath: k.tokenPath, certificateAuthorities: (await trustedRootOf(trust)).certificateAuthorities, expectedIdentity,
           ...(trust.signingServices && { services: trust.signingServices }),
         });
       }

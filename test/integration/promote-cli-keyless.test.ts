@@ -99,7 +99,7 @@ describe('hoist promote keyless', () => {
     writeFileSync(notJson, '{"certificateAuthorities": []}');
     const cases: [string[], RegExp][] = [
       [['--keyless'], /keyless signing needs --identity-token-file FILE/],
-      [['--keyless', '--identity-token-file', notJson], /keyless signing needs --trusted-root FILE/],
+      [['--keyless', '--fulcio-url', fulcio.url, '--identity-token-file', notJson], /keyless signing with a Fulcio other than fulcio.sigstore.dev needs --trusted-root FILE/],
       [['--verify-identity', 'no-separator'], /--verify-identity must be ISSUER=SUBJECT_REGEXP/],
       [['--verify-identity', `${issuer}=(`, '--trusted-root', fulcio.trustedRootPath], /not a valid regular expression/],
       [['--verify-identity', `${issuer}=x`, '--trusted-root', join(dir, 'missing.json')], /--trusted-root: cannot read the trusted root .*ENOENT/],

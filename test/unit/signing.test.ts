@@ -417,6 +417,9 @@ describe('trust material', () => {
       const ca = readFileSync(new URL('../fixtures/keyless/ca.crt', import.meta.url), 'utf8').replace(/-----[A-Z ]+-----|\s+/g, '');
       const withRoot = await setupPhase.run(ctxFor(keyless({ certificateAuthorities: [{ certChain: { certificates: [{ rawBytes: ca }] } }] })));
       assert.equal(withRoot.stop, undefined, withRoot.message);
+      // The public-good Fulcio's roots are built in: no root needs to be given for it.
+      const publicGood = await setupPhase.run(ctxFor({ signing: { keyless: {} }, keyless: { fulcioURL: 'https://fulcio.sigstore.dev', tokenPath } }));
+      assert.equal(publicGood.stop, undefined, publicGood.message);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

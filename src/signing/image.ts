@@ -28,12 +28,12 @@ function signatureMismatch(found: Found, payloadType: string, payload: Buffer, d
   if (found.kind === 'simpleSigning') {
     const claim = simpleSigningDigest(payload);
     if ('error' in claim) return { reason: 'InvalidSignature', why: claim.error };
-    return claim.digest === digest ? undefined : { reason: 'DigestMismatch', why: `the payload's docker-manifest-digest is ${claim.digest}, not ${digest}` };
+    return claim.digest === digest ? undefined : { reason: 'SignedDigestMismatch', why: `the payload's docker-manifest-digest is ${claim.digest}, not ${digest}` };
   }
   const parsed = parseStatement(payloadType, payload);
   if ('error' in parsed) return { reason: 'InvalidSignature', why: parsed.error };
   if (parsed.statement.predicateType !== COSIGN_SIGN_PREDICATE) return { reason: 'InvalidSignature', why: `an attestation (${parsed.statement.predicateType}), not a signature` };
-  return statementCovers(parsed.statement, digest) ? undefined : { reason: 'DigestMismatch', why: `the signed statement is about another digest than ${digest}` };
+  return statementCovers(parsed.statement, digest) ? undefined : { reason: 'SignedDigestMismatch', why: `the signed statement is about another digest than ${digest}` };
 }
 
 const isSignatureCandidate = (found: Found) =>

@@ -23,7 +23,7 @@ import { entrySigningKey, intotoV001Hashes, parseRekorBundle, sameKey, tlogEntry
 export type VerificationReason =
   | 'InvalidSignature'
   | 'SignatureMismatch'
-  | 'DigestMismatch'
+  | 'SignedDigestMismatch'
   | 'IdentityMismatch'
   | 'CertificateNotTrusted'
   | 'CertificateNotValidAtSigningTime'

@@ -91,7 +91,7 @@ describe('real legacy .sig signatures in a registry', () => {
 
       const wrongDigest = await runHoist(['verify', `${image}@${otherDigest}`, ...signerFlags(meta, name)]);
       assert.equal(wrongDigest.code, 1, wrongDigest.stdout);
-      assert.match(wrongDigest.stdout, /DigestMismatch: the payload's docker-manifest-digest is sha256:/);
+      assert.match(wrongDigest.stdout, /SignedDigestMismatch: the payload's docker-manifest-digest is sha256:/);
 
       const privateRoot = await runHoist(['verify', `${image}@${meta.digest}`, ...signerFlags(meta, name), '--trusted-root', `${fixtures}trusted-roots/private-scaffolding.json`]);
       assert.equal(privateRoot.code, 1, privateRoot.stdout);
@@ -114,7 +114,7 @@ describe('real legacy .sig signatures in a registry', () => {
         assert.equal(admitted.admissible, true, admitted.message);
         assert.match(admitted.message, new RegExp(`\\.sig by .*, Rekor entry ${meta.rekor.logIndex} at `));
         const copied = await checkAdmission(client, repo, otherDigest, policy);
-        assert.deepEqual([copied.admissible, copied.reason], [false, 'DigestMismatch']);
+        assert.deepEqual([copied.admissible, copied.reason], [false, 'SignedDigestMismatch']);
         const unsigned = await checkAdmission(client, repo, `sha256:${'0'.repeat(64)}`, policy);
         assert.deepEqual([unsigned.admissible, unsigned.reason], [false, 'NoLegacySignature']);
       }
@@ -142,7 +142,7 @@ describe('real legacy .sig signatures in a registry', () => {
       assert.match(outcome.message, /1 of 2 staging digests verified, 1 refused/);
       assert.equal(plan[0]!.state, 'promote', 'the real signature passes');
       assert.equal(plan[1]!.state, 'unverified');
-      assert.match((plan[1] as { reason?: string }).reason ?? '', /SignatureNotVerified: .*DigestMismatch/);
+      assert.match((plan[1] as { reason?: string }).reason ?? '', /SignatureNotVerified: .*SignedDigestMismatch/);
     } finally {
       await client.close();
     }

@@ -59,7 +59,7 @@ describe('legacy .sig signatures from the public-good instance', () => {
       }
 
       // The payload names one image: a signature copied to another digest's tag proves nothing about it.
-      assert.equal(reasonOf(verifyImageSignature(found, policy(publicGood), anotherDigest)), 'DigestMismatch');
+      assert.equal(reasonOf(verifyImageSignature(found, policy(publicGood), anotherDigest)), 'SignedDigestMismatch');
       // Another signer.
       if (meta.identity) {
         assert.equal(reasonOf(verifyImageSignature(found, policy(publicGood, { identities: [{ issuer: meta.issuer!, subject: 'someone@example.com' }] }), meta.digest)), 'IdentityMismatch');

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every part of Hoist's test bed, idempotently, into a per-machine cache:
 #   Debian: docker-registry (CNCF distribution), skopeo, htpasswd, openssl, lua5.4
-#   Go modules, pinned: crane, cosign, helm, fulcio, etcd, kube-apiserver (built once, cached per version)
+#   Go modules, pinned: crane, cosign, helm, fulcio, timestamp-server, rekor-server-posix (Rekor v2),
+#   tesseract-posix (CT log), etcd, kube-apiserver (built once, cached per version)
 # A second run finds everything cached and takes a few seconds.
 #
 # Cache: $HOIST_TESTBED_CACHE (default ~/.cache/hoist-testbed); binaries land in $CACHE/bin.
@@ -36,6 +37,7 @@ install_debian() {
 }
 
 # go install a tool at a pinned version into $cache/tools/<name>-<version>/, link it into $bin.
+# A package whose last path element is not the tool's name (rekor-tiles' .../posix) is renamed.
 install_go_tool() {
   local name=$1 pkg=$2 version=$3
   local dir="$cache/tools/$name-$version"
@@ -44,6 +46,8 @@ install_go_tool() {
     log "go install $pkg@$version"
     mkdir -p "$dir"
     GOBIN="$dir" CGO_ENABLED=0 GOFLAGS=-trimpath go install "$pkg@$version"
+    local built=${pkg##*/}
+    [ "$built" = "$name" ] || mv "$dir/$built" "$dir/$name"
   fi
   ln -sf "$dir/$name" "$bin/$name"
 }
@@ -117,13 +121,21 @@ EOF
   ln -sf "$dir/kubectl" "$bin/kubectl"
 }
 
-# Usage: install.sh [all|tools|kube|registries]   (registries: the Debian packages only)
+# Sigstore's services beyond Fulcio, for signatures others can verify later: an RFC 3161
+# timestamp authority, a Rekor v2 transparency log and a CT log, all on local files.
+install_sigstore() {
+  install_go_tool timestamp-server "github.com/sigstore/timestamp-authority/v2/cmd/timestamp-server" "$TIMESTAMP_AUTHORITY_VERSION"
+  install_go_tool rekor-server-posix "github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix" "$REKOR_TILES_VERSION"
+  install_go_tool tesseract-posix "github.com/transparency-dev/tesseract/cmd/tesseract/posix" "$TESSERACT_VERSION"
+}
+
+# Usage: install.sh [all|tools|sigstore|kube|registries]   (registries: the Debian packages only)
 main() {
   local only=${1:-all}
   install_debian
   case "$only" in
-    all|tools|kube|registries) ;;
-    *) log "unknown part \"$only\": use all, tools, kube or registries"; exit 2 ;;
+    all|tools|sigstore|kube|registries) ;;
+    *) log "unknown part \"$only\": use all, tools, sigstore, kube or registries"; exit 2 ;;
   esac
   case "$only" in
     all|tools)
@@ -131,6 +143,9 @@ main() {
       install_go_tool cosign "github.com/sigstore/cosign/v3/cmd/cosign" "$COSIGN_VERSION"
       install_go_tool helm "helm.sh/helm/v4/cmd/helm" "$HELM_VERSION"
       install_go_tool fulcio "github.com/sigstore/fulcio" "$FULCIO_VERSION"
+      ;;&
+    all|tools|sigstore)
+      install_sigstore
       ;;&
     all|kube)
       install_etcd

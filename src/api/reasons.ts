@@ -36,6 +36,8 @@ const stalls = (topic: ReasonTopic, meaning: string, action: string, uses: reado
   ({ topic, uses, terminal: true, meaning, action });
 const retries = (topic: ReasonTopic, meaning: string, action: string, uses: readonly ReasonUse[] = ['run']): ReasonEntry =>
   ({ topic, uses, terminal: false, meaning, action });
+/** Why one signature was refused: named inside a verification failure's message. */
+const verdict = (meaning: string, action: string): ReasonEntry => ({ topic: 'trust', uses: ['message'], terminal: false, meaning, action });
 const perImage = (topic: ReasonTopic, meaning: string, action: string, uses: readonly ReasonUse[] = ['image']): ReasonEntry =>
   ({ topic, uses, terminal: false, meaning, action });
 /** A problem `hoist validate` and `hoist promote` report in a manifest file (file:line:col). */
@@ -87,8 +89,20 @@ const named = {
   SignatureNotVerified: perImage('trust', 'a staging digest lacks a signature the policy accepts; under `Enforce` its edges are refused (`UNVERIFIED`), under `Warn` they promote with a warning', 'the message lists what was found and why each failed: sign the image in staging, or fix the policy\'s keys/identities'),
   ProvenanceNotVerified: perImage('trust', 'a staging digest lacks SLSA provenance the policy accepts (signer, builder id, source repository); refused under `Enforce`, a warning under `Warn`', 'attach provenance from an accepted builder, or fix `spec.verification.provenance`'),
   ProvenanceSignerUnknown: stalls('trust', '`spec.verification.provenance` is set, but `spec.verification.signatures` names no keys or identities, so no provenance signer can be trusted', 'add keys or identities to `spec.verification.signatures`'),
-  CertificateExpired: { topic: 'trust', uses: ['message'], terminal: true, meaning: 'a keyless staging signature\'s certificate has expired, and without a timestamp authority or Rekor entry there is no trusted signing time', action: 're-sign with a timestamp, or verify with a key; see [operations.md](operations.md), keyless limitation' },
-  InvalidTrustedRoot: stalls('trust', 'the controller\'s `--trusted-root` file is missing, not JSON or names no Fulcio authority', 'fix the ConfigMap behind `controller.trustedRoot`', ['run', 'message']),
+  // Why one signature was refused (inside SignatureNotVerified / ProvenanceNotVerified messages, and `hoist verify -o json`).
+  NoVerifiedTimestamp: verdict('a keyless signature has neither a transparency-log entry with a signed entry timestamp nor an RFC 3161 timestamp, so its short-lived certificate cannot be checked at any trusted time', 'sign with a Rekor or a timestamp authority (cosign v3 does by default); see [operations.md](operations.md), verification and time'),
+  CertificateNotValidAtSigningTime: verdict('the certificate was not valid at the time the log entry or timestamp proves the signature was made', 're-sign: the signature was made outside its certificate\'s validity'),
+  CertificateNotTrusted: verdict('the certificate does not chain to a Fulcio CA of the trusted root', 'use the right trusted root (public-good is the default)'),
+  CertificateTransparencyNotVerified: verdict('the certificate carries no SCT that verifies against the trusted root\'s CT logs', 'a trusted root with the CT log; `--insecure-ignore-sct` for a private Fulcio without one'),
+  TransparencyLogEntryMissing: verdict('the signature has no transparency-log entry, which cosign requires by default', 'sign with a Rekor, or accept it as cosign\'s `--insecure-ignore-tlog` does'),
+  TransparencyLogNotVerified: verdict('the transparency-log entry\'s signed entry timestamp, inclusion proof or checkpoint does not verify against the trusted root, or the entry is about another signature or key', 'check the trusted root; otherwise the signature was tampered with or copied'),
+  TimestampNotVerified: verdict('an RFC 3161 timestamp does not verify against the trusted root\'s timestamp authorities', 'a trusted root with the TSA (older public-good roots lack timestamp.sigstore.dev)'),
+  IdentityMismatch: verdict('signed by an identity or key the policy does not accept', 'the message names the signer found: sign with an accepted identity, or fix the policy'),
+  SignatureMismatch: verdict('the signature does not match the signed content', 'a tampered signature, or one copied from another image'),
+  SignedDigestMismatch: verdict('a valid signature, but of another digest', 'the message names the digest the signature is about'),
+  InvalidSignature: verdict('the signature could not be read as a Sigstore bundle or a cosign layer', 'the message says what is malformed'),
+  InvalidTrustedRoot: stalls('trust', 'a trusted root (file, ConfigMap, Secret) is missing, not JSON, names no Fulcio authority, or has a log key without a validity start', 'fix the file or the ConfigMap behind `controller.trustedRoot`', ['run', 'message']),
+  InvalidSigningConfig: stalls('trust', 'the Sigstore signing config (`--signing-config`) is unreadable or names no usable Rekor or TSA', '`cosign signing-config create` writes one', ['run', 'message']),
   KeylessNeedsTrustedRoot: stalls('trust', '`spec.signing.keyless` is set but no sigstore trusted root is configured, so Hoist could not recognise its own signatures and would sign again every run', 'give the controller `--trusted-root` (chart: `controller.trustedRoot`) or `hoist promote --trusted-root`'),
   WrongKeyPassword: stalls('trust', 'the signing key\'s Secret does not open with its `cosign.password`', 'recreate the Secret from `cosign generate-key-pair` output'),
   InvalidKey: stalls('trust', 'a key is not a cosign key within cosign\'s parameters', 'recreate the Secret from `cosign generate-key-pair` output'),

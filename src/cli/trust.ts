@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import type { PromotionManifestSpec } from '../api/promotion-manifest.ts';
 import type { TrustOptions } from '../pipeline/index.ts';
 import { TrustError } from '../signing/errors.ts';
-import { loadTrustedRoot } from '../signing/trust-material.ts';
+import { readSigningConfigFile } from '../signing/signing-config.ts';
+import { isPublicGoodFulcio, loadTrustedRoot } from '../signing/trust-material.ts';
 import { UsageError } from './command.ts';
 
 export const trustFlags = {
@@ -25,6 +26,12 @@ export const trustFlags = {
   'identity-token-file': { type: 'string' },
   'trusted-root': { type: 'string' },
   'verify-identity': { type: 'string', multiple: true },
+  'insecure-ignore-tlog': { type: 'boolean', default: false },
+  'insecure-ignore-sct': { type: 'boolean', default: false },
+  'timestamp-server-url': { type: 'string' },
+  'rekor-url': { type: 'string' },
+  'signing-config': { type: 'string' },
+  'signature-format': { type: 'string', multiple: true },
 } as const;
 
 const defaultFulcioURL = 'https://fulcio.sigstore.dev';
@@ -41,10 +48,17 @@ Trust flags (cosign-compatible keys; a PromotionManifest's own spec is used when
       --keyless                sign keyless: a Fulcio certificate for --identity-token-file's identity
       --fulcio-url URL         Fulcio for keyless signing (default ${defaultFulcioURL})
       --identity-token-file FILE  OIDC ID token Fulcio accepts (re-read for every certificate)
-      --trusted-root FILE      sigstore trusted_root.json: the Fulcio roots keyless signatures
-                               must chain to (needed to verify identities and to recognise our own)
+      --trusted-root FILE      sigstore trusted_root.json: Fulcio CAs, Rekor and CT logs, timestamp
+                               authorities (default: the public-good root built into hoist; keyless
+                               signing needs it to recognise its own signatures)
+      --insecure-ignore-tlog   accept staging signatures without a Rekor entry (cosign's flag)
+      --insecure-ignore-sct    accept Fulcio certificates without an SCT (cosign's flag)
+      --timestamp-server-url URL  RFC 3161 timestamp authority for our signatures (cosign's flag)
+      --rekor-url URL          Rekor v1 log for our signatures
+      --signing-config FILE    Sigstore signing config: Fulcio, Rekor (v1 or v2) and TSA to sign with
+      --signature-format FMT   bundle, legacy or both (default both; repeatable)
       --skip-attestation       sign, but attach no promotion attestation
-      --legacy-signature-tag   also write the legacy sha256-<hex>.sig tag
+      --legacy-signature-tag   also write the legacy sha256-<hex>.sig tag (the default now)
       --secrets-dir DIR        Secrets named by PromotionManifest specs, as DIR/<secret>/<key>`;
 
 interface TrustFlagValues {
@@ -60,6 +74,12 @@ interface TrustFlagValues {
   'identity-token-file'?: string;
   'trusted-root'?: string;
   'verify-identity'?: string[];
+  'insecure-ignore-tlog'?: boolean;
+  'insecure-ignore-sct'?: boolean;
+  'timestamp-server-url'?: string;
+  'rekor-url'?: string;
+  'signing-config'?: string;
+  'signature-format'?: string[];
 }
 
 type Identity = NonNullable<NonNullable<Sections['verification']>['signatures']>['identities'];
@@ -118,20 +138,49 @@ function checkKeyless(trust: TrustOptions | undefined, values: TrustFlagValues):
   if (trust?.signing?.keyless && !values['identity-token-file']) {
     throw new UsageError('keyless signing needs --identity-token-file FILE: an OIDC ID token Fulcio accepts');
   }
-  if (trust?.signing?.keyless && !values['trusted-root']) {
-    throw new UsageError('keyless signing needs --trusted-root FILE: without the Fulcio roots Hoist cannot recognise its own signatures and would sign again every run');
+  // The public-good Fulcio's roots are built in; any other Fulcio's must be given.
+  if (trust?.signing?.keyless && !values['trusted-root'] && !isPublicGoodFulcio(values['fulcio-url'] ?? defaultFulcioURL)) {
+    throw new UsageError('keyless signing with a Fulcio other than fulcio.sigstore.dev needs --trusted-root FILE: without its roots Hoist cannot recognise its own signatures and would sign again every run');
   }
-  const identities = trust?.verification?.signatures?.identities ?? [];
-  if (identities.length > 0 && trust?.verification?.signatures?.mode !== 'Off' && !values['trusted-root']) {
-    throw new UsageError('verifying keyless identities needs --trusted-root FILE: the sigstore trusted_root.json their certificates chain to');
+}
+
+/** Verification thresholds, signing services and formats: cosign's flags, a Sigstore signing config. */
+async function sigstoreFromFlags(values: TrustFlagValues): Promise<Partial<TrustOptions>> {
+  const formats = (values['signature-format'] ?? []).flatMap((f) => f.split(',')).map((f) => f.trim()).filter(Boolean)
+    .flatMap((f) => (f === 'both' ? ['bundle', 'legacy'] : [f]));
+  for (const f of formats) if (f !== 'bundle' && f !== 'legacy') throw new UsageError(`--signature-format must be bundle, legacy or both, got "${f}"`);
+  let fromConfig: Awaited<ReturnType<typeof readSigningConfigFile>> | undefined;
+  if (values['signing-config'] !== undefined) {
+    fromConfig = await readSigningConfigFile(values['signing-config']).catch((error: unknown) => {
+      throw error instanceof TrustError ? new UsageError(`--signing-config: ${error.message}`) : error;
+    });
   }
+  const services = {
+    ...fromConfig?.services,
+    ...(values['rekor-url'] && { rekorURL: values['rekor-url'], rekorVersion: 1 as const }),
+    ...(values['timestamp-server-url'] && { timestampAuthorityURL: values['timestamp-server-url'] }),
+  };
+  return {
+    ...(values['insecure-ignore-tlog'] && { insecureIgnoreTlog: true }),
+    ...(values['insecure-ignore-sct'] && { insecureIgnoreSCT: true }),
+    ...(Object.keys(services).length > 0 && { signingServices: services }),
+    ...(formats.length > 0 && { signatureFormats: formats as ('bundle' | 'legacy')[] }),
+    ...(fromConfig?.fulcioURL && !values['fulcio-url'] && { fulcioFromConfig: fromConfig.fulcioURL }),
+  };
 }
 
 export async function trustFromFlags(values: TrustFlagValues, resourceSpecs: (PromotionManifestSpec | undefined)[]): Promise<TrustOptions | undefined> {
   const trust = await trustFromSources(values, resourceSpecs);
   checkKeyless(trust, values);
-  if (!trust || !(trust.signing?.keyless || (trust.verification?.signatures?.identities?.length ?? 0) > 0)) return trust;
-  return { ...trust, keyless: await keylessFromFlags(values) };
+  const { fulcioFromConfig, ...sigstore } = await sigstoreFromFlags(values) as Partial<TrustOptions> & { fulcioFromConfig?: string };
+  if (!trust) return Object.keys(sigstore).length > 0 ? sigstore : undefined;
+  const withSigstore: TrustOptions = { ...trust, ...sigstore };
+  if (values['trusted-root'] !== undefined || withSigstore.signing?.keyless || (withSigstore.verification?.signatures?.identities?.length ?? 0) > 0) {
+    const keyless = await keylessFromFlags(values);
+    if (fulcioFromConfig) keyless.fulcioURL = fulcioFromConfig;
+    return { ...withSigstore, keyless };
+  }
+  return withSigstore;
 }
 
 function trustFromSources(values: TrustFlagValues, resourceSpecs: (PromotionManifestSpec | undefined)[]): TrustOptions | undefined {

@@ -2,10 +2,12 @@
 // verified against a signer policy and parsed into in-toto statements about that digest; and
 // attaching one so that it is findable the way `cosign verify-attestation` looks.
 import { discover, type Found } from '../signing/discover.ts';
-import { COSIGN_SIGN_PREDICATE, bundleManifest } from '../signing/formats.ts';
-import { attachReferrer } from '../signing/attach.ts';
+import { COSIGN_SIGN_PREDICATE, CosignMediaType, bundleManifest } from '../signing/formats.ts';
+import { appendLegacyLayers, attachReferrer } from '../signing/attach.ts';
+import { legacyAttestationLayer } from '../signing/legacy.ts';
+import type { ArtifactSigner } from '../signing/signer.ts';
 import type { SignerPolicy } from '../signing/policy.ts';
-import { verifyFound } from '../signing/verify.ts';
+import { verifyFound, type Verified } from '../signing/verify.ts';
 import type { Descriptor, RegistryClient, Repository } from '../registry/index.ts';
 import { parseStatement, statementCovers, type Statement } from './statement.ts';
 
@@ -13,6 +15,8 @@ export interface VerifiedAttestation {
   statement: Statement;
   signer: string;
   found: Found;
+  /** What verification established: identity, verified times, log entries. */
+  verified: Verified;
 }
 
 export interface AttestationCheck {
@@ -20,14 +24,15 @@ export interface AttestationCheck {
   problems: string[];
 }
 
-/** Verified statements about `digest` with one of `predicateTypes`; the rest explained in `problems`. */
+/** Verified statements about `digest` with one of `predicateTypes` (none: any); the rest explained in `problems`. */
 export async function checkAttestations(
   client: RegistryClient, repo: Repository, digest: string, predicateTypes: string[], policy: SignerPolicy, signal?: AbortSignal,
 ): Promise<AttestationCheck> {
   const { found, problems } = await discover(client, repo, digest, signal);
   const result: AttestationCheck = { verified: [], problems: [...problems] };
+  const any = predicateTypes.length === 0;
   const candidates = found.filter((f) => f.kind !== 'simpleSigning' && f.predicateType !== COSIGN_SIGN_PREDICATE
-    && (f.predicateType === undefined || predicateTypes.includes(f.predicateType)));
+    && (any || f.predicateType === undefined || predicateTypes.includes(f.predicateType)));
   for (const item of candidates) {
     const where = item.kind === 'bundle' ? `bundle ${item.manifestDigest}` : item.kind === 'envelope' ? `${item.tag} layer ${item.layer.digest}` : '';
     const verdict = verifyFound(item, policy);
@@ -41,22 +46,36 @@ export async function checkAttestations(
       continue;
     }
     // The annotation is a hint; only the signed statement decides.
-    if (!predicateTypes.includes(parsed.statement.predicateType)) continue;
+    if (parsed.statement.predicateType === COSIGN_SIGN_PREDICATE || (!any && !predicateTypes.includes(parsed.statement.predicateType))) continue;
     if (!statementCovers(parsed.statement, digest)) {
       result.problems.push(`${where}: statement is about another digest`);
       continue;
     }
-    result.verified.push({ statement: parsed.statement, signer: verdict.verified.signer, found: item });
+    result.verified.push({ statement: parsed.statement, signer: verdict.verified.signer, found: item, verified: verdict.verified });
   }
   if (result.verified.length === 0 && candidates.length === 0) {
-    result.problems.push(`no ${predicateTypes.join(' or ')} attestations on ${repo.host}/${repo.name}@${digest}`);
+    result.problems.push(`no ${any ? '' : `${predicateTypes.join(' or ')} `}attestations on ${repo.host}/${repo.name}@${digest}`);
   }
   return result;
 }
 
-/** Attaches a signed DSSE bundle as cosign v3 does; returns the referrer manifest's digest. */
+/**
+ * Attaches a signed DSSE bundle as cosign v3 does (a referrer; its manifest digest is returned,
+ * for the status), and with `legacy` also as a layer of the `sha256-<hex>.att` tag, which
+ * policy-controller and Kyverno read by default.
+ */
 export async function attachAttestation(
   client: RegistryClient, repo: Repository, subject: Descriptor, bundle: Buffer, predicateType: string, signal?: AbortSignal,
+  legacy?: { data: Buffer; annotations: Record<string, string> },
 ): Promise<string> {
-  return attachReferrer(client, repo, subject.digest, bundleManifest(bundle, subject, predicateType, new Date()), signal);
+  const digest = await attachReferrer(client, repo, subject.digest, bundleManifest(bundle, subject, predicateType, new Date()), signal);
+  if (legacy) await appendLegacyLayers(client, repo, subject.digest, 'att', [{ mediaType: CosignMediaType.dsseEnvelope, data: legacy.data, annotations: legacy.annotations }], signal);
+  return digest;
+}
+
+/** The `.att` layer for a bundle our signer made, with a timestamp over its envelope when a TSA is configured. */
+export async function legacyAttestation(signer: ArtifactSigner, bundle: Buffer, predicateType: string): Promise<{ data: Buffer; annotations: Record<string, string> }> {
+  const draft = legacyAttestationLayer(bundle, predicateType);
+  const token = await signer.timestamp(draft.data);
+  return token ? legacyAttestationLayer(bundle, predicateType, token) : draft;
 }

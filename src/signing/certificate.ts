@@ -1,9 +1,7 @@
 // Keyless signers: a Fulcio certificate's identity (subject alternative name and the OIDC
-// issuer extension) and its chain to a trusted CA, checked at a time the caller chooses.
-// Hoist reads no transparency log or timestamp authority, so it has no trusted signing time:
-// verifying someone else's signature checks the chain now, and an expired certificate is
-// refused, as cosign refuses one that has no signed timestamp. Only recognising our own earlier
-// signatures (idempotency, not a trust decision) checks at the certificate's issuance.
+// issuer extension) and a plain chain check at a time the caller chooses. Trust decisions go
+// through verify.ts (the chain at a verified signing time); this chain check serves only
+// recognising our own earlier signatures (idempotency), at the certificate's issuance.
 import { X509Certificate } from '@sigstore/core';
 import type { CertificateIdentity } from './policy.ts';
 

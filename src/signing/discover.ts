@@ -9,8 +9,8 @@ const MAX_ARTIFACT_BYTES = 4 * 1024 * 1024;
 
 export type Found =
   | { kind: 'bundle'; manifestDigest: string; manifest: Buffer; layer: Descriptor; bundleBytes: Buffer; predicateType?: string; bundle: unknown }
-  | { kind: 'simpleSigning'; tag: string; layer: Descriptor; payload: Buffer; signature: Buffer; certificate?: string; chain?: string }
-  | { kind: 'envelope'; tag: string; layer: Descriptor; envelope: unknown; predicateType?: string; certificate?: string; chain?: string };
+  | { kind: 'simpleSigning'; tag: string; layer: Descriptor; payload: Buffer; signature: Buffer; certificate?: string; chain?: string; annotations?: Record<string, string> }
+  | { kind: 'envelope'; tag: string; layer: Descriptor; envelope: unknown; envelopeBytes?: Buffer; predicateType?: string; certificate?: string; chain?: string; annotations?: Record<string, string> };
 
 export interface Discovered {
   found: Found[];
@@ -83,11 +83,12 @@ export async function discover(client: RegistryClient, repo: Repository, digest:
         };
         if (suffix === 'sig' && layer.mediaType === CosignMediaType.simpleSigning) {
           const signature = Buffer.from(a[CosignAnnotation.signature] ?? '', 'base64');
-          found.push({ kind: 'simpleSigning', tag, layer, payload: await readBlob(client, repo, layer, signal), signature, ...cert });
+          found.push({ kind: 'simpleSigning', tag, layer, payload: await readBlob(client, repo, layer, signal), signature, ...cert, annotations: a });
         } else if (suffix === 'att' && layer.mediaType === CosignMediaType.dsseEnvelope) {
-          const envelope = JSON.parse((await readBlob(client, repo, layer, signal)).toString('utf8')) as unknown;
+          const envelopeBytes = await readBlob(client, repo, layer, signal);
+          const envelope = JSON.parse(envelopeBytes.toString('utf8')) as unknown;
           const predicateType = a[CosignAnnotation.predicateType];
-          found.push({ kind: 'envelope', tag, layer, envelope, ...(predicateType && { predicateType }), ...cert });
+          found.push({ kind: 'envelope', tag, layer, envelope, envelopeBytes, ...(predicateType && { predicateType }), ...cert, annotations: a });
         }
       }
     } catch (error) {

@@ -8,7 +8,8 @@ export type TrustErrorReason =
   | 'InvalidTrustedRoot'
   | 'InvalidIdentityToken'
   | 'IdentityTokenUnavailable'
-  | 'KeylessNeedsTrustedRoot';
+  | 'KeylessNeedsTrustedRoot'
+  | 'InvalidSigningConfig';
 
 export class TrustError extends Error {
   readonly reason: TrustErrorReason;

@@ -16,6 +16,7 @@ export const CosignAnnotation = {
   certificate: 'dev.sigstore.cosign/certificate',
   chain: 'dev.sigstore.cosign/chain',
   rekorBundle: 'dev.sigstore.cosign/bundle',
+  rfc3161Timestamp: 'dev.sigstore.cosign/rfc3161timestamp',
   bundleContent: 'dev.sigstore.bundle.content',
   bundlePredicateType: 'dev.sigstore.bundle.predicateType',
   created: 'org.opencontainers.image.created',

@@ -1,59 +1,72 @@
 // Image signatures as cosign understands them: whether a digest carries a valid signature by an
 // accepted signer (a v3 bundle whose statement has the cosign sign predicate, or a legacy
 // simple-signing layer), and signing a digest so that every given repository has it.
-import { IN_TOTO_PAYLOAD_TYPE, buildStatement, parseStatement, statementCovers } from '../provenance/statement.ts';
+import { IN_TOTO_PAYLOAD_TYPE, buildStatement, parseStatement, statementCovers } from './in-toto.ts';
 import type { Descriptor, RegistryClient, Repository } from '../registry/index.ts';
 import { appendLegacyLayers, attachReferrer } from './attach.ts';
 import { discover, type Found } from './discover.ts';
 import { COSIGN_SIGN_PREDICATE, CosignAnnotation, CosignMediaType, blobOf, bundleManifest } from './formats.ts';
 import type { SignerPolicy } from './policy.ts';
+import type { SignatureFormat } from './options.ts';
 import type { ArtifactSigner } from './signer.ts';
 import { simpleSigningDigest, simpleSigningPayload } from './simple-signing.ts';
-import { verifyFound } from './verify.ts';
+import { verifyFound, type Verdict, type VerificationReason, type Verified } from './verify.ts';
 
 export interface SignatureCheck {
   /** Who made the first valid signature found. */
   signer?: string;
   /** The valid signature artifacts, for reuse and copying. */
   valid: Found[];
+  /** The same, with what verification established (signer, times, log entries). */
+  verified: { found: Found; verified: Verified }[];
   /** Why each other signature was rejected, or that there were none. */
   problems: string[];
 }
 
 /** Why a verified payload does not vouch for `digest` as an image signature, or undefined when it does. */
-function signatureMismatch(found: Found, payloadType: string, payload: Buffer, digest: string): string | undefined {
+function signatureMismatch(found: Found, payloadType: string, payload: Buffer, digest: string): { reason: VerificationReason; why: string } | undefined {
   if (found.kind === 'simpleSigning') {
     const claim = simpleSigningDigest(payload);
-    if ('error' in claim) return claim.error;
-    return claim.digest === digest ? undefined : `signature is for ${claim.digest}`;
+    if ('error' in claim) return { reason: 'InvalidSignature', why: claim.error };
+    return claim.digest === digest ? undefined : { reason: 'SignedDigestMismatch', why: `the payload's docker-manifest-digest is ${claim.digest}, not ${digest}` };
   }
   const parsed = parseStatement(payloadType, payload);
-  if ('error' in parsed) return parsed.error;
-  if (parsed.statement.predicateType !== COSIGN_SIGN_PREDICATE) return `an attestation (${parsed.statement.predicateType}), not a signature`;
-  return statementCovers(parsed.statement, digest) ? undefined : 'signature is about another digest';
+  if ('error' in parsed) return { reason: 'InvalidSignature', why: parsed.error };
+  if (parsed.statement.predicateType !== COSIGN_SIGN_PREDICATE) return { reason: 'InvalidSignature', why: `an attestation (${parsed.statement.predicateType}), not a signature` };
+  return statementCovers(parsed.statement, digest) ? undefined : { reason: 'SignedDigestMismatch', why: `the signed statement is about another digest than ${digest}` };
 }
 
 const isSignatureCandidate = (found: Found) =>
   found.kind === 'simpleSigning' || (found.kind === 'bundle' && (found.predicateType === undefined || found.predicateType === COSIGN_SIGN_PREDICATE));
 
+/** Where a found artifact is, for messages. */
+export const whereFound = (item: Found) => (item.kind === 'bundle' ? `bundle ${item.manifestDigest}` : `${item.tag} layer ${item.layer.digest}`);
+
+/**
+ * Verifies one signature artifact as a signature of the image `digest`: made by a signer the
+ * policy accepts (verifyFound), and its payload names exactly this digest, since a valid
+ * signature of another image proves nothing about this one.
+ */
+export function verifyImageSignature(item: Found, policy: SignerPolicy, digest: string): Verdict {
+  const verdict = verifyFound(item, policy);
+  if ('error' in verdict) return verdict;
+  const mismatch = signatureMismatch(item, verdict.verified.payloadType, verdict.verified.payload, digest);
+  return mismatch ? { reason: mismatch.reason, error: `${mismatch.reason}: ${mismatch.why}` } : verdict;
+}
+
 export async function checkSignatures(client: RegistryClient, repo: Repository, digest: string, policy: SignerPolicy, signal?: AbortSignal): Promise<SignatureCheck> {
   const { found, problems } = await discover(client, repo, digest, signal);
-  const result: SignatureCheck = { valid: [], problems: [...problems] };
+  const result: SignatureCheck = { valid: [], verified: [], problems: [...problems] };
   const candidates = found.filter(isSignatureCandidate);
   for (const item of candidates) {
-    const where = item.kind === 'bundle' ? `bundle ${item.manifestDigest}` : `${item.tag} layer ${item.layer.digest}`;
-    const verdict = verifyFound(item, policy);
+    const verdict = verifyImageSignature(item, policy, digest);
     if ('error' in verdict) {
-      result.problems.push(`${where}: ${verdict.error}`);
-      continue;
-    }
-    const mismatch = signatureMismatch(item, verdict.verified.payloadType, verdict.verified.payload, digest);
-    if (mismatch) {
-      result.problems.push(`${where}: ${mismatch}`);
+      result.problems.push(`${whereFound(item)}: ${verdict.error}`);
       continue;
     }
     result.signer ??= verdict.verified.signer;
     result.valid.push(item);
+    result.verified.push({ found: item, verified: verdict.verified });
   }
   if (candidates.length === 0) result.problems.push(`no signatures on ${repo.host}/${repo.name}@${digest}`);
   return result;
@@ -72,9 +85,11 @@ export interface SignOutcome {
  */
 export async function ensureSigned(
   client: RegistryClient, signer: ArtifactSigner, subject: Descriptor, repos: Repository[],
-  options: { legacy?: boolean; signal?: AbortSignal } = {},
+  options: { formats?: SignatureFormat[]; legacy?: boolean; signal?: AbortSignal } = {},
 ): Promise<SignOutcome> {
   const { signal } = options;
+  // `legacy` is the older switch: bundles always, `.sig` too when set.
+  const formats = new Set<SignatureFormat>(options.formats ?? (options.legacy ? ['bundle', 'legacy'] : ['bundle']));
   const policy = await signer.policy();
   const checks = await Promise.all(repos.map((repo) => checkSignatures(client, repo, subject.digest, policy, signal)));
   const outcome: SignOutcome = { signed: false, written: [] };
@@ -86,7 +101,7 @@ export async function ensureSigned(
   };
   for (const [i, repo] of repos.entries()) {
     const check = checks[i]!;
-    if (!check.valid.some((f) => f.kind === 'bundle')) {
+    if (formats.has('bundle') && !check.valid.some((f) => f.kind === 'bundle')) {
       if (!artifact) {
         const statement = buildStatement([{ digest: subject.digest }], COSIGN_SIGN_PREDICATE, {});
         const bundle = await signer.signDsse(IN_TOTO_PAYLOAD_TYPE, statement);
@@ -96,17 +111,11 @@ export async function ensureSigned(
       await attachReferrer(client, repo, subject.digest, artifact, signal);
       outcome.written.push(`${repo.host}/${repo.name}`);
     }
-    if (options.legacy && !check.valid.some((f) => f.kind === 'simpleSigning')) {
+    if (formats.has('legacy') && !check.valid.some((f) => f.kind === 'simpleSigning')) {
       const payload = simpleSigningPayload(`${repo.host}/${repo.name}`, subject.digest);
-      const { signature, certificate } = await signer.signBlob(payload);
+      const { annotations } = await signer.signBlob(payload);
       outcome.signed = true;
-      await appendLegacyLayers(client, repo, subject.digest, 'sig', [{
-        mediaType: CosignMediaType.simpleSigning, data: payload,
-        annotations: {
-          [CosignAnnotation.signature]: signature.toString('base64'),
-          ...(certificate && { [CosignAnnotation.certificate]: certificate }),
-        },
-      }], signal);
+      await appendLegacyLayers(client, repo, subject.digest, 'sig', [{ mediaType: CosignMediaType.simpleSigning, data: payload, annotations }], signal);
       if (!outcome.written.includes(`${repo.host}/${repo.name}`)) outcome.written.push(`${repo.host}/${repo.name}`);
     }
   }

@@ -1,12 +1,16 @@
-// Who may have signed: public keys, or keyless identities (OIDC issuer + certificate subject)
-// whose Fulcio certificates chain to trusted roots. Matching follows cosign's flags:
-// --certificate-oidc-issuer is exact, --certificate-identity exact, --certificate-identity-regexp
-// an unanchored regular expression.
+// Who may have signed, and what proves when: public keys, or keyless identities (OIDC issuer +
+// certificate subject) whose Fulcio certificates chain to the trusted root at a time a
+// transparency log or timestamp authority vouches for. Matching follows cosign's flags:
+// --certificate-oidc-issuer is exact (--certificate-oidc-issuer-regexp a regular expression),
+// --certificate-identity exact, --certificate-identity-regexp an unanchored regular expression.
 import type { KeyObject } from 'node:crypto';
 import type { X509Certificate } from '@sigstore/core';
+import type { TrustedRoot } from './trusted-root.ts';
 
 export interface IdentityMatcher {
-  issuer: string;
+  /** Exact OIDC issuer; one of issuer and issuerRegExp. */
+  issuer?: string;
+  issuerRegExp?: string;
   subject?: string;
   subjectRegExp?: string;
 }
@@ -14,16 +18,27 @@ export interface IdentityMatcher {
 export interface SignerPolicy {
   keys: { name: string; key: KeyObject }[];
   identities: IdentityMatcher[];
-  /** Fulcio CA chains (root last) that keyless certificates must chain to. */
+  /** Fulcio CA chains (root last) that keyless certificates must chain to (the trusted root's, when it is set). */
   certificateAuthorities: X509Certificate[][];
   /**
-   * When a keyless certificate must be valid. `now` (the default, for every trust decision):
-   * at verification time; without a verified timestamp (Hoist reads neither a transparency log
-   * nor a timestamp authority) an expired certificate is refused, reason CertificateExpired.
-   * `issuance`: at the certificate's notBefore; only for a signer recognising its own earlier
-   * signatures so a rerun does not sign again, never for accepting someone else's.
+   * The Fulcio CAs, transparency logs, CT logs and timestamp authorities that prove a signature;
+   * without it only keys verify, and only with ignoreTlog.
    */
-  certificateTime?: 'now' | 'issuance';
+  trustedRoot?: TrustedRoot;
+  /**
+   * cosign's --insecure-ignore-tlog: no transparency-log entry is required, and entries present
+   * are not read. Keyless signatures then need an RFC 3161 timestamp.
+   */
+  ignoreTlog?: boolean;
+  /** cosign's --insecure-ignore-sct: Fulcio certificates need no signed certificate timestamp. */
+  ignoreSCT?: boolean;
+  /**
+   * `issuance`: recognising our own earlier signatures so a rerun does not sign again, never for
+   * accepting someone else's: only the signature and, for a certificate, its chain at its
+   * notBefore and its identity are checked; no log or timestamp is needed. Absent (a trust
+   * decision, as cosign verify): the certificate must be valid at a verified time.
+   */
+  certificateTime?: 'verified' | 'issuance';
 }
 
 export interface CertificateIdentity {
@@ -36,18 +51,25 @@ export function describeIdentity(identity: CertificateIdentity): string {
 }
 
 export function describeMatcher(m: IdentityMatcher): string {
-  return `${m.subject ?? `/${m.subjectRegExp}/`} from ${m.issuer}`;
+  return `${m.subject ?? `/${m.subjectRegExp}/`} from ${m.issuer ?? `/${m.issuerRegExp}/`}`;
 }
 
-export function identityMatches(matcher: IdentityMatcher, identity: CertificateIdentity): boolean {
-  if (identity.issuer !== matcher.issuer || identity.subject === undefined) return false;
-  if (matcher.subject !== undefined) return identity.subject === matcher.subject;
-  if (matcher.subjectRegExp !== undefined) {
-    try {
-      return new RegExp(matcher.subjectRegExp, 'u').test(identity.subject);
-    } catch {
-      return false;
-    }
+const matchesRegExp = (pattern: string, value: string) => {
+  try {
+    return new RegExp(pattern, 'u').test(value);
+  } catch {
+    return false;
   }
+};
+
+export function identityMatches(matcher: IdentityMatcher, identity: CertificateIdentity): boolean {
+  if (identity.issuer === undefined || identity.subject === undefined) return false;
+  if (matcher.issuer !== undefined) {
+    if (identity.issuer !== matcher.issuer) return false;
+  } else if (matcher.issuerRegExp === undefined || !matchesRegExp(matcher.issuerRegExp, identity.issuer)) {
+    return false;
+  }
+  if (matcher.subject !== undefined) return identity.subject === matcher.subject;
+  if (matcher.subjectRegExp !== undefined) return matchesRegExp(matcher.subjectRegExp, identity.subject);
   return false;
 }

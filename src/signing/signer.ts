@@ -1,13 +1,25 @@
 // Who signs what Hoist writes: a private key (from a Secret; KMS would be another
 // implementation of this interface) or keyless, a Fulcio certificate for an OIDC token. Both
-// produce sigstore bundles through @sigstore/sign, and legacy simple-signing signatures.
+// produce sigstore bundles through @sigstore/sign, and legacy simple-signing signatures; with
+// signing services configured, each carries an RFC 3161 timestamp and a Rekor entry, so it
+// still verifies after a keyless certificate's ten minutes (as cosign v3 signs by default).
 import { createPublicKey, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { bundleToJSON } from '@sigstore/bundle';
-import { DSSEBundleBuilder, FulcioSigner, type Signature, type Signer } from '@sigstore/sign';
+import { bundleToJSON, type Bundle } from '@sigstore/bundle';
+import { DSSEBundleBuilder, FulcioSigner, MessageSignatureBundleBuilder, type Signature, type Signer, type Witness } from '@sigstore/sign';
 import { TrustError } from './errors.ts';
 import { keyHint, publicKeyPem } from './keys.ts';
+import { legacyAnnotationsFromBundle } from './legacy.ts';
+import type { SigningServices } from './options.ts';
 import type { SignerPolicy } from './policy.ts';
+import { timestampOver, witnessesFor } from './witnesses.ts';
+
+export interface LegacySignature {
+  signature: Buffer;
+  certificate?: string;
+  /** Every annotation of the `.sig` layer: signature, certificate, Rekor bundle, RFC 3161 timestamp. */
+  annotations: Record<string, string>;
+}
 
 export interface ArtifactSigner {
   /** Who signs, for messages. */
@@ -16,8 +28,10 @@ export interface ArtifactSigner {
   policy(): Promise<SignerPolicy>;
   /** A sigstore bundle (v0.3 JSON bytes) holding a DSSE envelope of the payload. */
   signDsse(payloadType: string, payload: Buffer): Promise<Buffer>;
-  /** A raw signature over the payload, for legacy `.sig` layers; keyless adds its (leaf) certificate. */
-  signBlob(payload: Buffer): Promise<{ signature: Buffer; certificate?: string }>;
+  /** A signature over the payload for a legacy `.sig` layer; keyless adds its (leaf) certificate. */
+  signBlob(payload: Buffer): Promise<LegacySignature>;
+  /** An RFC 3161 token over `data` (a legacy `.att` layer's envelope), when a timestamp authority is configured. */
+  timestamp(data: Buffer): Promise<Buffer | undefined>;
 }
 
 /**
@@ -49,6 +63,8 @@ export function signingFailure(error: unknown, tokenPath: string, token: string 
     return new TrustError('InvalidIdentityToken', `the OIDC token at ${tokenPath} is not a JWT Fulcio accepts (no readable subject); it must be an ID token such as a projected ServiceAccount token`);
   }
   let message = error instanceof Error ? error.message : String(error);
+  // The service's own words (a TSA's or Rekor's HTTP error) are what a person can act on.
+  if (cause instanceof Error && !message.includes(cause.message)) message += `: ${cause.message}`;
   if (token) message = message.split(token).join('[token]');
   message = message.replace(JWT_LIKE, '[token]');
   return new TrustError('SigningFailed', `keyless signing failed${typeof code === 'string' ? ` (${code})` : ''}: ${message}`);
@@ -61,14 +77,44 @@ export function signingFailure(error: unknown, tokenPath: string, token: string 
  * material, where cosign has it too.
  */
 async function bundleBytes(builder: DSSEBundleBuilder, payloadType: string, payload: Buffer): Promise<Buffer> {
-  const json = bundleToJSON(await builder.create({ data: payload, type: payloadType })) as {
+  const json = bundleToJSON(await builder.create({ data: payload, type: payloadType }) as Bundle) as {
     dsseEnvelope?: { signatures: { sig: string; keyid?: string }[] };
   };
   for (const signature of json.dsseEnvelope?.signatures ?? []) delete signature.keyid;
   return Buffer.from(JSON.stringify(json));
 }
 
-export function keySigner(privateKey: KeyObject, name: string): ArtifactSigner {
+/** A legacy `.sig` signature: a message-signature bundle over the payload, laid out as layer annotations. */
+async function legacySignature(builder: MessageSignatureBundleBuilder, payload: Buffer): Promise<LegacySignature> {
+  const bundle = await builder.create({ data: payload }) as Bundle;
+  if (bundle.content.$case !== 'messageSignature') throw new TrustError('SigningFailed', 'the legacy signature came back without a message signature');
+  const annotations = legacyAnnotationsFromBundle(bundle);
+  return {
+    signature: Buffer.from(bundle.content.messageSignature.signature),
+    ...(annotations['dev.sigstore.cosign/certificate'] && { certificate: annotations['dev.sigstore.cosign/certificate'] }),
+    annotations,
+  };
+}
+
+function builders(signer: Signer, services: SigningServices | undefined): { dsse: DSSEBundleBuilder; legacy: MessageSignatureBundleBuilder } {
+  const witnesses: Witness[] = witnessesFor(services);
+  return {
+    dsse: new DSSEBundleBuilder({ signer, witnesses }),
+    legacy: new MessageSignatureBundleBuilder({ signer, witnesses: witnessesFor(services, { legacy: true }) }),
+  };
+}
+
+/** A failure of a signing service (TSA, Rekor) as a TrustError with the service's own words. */
+function serviceFailure(error: unknown): TrustError {
+  if (error instanceof TrustError) return error;
+  const cause = (error as { cause?: unknown } | undefined)?.cause;
+  if (cause instanceof TrustError) return cause;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const detail = cause instanceof Error ? `: ${cause.message}` : '';
+  return new TrustError('SigningFailed', `signing failed${typeof code === 'string' ? ` (${code})` : ''}: ${(error as Error).message ?? String(error)}${detail}`);
+}
+
+export function keySigner(privateKey: KeyObject, name: string, services?: SigningServices): ArtifactSigner {
   const publicKey = createPublicKey(privateKey);
   const hint = keyHint(publicKey);
   const signer: Signer = {
@@ -77,12 +123,21 @@ export function keySigner(privateKey: KeyObject, name: string): ArtifactSigner {
       key: { $case: 'publicKey', publicKey: publicKeyPem(publicKey), hint },
     }),
   };
-  const builder = new DSSEBundleBuilder({ signer, witnesses: [] });
+  const { dsse, legacy } = builders(signer, services);
+  const guarded = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      throw serviceFailure(error);
+    }
+  };
   return {
     identity: `key ${name}`,
-    policy: async () => ({ keys: [{ name, key: publicKey }], identities: [], certificateAuthorities: [] }),
-    signDsse: (payloadType, payload) => bundleBytes(builder, payloadType, payload),
-    signBlob: async (payload) => ({ signature: rawSign(privateKey, payload) }),
+    // Recognising our own signatures: the signature alone, no log or timestamp needed.
+    policy: async () => ({ keys: [{ name, key: publicKey }], identities: [], certificateAuthorities: [], certificateTime: 'issuance' }),
+    signDsse: (payloadType, payload) => guarded(() => bundleBytes(dsse, payloadType, payload)),
+    signBlob: (payload) => guarded(() => legacySignature(legacy, payload)),
+    timestamp: (data) => guarded(() => timestampOver(services, data)),
   };
 }
 
@@ -94,6 +149,8 @@ export interface KeylessOptions {
   certificateAuthorities: SignerPolicy['certificateAuthorities'];
   /** The identity Fulcio puts in our certificates, to recognise our earlier signatures. */
   expectedIdentity: { issuer: string; subject: string };
+  /** Timestamp authority and Rekor for every signature. */
+  services?: SigningServices;
 }
 
 export function keylessSigner(options: KeylessOptions): ArtifactSigner {
@@ -110,7 +167,7 @@ export function keylessSigner(options: KeylessOptions): ArtifactSigner {
     },
   };
   const fulcio = new FulcioSigner({ identityProvider, fulcioBaseURL: options.fulcioURL });
-  const builder = new DSSEBundleBuilder({ signer: fulcio, witnesses: [] });
+  const { dsse, legacy } = builders(fulcio, options.services);
   const guarded = async <T>(work: () => Promise<T>): Promise<T> => {
     try {
       return await work();
@@ -125,14 +182,10 @@ export function keylessSigner(options: KeylessOptions): ArtifactSigner {
     policy: async () => ({
       keys: [], identities: [options.expectedIdentity], certificateAuthorities: options.certificateAuthorities, certificateTime: 'issuance',
     }),
-    signDsse: (payloadType, payload) => guarded(() => bundleBytes(builder, payloadType, payload)),
-    signBlob: (payload) => guarded(async () => {
-      const signature = await fulcio.sign(payload);
-      if (signature.key.$case !== 'x509Certificate') throw new TrustError('SigningFailed', 'Fulcio returned no certificate');
-      // FulcioSigner hands the payload to its ephemeral key as is; that key signs SHA-256 ECDSA.
-      // It returns the leaf only (certificates[0] of Fulcio's chain), so there is no chain
-      // annotation to write; verifiers take the intermediates and root from their trusted root.
-      return { signature: signature.signature, certificate: signature.key.certificate };
-    }),
+    signDsse: (payloadType, payload) => guarded(() => bundleBytes(dsse, payloadType, payload)),
+    // FulcioSigner returns the leaf only (certificates[0] of Fulcio's chain), so there is no chain
+    // annotation to write; verifiers take the intermediates and root from their trusted root.
+    signBlob: (payload) => guarded(() => legacySignature(legacy, payload)),
+    timestamp: (data) => guarded(() => timestampOver(options.services, data)),
   };
 }

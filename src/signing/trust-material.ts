@@ -2,12 +2,13 @@
 // (public keys from Secrets, keyless identities and their Fulcio roots) and our own signer.
 // Loaded once per run; Secrets are read through the caller's readSecret.
 import { readFile } from 'node:fs/promises';
-import type { TrustOptions } from './options.ts';
+import type { SignatureFormat, TrustOptions } from './options.ts';
 import { parseCertificate } from './certificate.ts';
 import { TrustError } from './errors.ts';
 import { loadPrivateKey, loadPublicKey } from './keys.ts';
 import type { SignerPolicy } from './policy.ts';
 import { keySigner, keylessSigner, type ArtifactSigner } from './signer.ts';
+import { isTrustedRoot, readTrustedRootFile, resolveTrustedRoot, type TrustedRoot } from './trusted-root.ts';
 import { identityFromToken } from './token-identity.ts';
 
 async function secret(trust: TrustOptions, name: string, key: string): Promise<Buffer> {
@@ -42,13 +43,10 @@ async function optionalSecret(trust: TrustOptions, name: string, key: string): P
   }
 }
 
-interface TrustedRootJson {
-  certificateAuthorities?: { certChain?: { certificates?: { rawBytes?: string }[] } }[];
-}
-
-/** Fulcio CA chains from a sigstore trusted_root.json (object or JSON text). */
+/** Fulcio CA chains from a sigstore trusted_root.json (TrustedRoot, object or JSON text). */
 export function certificateAuthorities(trustedRoot: unknown): SignerPolicy['certificateAuthorities'] {
-  if (trustedRoot === undefined) return [];
+  if (trustedRoot === undefined || trustedRoot === null) return [];
+  if (isTrustedRoot(trustedRoot)) return trustedRoot.certificateAuthorities;
   let root: TrustedRootJson;
   try {
     root = (typeof trustedRoot === 'string' ? JSON.parse(trustedRoot) : trustedRoot) as TrustedRootJson;
@@ -59,32 +57,46 @@ export function certificateAuthorities(trustedRoot: unknown): SignerPolicy['cert
   }
 }
 
+interface TrustedRootJson {
+  certificateAuthorities?: { certChain?: { certificates?: { rawBytes?: string }[] } }[];
+}
+
 /**
- * Reads a trusted_root.json once (flags name it; the controller reads it at start) and checks it
- * holds at least one Fulcio CA, so a wrong file fails at once rather than at the first keyless
- * verification. Returns the parsed object for TrustOptions.keyless.trustedRoot.
+ * Reads a trusted_root.json once (flags name it; the controller reads it at start), checked as
+ * sigstore-go checks one and holding at least one Fulcio CA, so a wrong file fails at once
+ * rather than at the first verification. Returns the JSON object for TrustOptions.
  */
 export async function loadTrustedRoot(file: string): Promise<object> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new TrustError('InvalidTrustedRoot', `cannot read the trusted root ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); mount a sigstore trusted_root.json there`);
-  }
-  let root: unknown;
-  try {
-    root = JSON.parse(text);
-  } catch (error) {
-    throw new TrustError('InvalidTrustedRoot', `the trusted root ${file} is not JSON (${(error as Error).message}); give a sigstore trusted_root.json`);
-  }
-  if (typeof root !== 'object' || root === null || Array.isArray(root)) {
-    throw new TrustError('InvalidTrustedRoot', `the trusted root ${file} is not a JSON object; give a sigstore trusted_root.json`);
-  }
-  const chains = certificateAuthorities(root);
-  if (chains.length === 0 || chains.some((chain) => chain.length === 0)) {
+  const root = await readTrustedRootFile(file);
+  if (root.certificateAuthorities.length === 0) {
     throw new TrustError('InvalidTrustedRoot', `the trusted root ${file} names no Fulcio certificate authority (certificateAuthorities[].certChain.certificates); keyless signatures could not be verified against it`);
   }
-  return root;
+  return root.json;
+}
+
+/**
+ * The formats Sign and Attest write: TrustOptions.signatureFormats, else both, except that an
+ * explicit legacySignatureTag: false keeps to bundles (the CLI's old opt-in flag).
+ */
+export function signatureFormats(trust: TrustOptions | undefined): SignatureFormat[] {
+  const spec = (trust?.signing as { formats?: unknown } | undefined)?.formats;
+  const formats = trust?.signatureFormats ?? (Array.isArray(spec) ? spec.filter((f): f is SignatureFormat => f === 'bundle' || f === 'legacy') : undefined);
+  if (formats && formats.length > 0) return [...new Set(formats)];
+  return trust?.legacySignatureTag === false ? ['bundle'] : ['bundle', 'legacy'];
+}
+
+/** The trusted root verification uses: TrustOptions.trustedRoot, keyless.trustedRoot, else the built-in public-good root. */
+export function trustedRootOf(trust: TrustOptions): Promise<TrustedRoot> {
+  return resolveTrustedRoot(trust.trustedRoot ?? trust.keyless?.trustedRoot, trust.trustedRoot !== undefined ? 'the configured trusted root' : 'the --trusted-root file');
+}
+
+/** Whether Fulcio is the public-good instance, whose CAs the built-in trusted root holds. */
+export const isPublicGoodFulcio = (url: string | undefined) => url !== undefined && /^https:\/\/fulcio\.sigstore\.dev\/?$/.test(url);
+
+/** Spec fields the API may carry (spec.verification.signatures.insecureIgnoreTlog/insecureIgnoreSCT); read when present. */
+function specFlag(trust: TrustOptions, name: 'insecureIgnoreTlog' | 'insecureIgnoreSCT'): boolean | undefined {
+  const value = (trust.verification?.signatures as Record<string, unknown> | undefined)?.[name];
+  return typeof value === 'boolean' ? value : undefined;
 }
 
 async function tokenIdentity(tokenPath: string): Promise<{ issuer: string; subject: string }> {
@@ -105,7 +117,9 @@ async function tokenIdentity(tokenPath: string): Promise<{ issuer: string; subje
  */
 export function keylessTrustedRootProblem(trust: TrustOptions): string | undefined {
   if (!trust.signing?.keyless) return undefined;
-  const roots = certificateAuthorities(trust.keyless?.trustedRoot);
+  // The public-good Fulcio's CAs are in the built-in root.
+  if (isPublicGoodFulcio(trust.keyless?.fulcioURL) && trust.keyless?.trustedRoot === undefined && trust.trustedRoot === undefined) return undefined;
+  const roots = certificateAuthorities(trust.keyless?.trustedRoot ?? trust.trustedRoot);
   if (roots.length > 0 && roots.every((chain) => chain.length > 0)) return undefined;
   return 'spec.signing.keyless needs a sigstore trusted_root.json with the Fulcio roots: without it Hoist cannot recognise the '
     + 'signatures and attestations it made before, and every run would sign and attest again. Give the controller '
@@ -125,7 +139,13 @@ export function signerPolicy(trust: TrustOptions): Promise<SignerPolicy> {
         name: secretRef.name, key: loadPublicKey(await secret(trust, secretRef.name, 'cosign.pub'), `cosign.pub of Secret ${secretRef.name}`),
       })));
       const identities = (spec?.identities ?? []).map((i) => ({ issuer: i.issuer, ...(i.subject && { subject: i.subject }), ...(i.subjectRegExp && { subjectRegExp: i.subjectRegExp }) }));
-      return { keys, identities, certificateAuthorities: certificateAuthorities(trust.keyless?.trustedRoot) };
+      const trustedRoot = await trustedRootOf(trust);
+      const ignoreTlog = trust.insecureIgnoreTlog ?? specFlag(trust, 'insecureIgnoreTlog');
+      const ignoreSCT = trust.insecureIgnoreSCT ?? specFlag(trust, 'insecureIgnoreSCT');
+      return {
+        keys, identities, certificateAuthorities: trustedRoot.certificateAuthorities, trustedRoot,
+        ...(ignoreTlog && { ignoreTlog }), ...(ignoreSCT && { ignoreSCT }),
+      };
     })();
     policies.set(trust, policy);
   }
@@ -143,7 +163,7 @@ export function artifactSigner(trust: TrustOptions): Promise<ArtifactSigner | un
         const pem = await secret(trust, name, 'cosign.key');
         // No cosign.password key means an empty password; failing to read it (403, 500) is not that.
         const password = await optionalSecret(trust, name, 'cosign.password');
-        return keySigner(await loadPrivateKey(pem, password, `cosign.key of Secret ${name}`), name);
+        return keySigner(await loadPrivateKey(pem, password, `cosign.key of Secret ${name}`), name, trust.signingServices);
       }
       if (spec?.keyless) {
         const noRoot = keylessTrustedRootProblem(trust);
@@ -155,7 +175,10 @@ export function artifactSigner(trust: TrustOptions): Promise<ArtifactSigner | un
         // Without a configured identity, the token's claims say who Fulcio will certify: read once
         // per run, since a projected token rotates but keeps its issuer and ServiceAccount.
         const expectedIdentity = k.identity ?? await tokenIdentity(k.tokenPath);
-        return keylessSigner({ fulcioURL: k.fulcioURL, tokenPath: k.tokenPath, certificateAuthorities: certificateAuthorities(k.trustedRoot), expectedIdentity });
+        return keylessSigner({
+          fulcioURL: k.fulcioURL, tokenPath: k.tokenPath, certificateAuthorities: (await trustedRootOf(trust)).certificateAuthorities, expectedIdentity,
+          ...(trust.signingServices && { services: trust.signingServices }),
+        });
       }
       return undefined;
     })();

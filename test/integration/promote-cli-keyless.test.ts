@@ -55,6 +55,8 @@ describe('hoist promote keyless', () => {
       'promote', '-f', manifest, '--confirm',
       '--verify-identity', `${issuer}=/serviceaccounts/builder$`, '--trusted-root', fulcio.trustedRootPath,
       '--keyless', '--fulcio-url', fulcio.url, '--identity-token-file', await tokenFile('promoter'),
+      // The bed's Rekor v2 and timestamp authority: our signatures outlive their certificates.
+      '--signing-config', signingConfig,
     ];
 
     const run = await hoist(args);
@@ -69,6 +71,15 @@ describe('hoist promote keyless', () => {
     const attestation = await runTool('cosign', ['verify-attestation', '--type', PROMOTION_PREDICATE, ...http, ...identityFlags('promoter'), ref]);
     assert.match(attestation, /"payloadType":"application\/vnd.in-toto\+json"/);
     await assert.rejects(runTool('crane', ['digest', '--insecure', `${prod.host}/released/foreign:v1`]), 'the unverified image was not copied');
+
+    // hoist verify says the same as cosign, for the signature and the promotion attestation.
+    const verified = await hoist(['verify', `${prod.host}/released/app:v1`, '--certificate-identity', bed.subject('promoter'), '--certificate-oidc-issuer', issuer,
+      '--trusted-root', fulcio.trustedRootPath, '--attestation-type', PROMOTION_PREDICATE, '-o', 'json']);
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+    const report = JSON.parse(verified.stdout) as { digest: string; signatures: { format: string }[]; attestations: { predicateType: string }[] };
+    assert.equal(report.digest, signed.digest);
+    assert.ok(report.signatures.some((s) => s.format === 'bundle'));
+    assert.deepEqual([...new Set(report.attestations.map((a) => a.predicateType))], [PROMOTION_PREDICATE]);
 
     // Nobody told the CLI who it is: the token's claims did, so it recognises its own work.
     const rerun = await hoist([...args, '-o', 'json', '--quiet']);
@@ -88,8 +99,7 @@ describe('hoist promote keyless', () => {
     writeFileSync(notJson, '{"certificateAuthorities": []}');
     const cases: [string[], RegExp][] = [
       [['--keyless'], /keyless signing needs --identity-token-file FILE/],
-      [['--keyless', '--identity-token-file', notJson], /keyless signing needs --trusted-root FILE/],
-      [['--verify-identity', `${issuer}=builder`], /verifying keyless identities needs --trusted-root FILE/],
+      [['--keyless', '--fulcio-url', fulcio.url, '--identity-token-file', notJson], /keyless signing with a Fulcio other than fulcio.sigstore.dev needs --trusted-root FILE/],
       [['--verify-identity', 'no-separator'], /--verify-identity must be ISSUER=SUBJECT_REGEXP/],
       [['--verify-identity', `${issuer}=(`, '--trusted-root', fulcio.trustedRootPath], /not a valid regular expression/],
       [['--verify-identity', `${issuer}=x`, '--trusted-root', join(dir, 'missing.json')], /--trusted-root: cannot read the trusted root .*ENOENT/],

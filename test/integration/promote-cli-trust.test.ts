@@ -1,7 +1,8 @@
 // `hoist promote` with trust settings, as a release engineer runs it in CI: cosign-style flags
 // (--verify-key, --key) or a PromotionManifest's own spec with --secrets-dir. Staging images
 // signed by the real cosign pass, an unsigned one is refused with exit code 3, and what Hoist
-// signs verifies with `cosign verify`.
+// signs verifies with `cosign verify`. These key signatures have no Rekor entry, so, as with
+// `cosign verify --insecure-ignore-tlog`, Hoist is told to ignore the log.
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,7 +55,12 @@ describe('hoist promote with trust', () => {
       '- name: unsigned', '  dmap:', `    "${unsigned.digest}": ["v1"]`, '',
     ].join('\n'));
 
-    const run = await hoist(['promote', '-f', manifest, '--confirm', '--verify-key', keys.staging.pub, '--key', keys.release.key]);
+    // As `cosign verify --key`, a key signature needs a Rekor entry unless the log is ignored.
+    const strict = await hoist(['plan', '-f', manifest, '--verify-key', keys.staging.pub, '-o', 'json']);
+    assert.equal(strict.code, 3, strict.stderr);
+    assert.match(strict.stdout, /TransparencyLogEntryMissing: the signature has no transparency-log \(Rekor\) entry/);
+
+    const run = await hoist(['promote', '-f', manifest, '--confirm', '--verify-key', keys.staging.pub, '--key', keys.release.key, '--insecure-ignore-tlog']);
     assert.equal(run.code, 3, run.stderr);
     assert.match(run.stdout, /UNVERIFIED\s+\S+\/released\/unsigned:v1/);
     assert.match(run.stdout, /1 promoted, .*1 unverified refused/);
@@ -82,11 +88,11 @@ describe('hoist promote with trust', () => {
       '  signing:', '    key:', '      secretRef:', '        name: release-key', '',
     ].join('\n'));
 
-    const missing = await hoist(['promote', '-f', resource, '--confirm']);
+    const missing = await hoist(['promote', '-f', resource, '--confirm', '--insecure-ignore-tlog']);
     assert.notEqual(missing.code, 0);
     assert.match(missing.stdout + missing.stderr, /--secrets-dir/);
 
-    const run = await hoist(['promote', '-f', resource, '--confirm', '--secrets-dir', secrets]);
+    const run = await hoist(['promote', '-f', resource, '--confirm', '--secrets-dir', secrets, '--insecure-ignore-tlog']);
     assert.equal(run.code, 0, run.stdout + run.stderr);
     await cosign(['verify', '--key', keys.release.pub, ...http, '--insecure-ignore-tlog=true', `${prod.host}/from-resource/app:v2`]);
   });

@@ -1,15 +1,19 @@
-// Keyless signing and verification with a real Fulcio (ephemeral CA) that trusts the test
-// kube-apiserver's ServiceAccount issuer: a TokenRequest token is exchanged for a certificate
-// naming the ServiceAccount. Staging images signed keyless by cosign pass Validate under an
-// identity policy; Hoist signs and attests keyless; cosign verifies both against the same root.
+// Keyless signing and verification on a private Sigstore instance built like the public-good
+// one (test/support/keyless.ts): Fulcio trusting the test kube-apiserver's ServiceAccount issuer,
+// a CT log, a Rekor v2 log and a timestamp authority. Staging images signed keyless by cosign
+// pass Validate under an identity policy; Hoist signs and attests keyless with an RFC 3161
+// timestamp and a Rekor entry, so the real cosign verifies them with nothing but the identity,
+// the issuer and the trusted root: no --insecure-ignore-tlog, no --insecure-ignore-sct.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runPipeline, type Edge, type TrustOptions } from '../../src/pipeline/index.ts';
+import { checkAttestations } from '../../src/provenance/attestations.ts';
 import { PROMOTION_PREDICATE } from '../../src/provenance/promotion.ts';
 import { RegistryClient } from '../../src/registry/index.ts';
 import { checkSignatures } from '../../src/signing/image.ts';
+import { parseTrustedRoot, publicGoodTrustedRoot } from '../../src/signing/trusted-root.ts';
 import type { TestFulcio } from '../support/fulcio.ts';
 import { startKeylessBed, type KeylessBed } from '../support/keyless.ts';
 import { buildImage, pushImage } from '../support/images.ts';
@@ -59,6 +63,7 @@ describe('keyless trust', () => {
       verification: { signatures: { mode: 'Enforce', identities: [{ issuer, subjectRegExp: '/serviceaccounts/builder$' }] } },
       signing: { keyless: { audience: 'sigstore' } },
       keyless: { fulcioURL: fulcio.url, tokenPath, trustedRoot: fulcio.trustedRoot, identity: { issuer, subject: subject('promoter') } },
+      signingServices: bed.signingServices,
     };
     const client = new RegistryClient();
     const report = await runPipeline(edges, client, { mode: 'Promote', concurrency: 2, planConcurrency: 4, trust });
@@ -75,14 +80,47 @@ describe('keyless trust', () => {
     const out = await runTool('cosign', ['verify-attestation', '--type', PROMOTION_PREDICATE, ...http, ...identityFlags('promoter'), ref]);
     assert.match(out, /"payloadType":"application\/vnd.in-toto\+json"/);
 
+    // What Hoist wrote: a bundle with a Rekor v2 entry and a TSA timestamp, and a legacy .sig with
+    // the timestamp (a .sig layer can carry only a Rekor v1 entry), both verified as a trust decision.
+    const prodRepo = { host: prod.host, name: 'prod/app' };
+    const trusted = new RegistryClient();
+    const ours = await checkSignatures(trusted, prodRepo, signed.digest, {
+      keys: [], identities: [{ issuer, subject: subject('promoter') }], certificateAuthorities: [], trustedRoot: parseTrustedRoot(bed.trustedRoot, 'the bed root'),
+    });
+    const legacyOnly = await checkSignatures(trusted, prodRepo, signed.digest, {
+      keys: [], identities: [{ issuer, subject: subject('promoter') }], certificateAuthorities: [], trustedRoot: parseTrustedRoot(bed.trustedRoot, 'the bed root'), ignoreTlog: true,
+    });
+    await trusted.close();
+    const bundle = ours.verified.find((v) => v.found.kind === 'bundle')!;
+    assert.ok(bundle, ours.problems.join('\n'));
+    assert.deepEqual(bundle.verified.tlogEntries.map((e) => e.kind), ['hashedrekord/0.0.2']);
+    assert.deepEqual(bundle.verified.timestamps.map((t) => t.kind), ['timestamp-authority']);
+    assert.ok(!ours.verified.some((v) => v.found.kind === 'simpleSigning'), 'the .sig layer has no Rekor entry: refused by default');
+    assert.match(ours.problems.join('\n'), /\.sig layer .*TransparencyLogEntryMissing/);
+    assert.ok(legacyOnly.verified.some((v) => v.found.kind === 'simpleSigning' && v.verified.timestamps[0]?.kind === 'timestamp-authority'), legacyOnly.problems.join('\n'));
+    // cosign reads the .sig too, given the same allowance and its TSA timestamp.
+    await runTool('cosign', ['verify', ...http, ...identityFlags('promoter'), '--insecure-ignore-tlog', '--use-signed-timestamps', '--new-bundle-format=false', ref]);
+
+    // The promotion attestation as a legacy .att layer too, its RFC 3161 token over the envelope bytes
+    // as cosign's legacy attestations have it: Hoist and cosign both verify it by that timestamp.
+    const attClient = new RegistryClient();
+    const attestations = await checkAttestations(attClient, prodRepo, signed.digest, [PROMOTION_PREDICATE], {
+      keys: [], identities: [{ issuer, subject: subject('promoter') }], certificateAuthorities: [], trustedRoot: parseTrustedRoot(bed.trustedRoot, 'the bed root'), ignoreTlog: true,
+    });
+    await attClient.close();
+    const legacyAtt = attestations.verified.find((a) => a.found.kind === 'envelope');
+    assert.ok(legacyAtt, attestations.problems.join('\n'));
+    assert.deepEqual(legacyAtt.verified.timestamps.map((t) => t.kind), ['timestamp-authority']);
+    await runTool('cosign', ['verify-attestation', '--type', PROMOTION_PREDICATE, ...http, ...identityFlags('promoter'), '--insecure-ignore-tlog', '--use-signed-timestamps', '--new-bundle-format=false', ref]);
+
     // The same identity under another CA is not trusted: the certificate must chain to the root.
     const stranger = new RegistryClient();
-    const check = await checkSignatures(stranger, { host: prod.host, name: 'prod/app' }, signed.digest, {
-      keys: [], identities: [{ issuer, subject: subject('promoter') }], certificateAuthorities: [],
+    const check = await checkSignatures(stranger, prodRepo, signed.digest, {
+      keys: [], identities: [{ issuer, subject: subject('promoter') }], certificateAuthorities: [], trustedRoot: await publicGoodTrustedRoot(),
     });
     await stranger.close();
     assert.equal(check.valid.length, 0);
-    assert.match(check.problems.join('\n'), /does not chain to a trusted Fulcio root/);
+    assert.match(check.problems.join('\n'), /CertificateNotTrusted|TransparencyLogNotVerified|TimestampNotVerified/);
 
     // A rerun recognises its own keyless signature and attestation: nothing new.
     const again = new RegistryClient();

@@ -19,8 +19,10 @@ const PASSWORD = 'hoist-test-password';
 // cosign reads key passwords from the environment; the child processes inherit it.
 process.env.COSIGN_PASSWORD = PASSWORD;
 
-// Local registries speak plain HTTP, and there is no Rekor or TUF here: cosign v3 signs without
-// a transparency log when its signing config lists none, and verifies with --insecure-ignore-tlog.
+// Local registries speak plain HTTP, and these key signatures use no Rekor: cosign v3 signs without
+// a transparency log when its signing config lists none, and verifies with --insecure-ignore-tlog;
+// Hoist's policies say the same with insecureIgnoreTlog. (trust-sigstore.test.ts runs the whole
+// Sigstore stack: Fulcio, CT log, Rekor v2, timestamp authority.)
 const http = ['--allow-http-registry', '--allow-insecure-registry'];
 let dir: string;
 let signingConfig: string;
@@ -102,7 +104,7 @@ describe('trust', () => {
     })));
 
   const options = (trust: Omit<TrustOptions, 'readSecret'>, mode: PipelineOptions['mode'] = 'Promote'): PipelineOptions => ({
-    mode, concurrency: 4, planConcurrency: 8, trust: { ...trust, readSecret: readSecret! },
+    mode, concurrency: 4, planConcurrency: 8, trust: { insecureIgnoreTlog: true, ...trust, readSecret: readSecret! },
   });
 
   const run = async (edges: Edge[], opts: PipelineOptions, phases = defaultPhases) => {

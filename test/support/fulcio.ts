@@ -1,18 +1,22 @@
-// A real Fulcio (sigstore's certificate authority) for keyless tests: an ephemeral in-memory
-// CA, no CT log, trusting one OIDC issuer — the test kube-apiserver's ServiceAccount issuer, so
-// a TokenRequest token buys a signing certificate. Its root goes into a sigstore
-// trusted_root.json that both Hoist and cosign verify against.
+// A real Fulcio (sigstore's certificate authority) for keyless tests, trusting one OIDC issuer —
+// the test kube-apiserver's ServiceAccount issuer, so a TokenRequest token buys a signing
+// certificate. Its CA is ephemeral (in memory), or a given file CA when a CT log must know the
+// root before Fulcio starts; with a CT log URL every certificate carries an SCT. Its root goes
+// into a sigstore trusted_root.json that both Hoist and cosign verify against.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startServer, waitUntil, type Server } from './process.ts';
+import type { TestCA } from './sigstore.ts';
 import { tool } from './testbed.ts';
 
 export interface TestFulcio {
   url: string;
-  /** PEM chain of the ephemeral CA, root last. */
+  /** PEM chain of the CA, root last. */
   chainPem: string;
-  /** sigstore trusted_root.json with this CA only. */
+  /** The certificateAuthorities entry of a trusted_root.json for this Fulcio. */
+  certificateAuthority: object;
+  /** sigstore trusted_root.json with this CA only (the keyless bed widens it to every service it runs). */
   trustedRoot: object;
   trustedRootPath: string;
   server: Server;
@@ -29,7 +33,14 @@ export interface FulcioIssuer {
   clientId?: string;
 }
 
-export async function startFulcio(issuer: FulcioIssuer): Promise<TestFulcio> {
+export interface FulcioOptions {
+  /** A file CA (root cert and encrypted key) instead of the ephemeral one. */
+  ca?: TestCA;
+  /** A CT log to submit precertificates to; certificates then carry an SCT. */
+  ctLogURL?: string;
+}
+
+export async function startFulcio(issuer: FulcioIssuer, options: FulcioOptions = {}): Promise<TestFulcio> {
   const dir = mkdtempSync(join(tmpdir(), 'hoist-fulcio-'));
   const config = join(dir, 'config.json');
   writeFileSync(config, JSON.stringify({
@@ -37,7 +48,9 @@ export async function startFulcio(issuer: FulcioIssuer): Promise<TestFulcio> {
   }));
   const [port, grpcPort, metricsPort] = await Promise.all([freePort(), freePort(), freePort()]);
   const server = startServer(`fulcio :${port}`, tool('fulcio'), [
-    'serve', '--ca=ephemeralca', '--ct-log-url=', `--config-path=${config}`,
+    'serve',
+    ...(options.ca ? ['--ca=fileca', `--fileca-cert=${options.ca.certFile}`, `--fileca-key=${options.ca.keyFile}`, `--fileca-key-passwd=${options.ca.password}`, '--fileca-watch=false'] : ['--ca=ephemeralca']),
+    `--ct-log-url=${options.ctLogURL ?? ''}`, `--config-path=${config}`,
     '--host=127.0.0.1', `--port=${port}`, '--grpc-host=127.0.0.1', `--grpc-port=${grpcPort}`, `--metrics-port=${metricsPort}`,
     `--legacy-unix-domain-socket=@hoist-fulcio-${port}`, '--log_type=prod',
   ], issuer.caPath ? { SSL_CERT_FILE: issuer.caPath } : {});
@@ -50,18 +63,18 @@ export async function startFulcio(issuer: FulcioIssuer): Promise<TestFulcio> {
   });
   const certificates = [...chainPem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)]
     .map((m) => ({ rawBytes: m[1]!.replace(/\s+/g, '') }));
+  const certificateAuthority = {
+    subject: { organization: 'hoist-test', commonName: 'fulcio' }, uri: url,
+    certChain: { certificates }, validFor: { start: new Date(Date.now() - 3600_000).toISOString() },
+  };
   const trustedRoot = {
     mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
-    tlogs: [], ctlogs: [], timestampAuthorities: [],
-    certificateAuthorities: [{
-      subject: { organization: 'hoist-test', commonName: 'fulcio' }, uri: url,
-      certChain: { certificates }, validFor: { start: new Date(Date.now() - 3600_000).toISOString() },
-    }],
+    tlogs: [], ctlogs: [], timestampAuthorities: [], certificateAuthorities: [certificateAuthority],
   };
   const trustedRootPath = join(dir, 'trusted_root.json');
   writeFileSync(trustedRootPath, JSON.stringify(trustedRoot));
   return {
-    url, chainPem, trustedRoot, trustedRootPath, server,
+    url, chainPem, certificateAuthority, trustedRoot, trustedRootPath, server,
     async stop() {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });

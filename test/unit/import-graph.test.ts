@@ -21,12 +21,7 @@ const layers: Record<string, number> = {
  * Known folder edges that break the rules, each with why it is tolerated for now. Keep this
  * empty; an entry whose edge no longer exists fails the test, so it cannot outlive its reason.
  */
-const allowed: Record<string, string> = {
-  // signing/image.ts imports provenance/statement.ts while provenance/attestations.ts imports
-  // signing: a folder cycle that the Sigstore work (branch wave1-sigstore) removes. The
-  // integrator deletes this entry when merging that branch.
-  'signing -> provenance': 'folder cycle being removed on wave1-sigstore',
-};
+const allowed: Record<string, string> = {};
 
 interface Import { from: string; to: string }
 

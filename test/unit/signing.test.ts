@@ -2,7 +2,7 @@
 // `cosign generate-key-pair`), key hints, the NaCl secretbox, simple-signing payloads, the
 // cosign v3 bundle manifest layout, identity matching, and verifying what our signer signs.
 import assert from 'node:assert/strict';
-import { createPrivateKey, generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign as cryptoSign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +22,7 @@ import { artifactSigner } from '../../src/signing/trust-material.ts';
 import { setupPhase } from '../../src/pipeline/phases/setup.ts';
 import type { RunContext, TrustOptions } from '../../src/pipeline/types.ts';
 import { simpleSigningDigest, simpleSigningPayload } from '../../src/signing/simple-signing.ts';
+import { parseTrustedRoot } from '../../src/signing/trusted-root.ts';
 import { verifyFound } from '../../src/signing/verify.ts';
 
 // Written by `cosign generate-key-pair` (v3.1.3) with COSIGN_PASSWORD=pw.
@@ -135,7 +136,9 @@ describe('policy', () => {
 describe('verification of what our signer signs', () => {
   const ours = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const theirs = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const policyOf = (key = ours.publicKey): SignerPolicy => ({ keys: [{ name: 'k', key }], identities: [], certificateAuthorities: [] });
+  // Signed without a transparency log, as Hoist signs where no Rekor is configured: accepted only
+  // when the policy ignores the log, as `cosign verify --key --insecure-ignore-tlog` accepts it.
+  const policyOf = (key = ours.publicKey): SignerPolicy => ({ keys: [{ name: 'k', key }], identities: [], certificateAuthorities: [], ignoreTlog: true });
   const signer = keySigner(ours.privateKey, 'ours');
 
   test('a DSSE bundle verifies with our key, not with another; a changed payload fails', async () => {
@@ -148,6 +151,9 @@ describe('verification of what our signer signs', () => {
     assert.ok('verified' in verdict, JSON.stringify(verdict));
     assert.deepEqual(verdict.verified.payload, statement);
     assert.match((verifyFound(found(bundle), policyOf(theirs.publicKey)) as { error: string }).error, /none of the accepted keys/);
+    const strict = verifyFound(found(bundle), { ...policyOf(), ignoreTlog: false });
+    assert.ok('error' in strict && strict.reason === 'TransparencyLogEntryMissing', JSON.stringify(strict));
+    assert.match(strict.error, /insecureIgnoreTlog \(cosign --insecure-ignore-tlog\)/);
     bundle.dsseEnvelope.payload = Buffer.from(buildStatement([{ digest: `sha256:${'cd'.repeat(32)}` }], COSIGN_SIGN_PREDICATE, {})).toString('base64');
     assert.ok('error' in verifyFound(found(bundle), policyOf()));
   });
@@ -167,7 +173,7 @@ describe('Ed25519 keys', () => {
     const payload = simpleSigningPayload('registry.example/app', DIGEST);
     const { signature } = await keySigner(pair.privateKey, 'ed').signBlob(payload);
     const found: Found = { kind: 'simpleSigning', tag: 'x.sig', layer: { mediaType: '', digest: DIGEST, size: 0 }, payload, signature };
-    const policy: SignerPolicy = { keys: [{ name: 'ed', key: pair.publicKey }], identities: [], certificateAuthorities: [] };
+    const policy: SignerPolicy = { keys: [{ name: 'ed', key: pair.publicKey }], identities: [], certificateAuthorities: [], ignoreTlog: true };
     const verdict = verifyFound(found, policy);
     assert.ok('verified' in verdict, JSON.stringify(verdict));
     assert.equal(verdict.verified.signer, 'key ed');
@@ -177,36 +183,107 @@ describe('Ed25519 keys', () => {
 
 describe('keyless certificates and time', () => {
   // test/fixtures/keyless: a test CA, a leaf that expired on 2024-01-01 after ten minutes (as a
-  // Fulcio certificate does) and one valid until 2124, both for builder@example.com.
+  // Fulcio certificate does) and one valid until 2124, both for builder@example.com. A test
+  // "Rekor" key signs entry timestamps, so time is proven the way the public-good log proves it.
   const fixture = (name: string) => readFileSync(new URL(`../fixtures/keyless/${name}`, import.meta.url), 'utf8');
   const ca = parseCertificate(fixture('ca.crt'));
   const identity = { issuer: 'https://issuer.example.com', subject: 'builder@example.com' };
-  const policy: SignerPolicy = { keys: [], identities: [identity], certificateAuthorities: [[ca]] };
+  const rekor = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const rekorDer = rekor.publicKey.export({ type: 'spki', format: 'der' });
+  const logId = createHash('sha256').update(rekorDer).digest();
+  const derOf = (pem: string) => Buffer.from(pem.replace(/-----[A-Z ]+-----|\s+/g, ''), 'base64');
+  const trustedRoot = parseTrustedRoot({
+    mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1',
+    certificateAuthorities: [{ certChain: { certificates: [{ rawBytes: derOf(fixture('ca.crt')).toString('base64') }] }, validFor: { start: '2020-01-01T00:00:00Z' } }],
+    tlogs: [{ baseUrl: 'https://rekor.test', hashAlgorithm: 'SHA2_256', logId: { keyId: logId.toString('base64') },
+      publicKey: { rawBytes: rekorDer.toString('base64'), keyDetails: 'PKIX_ECDSA_P256_SHA_256', validFor: { start: '2020-01-01T00:00:00Z' } } }],
+    ctlogs: [], timestampAuthorities: [],
+  }, 'the test root');
+  // No CT log in this root: SCTs are not what these tests are about.
+  const policy: SignerPolicy = { keys: [], identities: [identity], certificateAuthorities: [[ca]], trustedRoot, ignoreSCT: true };
   const payload = simpleSigningPayload('registry.example/app', DIGEST);
-  const simple = (leaf: 'expired' | 'valid'): Found => ({
+  // ECDSA signatures are randomised: one per leaf, so an entry and its layer agree.
+  const signatures = { expired: cryptoSign('sha256', payload, createPrivateKey(fixture('expired.key'))), valid: cryptoSign('sha256', payload, createPrivateKey(fixture('valid.key'))) };
+  const signatureBy = (leaf: 'expired' | 'valid') => signatures[leaf];
+  /** A Rekor v1 bundle annotation for the signature, integrated at `at`, its SET signed by `signer`. */
+  const rekorBundle = (leaf: 'expired' | 'valid', at: Date, signer = rekor.privateKey) => {
+    const body = Buffer.from(JSON.stringify({ apiVersion: '0.0.1', kind: 'hashedrekord', spec: {
+      data: { hash: { algorithm: 'sha256', value: createHash('sha256').update(payload).digest('hex') } },
+      signature: { content: signatureBy(leaf).toString('base64'), publicKey: { content: Buffer.from(fixture(`${leaf}.crt`)).toString('base64') } },
+    } })).toString('base64');
+    const Payload = { body, integratedTime: Math.floor(at.getTime() / 1000), logIndex: 7, logID: logId.toString('hex') };
+    const set = cryptoSign('sha256', Buffer.from(JSON.stringify({ body, integratedTime: Payload.integratedTime, logID: Payload.logID, logIndex: 7 })), signer);
+    return JSON.stringify({ SignedEntryTimestamp: set.toString('base64'), Payload });
+  };
+  const simple = (leaf: 'expired' | 'valid', annotations: Record<string, string> = {}): Found => ({
     kind: 'simpleSigning', tag: 'x.sig', layer: { mediaType: '', digest: DIGEST, size: 0 }, payload,
-    signature: cryptoSign('sha256', payload, createPrivateKey(fixture(`${leaf}.key`))), certificate: fixture(`${leaf}.crt`),
+    signature: signatureBy(leaf), certificate: fixture(`${leaf}.crt`), annotations,
+  });
+  const reason = (found: Found, p = policy) => { const v = verifyFound(found, p); return 'error' in v ? v.reason : 'verified'; };
+
+  test('an expired certificate verifies at the time a signed entry timestamp proves, never at "now"', () => {
+    const during = new Date('2024-01-01T00:01:00Z');
+    const verdict = verifyFound(simple('expired', { 'dev.sigstore.cosign/bundle': rekorBundle('expired', during) }), policy);
+    assert.ok('verified' in verdict, JSON.stringify(verdict));
+    assert.deepEqual(verdict.verified.timestamps, [{ kind: 'transparency-log', time: during }]);
+    // Logged after the certificate expired: the signature was not made while it was valid.
+    assert.equal(reason(simple('expired', { 'dev.sigstore.cosign/bundle': rekorBundle('expired', new Date('2024-01-01T00:11:00Z')) })), 'CertificateNotValidAtSigningTime');
+    // A SET by a key the root does not trust proves nothing.
+    assert.equal(reason(simple('expired', { 'dev.sigstore.cosign/bundle': rekorBundle('expired', during, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey) })), 'TransparencyLogNotVerified');
+    // An entry for another signature cannot be borrowed.
+    assert.equal(reason(simple('valid', { 'dev.sigstore.cosign/bundle': rekorBundle('expired', during) })), 'TransparencyLogNotVerified');
   });
 
-  test('someone else\'s signature under an expired certificate is refused: CertificateExpired, a timestamp authority is needed', () => {
-    const verdict = verifyFound(simple('expired'), policy);
-    assert.ok('error' in verdict, JSON.stringify(verdict));
-    assert.equal(verdict.reason, 'CertificateExpired');
-    assert.match(verdict.error, /^CertificateExpired: the certificate of builder@example.com from https:\/\/issuer.example.com expired at 2024-01-01T00:10:00.000Z; .*timestamp authority/);
-    assert.ok('verified' in verifyFound(simple('valid'), policy), 'a certificate valid now verifies');
-    // Another root: not trusted at all, and not reported as expiry.
-    const stranger = verifyFound(simple('expired'), { ...policy, certificateAuthorities: [] });
-    assert.ok('error' in stranger && stranger.reason === undefined && /does not chain to a trusted Fulcio root/.test(stranger.error));
+  test('a legacy .att layer with a Rekor intoto 0.0.1 entry (which @sigstore/verify cannot read) verifies at its integrated time', () => {
+    const statement = buildStatement([{ digest: DIGEST }], 'https://slsa.dev/provenance/v1', { runDetails: { builder: { id: 'b' } } });
+    const pae = Buffer.concat([Buffer.from(`DSSEv1 ${IN_TOTO_PAYLOAD_TYPE.length} ${IN_TOTO_PAYLOAD_TYPE} ${statement.length} `), statement]);
+    const sig = cryptoSign('sha256', pae, createPrivateKey(fixture('expired.key')));
+    const envelopeBytes = Buffer.from(JSON.stringify({ payloadType: IN_TOTO_PAYLOAD_TYPE, payload: statement.toString('base64'), signatures: [{ keyid: '', sig: sig.toString('base64') }] }));
+    const hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const entryFor = (envelope: Buffer, at: Date, signer = rekor.privateKey) => {
+      const body = Buffer.from(JSON.stringify({ apiVersion: '0.0.1', kind: 'intoto', spec: {
+        content: { hash: { algorithm: 'sha256', value: hex(envelope) }, payloadHash: { algorithm: 'sha256', value: hex(statement) } },
+        publicKey: Buffer.from(fixture('expired.crt')).toString('base64'),
+      } })).toString('base64');
+      const Payload = { body, integratedTime: Math.floor(at.getTime() / 1000), logIndex: 9, logID: logId.toString('hex') };
+      const set = cryptoSign('sha256', Buffer.from(JSON.stringify({ body, integratedTime: Payload.integratedTime, logID: Payload.logID, logIndex: 9 })), signer);
+      return JSON.stringify({ SignedEntryTimestamp: set.toString('base64'), Payload });
+    };
+    const att = (rekorBundle: string, bytes = envelopeBytes): Found => ({
+      kind: 'envelope', tag: 'x.att', layer: { mediaType: '', digest: DIGEST, size: 0 }, envelope: JSON.parse(bytes.toString()), envelopeBytes: bytes,
+      certificate: fixture('expired.crt'), annotations: { 'dev.sigstore.cosign/bundle': rekorBundle, predicateType: 'https://slsa.dev/provenance/v1' },
+    });
+    const during = new Date('2024-01-01T00:02:00Z');
+    const verdict = verifyFound(att(entryFor(envelopeBytes, during)), policy);
+    assert.ok('verified' in verdict, JSON.stringify(verdict));
+    assert.deepEqual(verdict.verified.timestamps, [{ kind: 'transparency-log', time: during }]);
+    assert.deepEqual(verdict.verified.tlogEntries.map((e) => e.kind), ['intoto/0.0.1']);
+    // The entry is about other envelope bytes (here: the same envelope, spaced differently).
+    const respaced = Buffer.from(JSON.stringify(JSON.parse(envelopeBytes.toString()), null, 1));
+    assert.equal(reason(att(entryFor(envelopeBytes, during), respaced)), 'TransparencyLogNotVerified');
+    assert.equal(reason(att(entryFor(envelopeBytes, new Date('2024-01-01T00:20:00Z')))), 'CertificateNotValidAtSigningTime');
+    assert.equal(reason(att(entryFor(envelopeBytes, during, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey))), 'TransparencyLogNotVerified');
+  });
+
+  test('without a verified time a keyless signature is refused, even while its certificate is still valid', () => {
+    for (const leaf of ['expired', 'valid'] as const) {
+      assert.equal(reason(simple(leaf)), 'NoVerifiedTimestamp', leaf);
+      assert.equal(reason(simple(leaf), { ...policy, ignoreTlog: true }), 'NoVerifiedTimestamp', leaf);
+    }
+    const verdict = verifyFound(simple('valid'), policy);
+    assert.match((verdict as { error: string }).error, /^NoVerifiedTimestamp: .*signed entry timestamp or an RFC 3161 timestamp/);
+    // Another root: the certificate is not trusted at all.
+    const stranger = parseTrustedRoot({ ...trustedRoot.json, certificateAuthorities: [] }, 'a stranger root');
+    assert.equal(reason(simple('expired', { 'dev.sigstore.cosign/bundle': rekorBundle('expired', new Date('2024-01-01T00:01:00Z')) }), { ...policy, trustedRoot: stranger }), 'CertificateNotTrusted');
   });
 
   test('an unverified transparency-log integratedTime in a bundle does not make an expired certificate acceptable', () => {
     const envelopePayload = buildStatement([{ digest: DIGEST }], COSIGN_SIGN_PREDICATE, {});
     const pae = Buffer.concat([Buffer.from(`DSSEv1 ${IN_TOTO_PAYLOAD_TYPE.length} ${IN_TOTO_PAYLOAD_TYPE} ${envelopePayload.length} `), envelopePayload]);
-    const der = Buffer.from(fixture('expired.crt').replace(/-----[A-Z ]+-----|\s+/g, ''), 'base64');
     const bundle = {
       mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
       verificationMaterial: {
-        certificate: { rawBytes: der.toString('base64') },
+        certificate: { rawBytes: derOf(fixture('expired.crt')).toString('base64') },
         // Claims to have been logged a minute into the certificate's ten minutes.
         tlogEntries: [{ logIndex: '1', logId: { keyId: Buffer.alloc(32).toString('base64') }, kindVersion: { kind: 'dsse', version: '0.0.1' }, integratedTime: '1704067260', canonicalizedBody: '',
           inclusionProof: { logIndex: '1', rootHash: Buffer.alloc(32).toString('base64'), treeSize: '2', hashes: [], checkpoint: { envelope: '' } } }],
@@ -217,8 +294,7 @@ describe('keyless certificates and time', () => {
       },
     };
     const found: Found = { kind: 'bundle', manifestDigest: DIGEST, manifest: Buffer.from(''), layer: { mediaType: '', digest: DIGEST, size: 0 }, bundleBytes: Buffer.from(JSON.stringify(bundle)), bundle };
-    const verdict = verifyFound(found, policy);
-    assert.ok('error' in verdict && verdict.reason === 'CertificateExpired', JSON.stringify(verdict));
+    assert.equal(reason(found), 'NoVerifiedTimestamp');
     assert.ok('verified' in verifyFound(found, { ...policy, certificateTime: 'issuance' }), 'recognising our own checks at issuance');
   });
 
@@ -341,6 +417,9 @@ describe('trust material', () => {
       const ca = readFileSync(new URL('../fixtures/keyless/ca.crt', import.meta.url), 'utf8').replace(/-----[A-Z ]+-----|\s+/g, '');
       const withRoot = await setupPhase.run(ctxFor(keyless({ certificateAuthorities: [{ certChain: { certificates: [{ rawBytes: ca }] } }] })));
       assert.equal(withRoot.stop, undefined, withRoot.message);
+      // The public-good Fulcio's roots are built in: no root needs to be given for it.
+      const publicGood = await setupPhase.run(ctxFor({ signing: { keyless: {} }, keyless: { fulcioURL: 'https://fulcio.sigstore.dev', tokenPath } }));
+      assert.equal(publicGood.stop, undefined, publicGood.message);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -4,10 +4,10 @@
 // references go into ctx.attestations for the resource's status.
 import { formatReference, formatRepository } from '../../api/reference.ts';
 import { describeError, forEachLimit } from '../../registry/index.ts';
-import { attachAttestation, checkAttestations } from '../../provenance/attestations.ts';
+import { attachAttestation, checkAttestations, legacyAttestation } from '../../provenance/attestations.ts';
 import { PROMOTION_PREDICATE, promotionStatement } from '../../provenance/promotion.ts';
 import { IN_TOTO_PAYLOAD_TYPE } from '../../provenance/statement.ts';
-import { artifactSigner } from '../../signing/trust-material.ts';
+import { artifactSigner, signatureFormats } from '../../signing/trust-material.ts';
 import type { Phase, RunContext } from '../types.ts';
 
 export const attestPhase: Phase = {
@@ -30,6 +30,7 @@ export const attestPhase: Phase = {
         if (!head) throw new Error(`${target.digest} is not in ${formatRepository(target.destinations[0]!.repo)}`);
         const subject = { mediaType: head.mediaType, digest: head.digest, size: head.size };
         let bundle: Buffer | undefined;
+        let legacy: Awaited<ReturnType<typeof legacyAttestation>> | undefined;
         for (const { repo } of target.destinations) {
           const check = await checkAttestations(ctx.client, repo, target.digest, [PROMOTION_PREDICATE], policy, ctx.signal);
           const ours = check.verified.find((v) => v.found.kind === 'bundle');
@@ -45,7 +46,8 @@ export const attestPhase: Phase = {
               timestamp: new Date(),
               ...(trust.source && { manifest: trust.source }),
             }));
-            ref = formatReference({ ...repo, digest: await attachAttestation(ctx.client, repo, subject, bundle, PROMOTION_PREDICATE, ctx.signal) });
+            if (!legacy && signatureFormats(trust).includes('legacy')) legacy = await legacyAttestation(signer, bundle, PROMOTION_PREDICATE);
+            ref = formatReference({ ...repo, digest: await attachAttestation(ctx.client, repo, subject, bundle, PROMOTION_PREDICATE, ctx.signal, legacy) });
             written += 1;
           }
           ctx.attestations.push({ digest: target.digest, ref, predicateType: PROMOTION_PREDICATE });

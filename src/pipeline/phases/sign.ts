@@ -7,7 +7,7 @@ import { formatRepository } from '../../api/reference.ts';
 import { describeError, forEachLimit, isIndex, parseManifest, type Descriptor } from '../../registry/index.ts';
 import { ensureSigned } from '../../signing/image.ts';
 import { copyAttachments, readAttachments, type Attachments } from '../../signing/travel.ts';
-import { artifactSigner } from '../../signing/trust-material.ts';
+import { artifactSigner, signatureFormats } from '../../signing/trust-material.ts';
 import type { DigestTarget, Phase, RunContext } from '../types.ts';
 
 /** The digest's descriptor and, for an index, its images' descriptors, read from the first destination. */
@@ -55,7 +55,7 @@ export const signPhase: Phase = {
       try {
         const repos = target.destinations.map((d) => d.repo);
         for (const subject of await subjects(ctx, target)) {
-          const outcome = await ensureSigned(ctx.client, signer, subject, repos, { legacy: trust.legacySignatureTag === true, signal: ctx.signal });
+          const outcome = await ensureSigned(ctx.client, signer, subject, repos, { formats: signatureFormats(trust), signal: ctx.signal });
           if (outcome.signed) signed += 1;
           else if (outcome.written.length === 0) already += 1;
         }

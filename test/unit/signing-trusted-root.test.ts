@@ -1,0 +1,81 @@
+// Trusted roots from every place the controller and the CLI take them (a file, a ConfigMap, a
+// Secret, the built-in public-good root) and Sigstore signing configs: what loads, and what is
+// refused with a reason a person can act on.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { parseSigningConfig } from '../../src/signing/signing-config.ts';
+import { signatureFormats } from '../../src/signing/trust-material.ts';
+import {
+  parseTrustedRoot, publicGoodTrustedRoot, readTrustedRootFile, resolveTrustedRoot, trustedRootFromConfigMap, trustedRootFromSecret,
+} from '../../src/signing/trusted-root.ts';
+
+const fixture = (name: string) => new URL(`../fixtures/sigstore/trusted-roots/${name}`, import.meta.url).pathname;
+const publicGoodText = readFileSync(fixture('public-good.json'), 'utf8');
+
+describe('trusted roots', () => {
+  test('the built-in root is the public-good one, with its TSA, Rekor v1 and v2 and CT logs', async () => {
+    const root = await publicGoodTrustedRoot();
+    assert.equal(root.source, 'the built-in public-good root');
+    assert.deepEqual(root.json, JSON.parse(publicGoodText), 'src/signing/roots/public-good.json is the fixture root');
+    assert.deepEqual(root.counts, { certificateAuthorities: 2, tlogs: 2, ctlogs: 2, timestampAuthorities: 1 });
+    assert.equal(await resolveTrustedRoot(undefined), root, 'no root configured: the built-in one');
+  });
+
+  test('from a file, a ConfigMap (data or binaryData) and a Secret (base64 data or stringData)', async () => {
+    assert.equal((await readTrustedRootFile(fixture('public-good.json'))).counts.tlogs, 2);
+    const b64 = Buffer.from(publicGoodText).toString('base64');
+    assert.equal(trustedRootFromConfigMap({ data: { 'trusted_root.json': publicGoodText } }, 'sigstore/root').source, 'ConfigMap sigstore/root key trusted_root.json');
+    assert.equal(trustedRootFromConfigMap({ binaryData: { 'root.json': b64 } }, 'sigstore/root', 'root.json').counts.timestampAuthorities, 1);
+    assert.equal(trustedRootFromSecret({ data: { 'trusted_root.json': b64 } }, 'sigstore/root').counts.ctlogs, 2);
+    assert.equal(trustedRootFromSecret({ stringData: { 'trusted_root.json': publicGoodText } }, 'sigstore/root').counts.certificateAuthorities, 2);
+    assert.throws(() => trustedRootFromConfigMap({ data: {} }, 'sigstore/root'), { reason: 'InvalidTrustedRoot', message: /ConfigMap sigstore\/root key trusted_root.json does not exist; create it with kubectl create configmap/ });
+    assert.throws(() => trustedRootFromSecret({}, 'sigstore/root'), { reason: 'InvalidTrustedRoot', message: /kubectl create secret generic/ });
+  });
+
+  test('malformed roots are refused as sigstore-go refuses them', async () => {
+    const root = JSON.parse(publicGoodText) as { tlogs: { publicKey: { validFor: { start?: string } } }[]; ctlogs: { logId?: unknown }[] };
+    const noStart = structuredClone(root);
+    delete noStart.tlogs[0]!.publicKey.validFor.start;
+    assert.throws(() => parseTrustedRoot(noStart, 'x'), { reason: 'InvalidTrustedRoot', message: /tlogs\[0\] \(https:\/\/rekor.sigstore.dev\) has no publicKey.validFor.start/ });
+    const noLogId = structuredClone(root);
+    delete noLogId.ctlogs[1]!.logId;
+    assert.throws(() => parseTrustedRoot(noLogId, 'x'), { message: /ctlogs\[1\].* has no logId.keyId/ });
+    assert.throws(() => parseTrustedRoot('{not json', 'root.json'), { message: /the trusted root root.json is not a valid sigstore trusted_root.json: not JSON/ });
+    assert.throws(() => parseTrustedRoot([], 'root.json'), { message: /not a JSON object/ });
+    await assert.rejects(readTrustedRootFile('/nonexistent/root.json'), { message: /cannot read the trusted root \/nonexistent\/root.json \(ENOENT\)/ });
+  });
+});
+
+describe('signing configs and formats', () => {
+  const service = (url: string, majorApiVersion: number, start: string, end?: string) => ({ url, majorApiVersion, validFor: { start, ...(end && { end }) }, operator: 'example.com' });
+  test('the newest valid service of a version Hoist writes is chosen, as cosign and sigstore-js choose', () => {
+    const choice = parseSigningConfig({
+      mediaType: 'application/vnd.dev.sigstore.signingconfig.v0.2+json',
+      caUrls: [service('https://fulcio.example', 1, '2023-01-01T00:00:00Z')],
+      rekorTlogUrls: [
+        service('https://rekor.example', 1, '2023-01-01T00:00:00Z'),
+        service('https://log2025.rekor.example', 2, '2025-01-01T00:00:00Z'),
+        service('https://rekor-v3.example', 3, '2026-01-01T00:00:00Z'),
+      ],
+      rekorTlogConfig: { selector: 'ANY' },
+      tsaUrls: [service('https://old-tsa.example', 1, '2022-01-01T00:00:00Z', '2023-01-01T00:00:00Z'), service('https://tsa.example/api/v1/timestamp', 1, '2023-06-01T00:00:00Z')],
+      tsaConfig: { selector: 'ANY' },
+    }, 'config.json', new Date('2026-06-01T00:00:00Z'));
+    assert.deepEqual(choice, {
+      fulcioURL: 'https://fulcio.example',
+      services: { rekorURL: 'https://log2025.rekor.example', rekorVersion: 2, timestampAuthorityURL: 'https://tsa.example/api/v1/timestamp' },
+    });
+    assert.throws(() => parseSigningConfig({ mediaType: 'application/json' }, 'x.json'), { reason: 'InvalidSigningConfig', message: /not application\/vnd.dev.sigstore.signingconfig.v0.2\+json/ });
+    assert.throws(() => parseSigningConfig({ mediaType: 'application/vnd.dev.sigstore.signingconfig.v0.2+json', tsaUrls: [service('https://tsa', 1, '2020-01-01T00:00:00Z', '2021-01-01T00:00:00Z')] }, 'x.json'), { message: /no timestamp authority that is valid now/ });
+  });
+
+  test('both formats unless told otherwise; the old opt-in flag set to false means bundles only', () => {
+    assert.deepEqual(signatureFormats(undefined), ['bundle', 'legacy']);
+    assert.deepEqual(signatureFormats({}), ['bundle', 'legacy']);
+    assert.deepEqual(signatureFormats({ legacySignatureTag: false }), ['bundle']);
+    assert.deepEqual(signatureFormats({ signatureFormats: ['legacy'] }), ['legacy']);
+    // The spec field the API is to carry (spec.signing.formats), read when present.
+    assert.deepEqual(signatureFormats({ signing: { formats: ['bundle'] } as never }), ['bundle']);
+  });
+});

@@ -2,6 +2,7 @@
 # Installs every part of Hoist's test bed, idempotently, into a per-machine cache:
 #   Debian: docker-registry (CNCF distribution), skopeo, htpasswd, openssl, lua5.4
 #   Go modules, pinned: crane, cosign, helm, fulcio, etcd, kube-apiserver (built once, cached per version)
+#   kpromo-edges: kpromo's own manifest parser (sigs.k8s.io/promo-tools/v4), for the parity test
 # A second run finds everything cached and takes a few seconds.
 #
 # Cache: $HOIST_TESTBED_CACHE (default ~/.cache/hoist-testbed); binaries land in $CACHE/bin.
@@ -117,13 +118,41 @@ EOF
   ln -sf "$dir/kubectl" "$bin/kubectl"
 }
 
-# Usage: install.sh [all|tools|kube|registries]   (registries: the Debian packages only)
+# kpromo-edges (scripts/testbed/kpromo-edges): a small program around kpromo's own parser,
+# built against the promo-tools version pinned in its go.mod and cached by a hash of its
+# sources. kpromo's testdata comes with the module; it is copied next to the binary so the
+# parity test does not depend on the Go module cache.
+install_kpromo_edges() {
+  local src="$here/kpromo-edges"
+  grep -q "sigs.k8s.io/promo-tools/v4 $KPROMO_VERSION\$" "$src/go.mod" \
+    || { log "$src/go.mod does not require sigs.k8s.io/promo-tools/v4 $KPROMO_VERSION (versions.sh)"; exit 1; }
+  local hash
+  hash=$(cat "$src/main.go" "$src/go.mod" "$src/go.sum" | sha256sum | cut -c1-12)
+  local dir="$cache/tools/kpromo-edges-$KPROMO_VERSION-$hash"
+  if [ ! -x "$dir/kpromo-edges" ]; then
+    need_go
+    log "building kpromo-edges against sigs.k8s.io/promo-tools/v4 $KPROMO_VERSION"
+    rm -rf "$dir.tmp" && mkdir -p "$dir.tmp/testdata"
+    (cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -o "$dir.tmp/kpromo-edges" .)
+    local module
+    module=$(cd "$src" && go list -m -f '{{.Dir}}' sigs.k8s.io/promo-tools/v4)
+    [ -d "$module" ] || { log "sigs.k8s.io/promo-tools/v4 is not in the Go module cache"; exit 1; }
+    cp -r "$module/canary" "$dir.tmp/testdata/canary"
+    cp -r "$module/image/manifest/testdata/." "$dir.tmp/testdata/"
+    chmod -R u+w "$dir.tmp"
+    rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  fi
+  ln -sfn "$dir/kpromo-edges" "$bin/kpromo-edges"
+  ln -sfn "$dir/testdata" "$cache/kpromo-testdata"
+}
+
+# Usage: install.sh [all|tools|kube|registries|kpromo]   (registries: the Debian packages only)
 main() {
   local only=${1:-all}
   install_debian
   case "$only" in
-    all|tools|kube|registries) ;;
-    *) log "unknown part \"$only\": use all, tools, kube or registries"; exit 2 ;;
+    all|tools|kube|registries|kpromo) ;;
+    *) log "unknown part \"$only\": use all, tools, kube, registries or kpromo"; exit 2 ;;
   esac
   case "$only" in
     all|tools)
@@ -131,6 +160,9 @@ main() {
       install_go_tool cosign "github.com/sigstore/cosign/v3/cmd/cosign" "$COSIGN_VERSION"
       install_go_tool helm "helm.sh/helm/v4/cmd/helm" "$HELM_VERSION"
       install_go_tool fulcio "github.com/sigstore/fulcio" "$FULCIO_VERSION"
+      ;;&
+    all|tools|kpromo)
+      install_kpromo_edges
       ;;&
     all|kube)
       install_etcd

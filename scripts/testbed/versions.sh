@@ -7,3 +7,4 @@ COSIGN_VERSION=v3.1.3
 FULCIO_VERSION=v1.8.8        # github.com/sigstore/fulcio: go.mod has no replace directives; run with an ephemeral CA for keyless tests
 HELM_VERSION=v4.3.1          # helm.sh/helm/v4: go.mod has no replace directives, so `go install` builds it
 DEBIAN_PACKAGES="docker-registry skopeo apache2-utils openssl ca-certificates lua5.4"
+KPROMO_VERSION=v4.5.1        # sigs.k8s.io/promo-tools/v4: its parser, built into scripts/testbed/kpromo-edges for the parity test

@@ -137,7 +137,8 @@ export function reviewImages(images: readonly (ImageSpec | undefined)[], locate:
       kept[digest] = Object.freeze(dmap[digest]!) as string[];
       if (locate.origin) where.set(digest, locate.origin(at.get(digest)!, 'key'));
     }
-    if (Object.keys(kept).length === 0 && refused.size === 0) continue; // an image with nothing to promote
+    // An image with nothing left to promote is not in the model (a resource needs a digest per image).
+    if (Object.keys(kept).length === 0) continue;
     out.push({ name, dmap: kept });
     origins.set(name, where);
   }

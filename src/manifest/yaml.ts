@@ -149,6 +149,7 @@ class FastReader {
         continue;
       }
       if (this.#isMarker(line, '...')) {
+        if (!open) unsupported(); // the yaml package reads a lone `...` as an empty document
         if (open) docs.push({ root: undefined, line: explicitStart?.line ?? 1, column: 1 });
         open = false;
         explicitStart = undefined;
@@ -218,7 +219,7 @@ class FastReader {
         // `-` alone: the item is the block below, or null.
         this.#i = k + 1;
         const item = this.#block(indent + 1);
-        seq.items.push(item ?? { kind: 'scalar', text: '', quoted: false, line: k + 1, column: indent + 2 });
+        seq.items.push(item ?? { kind: 'scalar', text: '', quoted: false, line: k + 1, column: c + 1 });
         continue;
       }
       if (this.#isSeqItem(line, c)) unsupported(); // `- - a`: compact nested sequence
@@ -276,7 +277,8 @@ class FastReader {
         let value: YNode | undefined;
         if (nextLine !== undefined && this.#indent(nextLine) === indent && this.#isSeqItem(nextLine, indent)) value = this.#seq(indent);
         else value = this.#block(indent + 1);
-        map.values.push(value ?? { kind: 'scalar', text: '', quoted: false, line: k + 1, column: colon + 2 });
+        // An empty value is placed at its key, whichever reader built the tree.
+        map.values.push(value ?? { kind: 'scalar', text: '', quoted: false, line: key.line, column: key.column });
         continue;
       }
       const { node, end } = this.#inline(line, v, k);
@@ -336,7 +338,7 @@ class FastReader {
     if (c === Ch.OpenBracket) return this.#flowSeq(line, at, k);
     if (c === Ch.OpenBrace) {
       let e = at + 1;
-      while (line.charCodeAt(e) === Ch.Space) e++;
+      while (line.charCodeAt(e) === Ch.Space || line.charCodeAt(e) === Ch.Tab) e++;
       if (line.charCodeAt(e) !== Ch.CloseBrace) unsupported();
       return { node: { kind: 'map', keys: [], values: [], line: k + 1, column: at + 1 }, end: e + 1 };
     }
@@ -355,7 +357,7 @@ class FastReader {
   #flowSeq(line: string, at: number, k: number): { node: YSeq; end: number } {
     const seq: YSeq = { kind: 'seq', items: [], line: k + 1, column: at + 1 };
     let e = at + 1;
-    const skip = () => { while (line.charCodeAt(e) === Ch.Space) e++; };
+    const skip = () => { while (line.charCodeAt(e) === Ch.Space || line.charCodeAt(e) === Ch.Tab) e++; };
     skip();
     if (line.charCodeAt(e) === Ch.CloseBracket) return { node: seq, end: e + 1 };
     for (;;) {
@@ -367,7 +369,8 @@ class FastReader {
         seq.items.push(node);
         e = end;
       } else {
-        if (notPlainStart.has(c) || c === 63 || ((c === Ch.Dash || c === Ch.Colon) && line.charCodeAt(e + 1) === Ch.Space)) unsupported();
+        // `-`, `?` and `:` start a plain scalar only before a character that is safe in flow context.
+        if (notPlainStart.has(c) || ((c === Ch.Dash || c === 63 || c === Ch.Colon) && !flowSafe(line.charCodeAt(e + 1)))) unsupported();
         const start = e;
         while (e < line.length) {
           const ch = line.charCodeAt(e);
@@ -439,6 +442,10 @@ const simpleEscapes: Record<string, string> = {
   '0': '\0', a: '\x07', b: '\b', t: '\t', '\t': '\t', n: '\n', v: '\v', f: '\f', r: '\r', e: '\x1b',
   ' ': ' ', '"': '"', '/': '/', '\\': '\\', N: '\u0085', _: '\u00a0', L: '\u2028', P: '\u2029',
 };
+
+function flowSafe(c: number): boolean {
+  return !Number.isNaN(c) && c !== Ch.Space && c !== Ch.Tab && c !== Ch.Comma && c !== Ch.OpenBracket && c !== Ch.CloseBracket && c !== Ch.OpenBrace && c !== Ch.CloseBrace;
+}
 
 function unescapeDouble(body: string): string {
   if (!body.includes('\\')) return body;
@@ -526,7 +533,9 @@ function convertDocument(file: string, doc: Document, at: (offset: number) => { 
         const key = convert(pair.key, pos);
         if (key.kind !== 'scalar') throw aliasError(file, key, 'a mapping key must be a single value, not a list or mapping');
         map.keys.push(key);
-        map.values.push(convert(pair.value, { line: key.line, column: key.column }));
+        const value = convert(pair.value, { line: key.line, column: key.column });
+        // An empty value is placed at its key, whichever reader built the tree.
+        map.values.push(value.kind === 'scalar' && !value.quoted && value.text === '' ? { ...value, line: key.line, column: key.column } : value);
       }
     } else {
       throw aliasError(file, pos, 'unsupported YAML node');
@@ -536,7 +545,9 @@ function convertDocument(file: string, doc: Document, at: (offset: number) => { 
     return out;
   };
   try {
-    const root = doc.contents === null ? undefined : convert(doc.contents, start);
+    let root = doc.contents === null ? undefined : convert(doc.contents, start);
+    // A document with no content at all reads as an empty plain scalar; it is an empty document.
+    if (root?.kind === 'scalar' && !root.quoted && root.text === '' && isScalar(doc.contents) && !doc.contents.source) root = undefined;
     if (root && anchors.size > 0) {
       const size = expandedSize(root);
       if (size > maxAliasExpansion * Math.max(written, 10)) {

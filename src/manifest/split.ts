@@ -61,7 +61,8 @@ export function splitProject(name: string, spec: PromotionSpec, namespace?: stri
     let pieceSize = header;
     const closePiece = () => {
       if (pieceDigests === 0) return;
-      if (used + pieceSize > room || current.length >= limits.images) flush();
+      // A resource lists an image once: a second piece of it starts the next resource.
+      if (used + pieceSize > room || current.length >= limits.images || current.some((i) => i.name === image.name)) flush();
       current.push({ name: image.name, dmap: piece });
       used += pieceSize;
       piece = {};

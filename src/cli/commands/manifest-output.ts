@@ -82,13 +82,23 @@ export async function printParsedPlan(loaded: LoadedManifests, output: 'table' |
     return bytes;
   };
   const [open, separator, close] = (json ? ['  "edges": [\n    ', ',\n    ', '\n  ]\n}\n'] : ['edges:\n  - ', '\n  - ', '\n']).map((t) => Buffer.from(t));
+  // Two buffers in turn: one is filled while the other is being written, and a buffer is
+  // reused only once its write has completed, so the output costs 512 KiB whatever its size.
   const size = 256 * 1024;
-  let buffer = Buffer.allocUnsafe(size);
+  const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)] as const;
+  const written: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+  let current = 0;
+  let buffer: Buffer = buffers[0];
   let at = 0;
   let count = 0;
   const flush = async () => {
-    await write(io.out, buffer.subarray(0, at));
-    buffer = Buffer.allocUnsafe(size);
+    const chunk = buffer.subarray(0, at);
+    written[current] = new Promise<void>((resolve, reject) => {
+      io.out.write(chunk, (error?: Error | null) => (error ? reject(error) : resolve()));
+    });
+    current = 1 - current;
+    await written[current];
+    buffer = buffers[current as 0 | 1];
     at = 0;
   };
   /** One edge; awaits only when the buffer is full (a promise per edge would be garbage the size of the output). */
@@ -138,6 +148,7 @@ export async function printParsedPlan(loaded: LoadedManifests, output: 'table' |
   const end = count === 0 ? Buffer.from(json ? '  "edges": []\n}\n' : 'edges: []\n') : close!;
   if (at + end.length > size) await flush();
   at += end.copy(buffer, at);
-  await write(io.out, buffer.subarray(0, at));
+  await flush();
+  await Promise.all(written);
   return code;
 }

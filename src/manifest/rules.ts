@@ -172,3 +172,24 @@ export function checkSpec(spec: PromotionSpec, report: Report, where: (path: Val
   const problems = [...reviewRegistries(spec.registries, locate, true).problems, ...reviewImages(spec.images, locate, true).problems];
   return problems.filter((p) => !p.isWarning);
 }
+
+/**
+ * A spec reviewed for per-entry isolation (for the controller): `spec` is what may run (refused
+ * dmap entries taken out), undefined when the spec is refused as a whole; `refusedEntries` are
+ * the entries refused (each with `entry: { image, digest }`) for a condition and an Event;
+ * `strict` as for PromotionManifests (duplicates are errors).
+ */
+export function reviewSpec(spec: PromotionSpec, locate: Locator, strict = true): {
+  spec: PromotionSpec | undefined; errors: ManifestError[]; refusedEntries: ManifestError[]; warnings: ManifestError[];
+} {
+  const registries = reviewRegistries(spec.registries, locate, strict);
+  const images = reviewImages(spec.images, locate, strict);
+  const problems = [...registries.problems, ...images.problems];
+  const errors = problems.filter((p) => p.scope === 'manifest');
+  return {
+    spec: errors.length > 0 ? undefined : { registries: registries.value, images: images.value },
+    errors,
+    refusedEntries: problems.filter((p) => p.scope === 'entry'),
+    warnings: problems.filter((p) => p.isWarning),
+  };
+}

@@ -5,6 +5,7 @@ import { ManifestError } from '../../src/manifest/errors.ts';
 import { parsePlainManifest } from '../../src/manifest/kpromo.ts';
 import { expandEdges, Repositories } from '../../src/manifest/model.ts';
 import { loadThinManifestDirectory } from '../../src/manifest/thin.ts';
+import { checkSpec, reviewSpec, type Locator } from '../../src/manifest/rules.ts';
 
 const A = `sha256:${'a'.repeat(64)}`;
 const B = `sha256:${'b'.repeat(64)}`;
@@ -216,5 +217,20 @@ describe('thin manifests', () => {
       'test/fixtures/manifests/thin-broken/images/unknown/images.yaml:2:3: [0].dmapp: unknown field "dmapp"; allowed here: name, dmap — check the spelling or remove it [entry]',
     ]);
     assert.ok(projects.flatMap((p) => p.parsed.errors).every((e) => e instanceof ManifestError));
+  });
+});
+
+describe('for the controller', () => {
+  test('reviewSpec refuses conflicting entries and keeps the rest; checkSpec still lists every error', () => {
+    const spec = {
+      registries: [{ name: 'gcr.io/staging', src: true }, { name: 'gcr.io/prod', src: false }],
+      images: [{ name: 'app', dmap: { [A]: ['v1'], [B]: ['v1'], [C]: ['v2'] } }],
+    };
+    const locate: Locator = { report: (reason, path, message) => new ManifestError(reason, 'spec', 0, 0, `${path.join('.')}: ${message}`), line: () => 0 };
+    const reviewed = reviewSpec(spec, locate);
+    assert.deepEqual(reviewed.errors, []);
+    assert.deepEqual(reviewed.refusedEntries.map((e) => e.entry), [{ image: 'app', digest: A }, { image: 'app', digest: B }]);
+    assert.deepEqual(Object.keys(reviewed.spec!.images[0]!.dmap), [C]);
+    assert.deepEqual(checkSpec(spec, locate.report, () => 0).map((e) => e.reason), ['TagConflict', 'TagConflict']);
   });
 });

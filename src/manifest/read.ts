@@ -43,11 +43,13 @@ export async function readManifestFile(file: string, within?: string): Promise<s
     const code = (error as NodeJS.ErrnoException).code;
     return code === 'ENOENT' ? fail('MissingManifestFile', 'file not found') : fail('UnreadableFile', `cannot read the file: ${(error as Error).message}`);
   }
-  if (within !== undefined && link.isSymbolicLink()) {
+  // Checked for every file, not only links: a linked directory on the way (images/<project>
+  // pointing elsewhere) leads out just as well.
+  if (within !== undefined) {
     const [target, root] = await Promise.all([realpath(file).catch(() => undefined), realpath(within).catch(() => within)]);
     if (target === undefined) return fail('MissingManifestFile', 'a symbolic link to a file that does not exist');
     if (!isInside(target, root)) {
-      return fail('OutsideDirectory', `a symbolic link to a file outside ${within}; manifests are read only from inside the directory given — copy the file in instead of linking it`);
+      return fail('OutsideDirectory', `resolves (through a symbolic link) to a file outside ${within}; manifests are read only from inside the directory given — copy the file in instead of linking it`);
     }
   }
   const info = await stat(file).catch(() => undefined);

@@ -217,7 +217,7 @@ test('hostile input (issue 12): symlinks out, FIFOs, directories named x.yaml, d
   symlinkSync(outside, join(dir, 'images', 'linked', 'images.yaml'));
   const v = await run(['validate', dir]);
   assert.equal(v.code, 1);
-  assert.match(v.err, /images\/linked\/images\.yaml:1:1: a symbolic link to a file outside .*; manifests are read only from inside the directory given/);
+  assert.match(v.err, /images\/linked\/images\.yaml:1:1: resolves \(through a symbolic link\) to a file outside .*; manifests are read only from inside the directory given/);
   assert.doesNotMatch(v.err, /s3cr3t/);
   // A symlinked project directory is refused, not silently skipped.
   cpSync(join(dir, 'manifests', 'good'), join(tmp, 'elsewhere'), { recursive: true });
@@ -266,4 +266,17 @@ test('exit codes: 2 for bad usage (arguments, a path that does not exist), 1 for
   }
   assert.equal((await run(['validate', 'test/fixtures/manifests/thin-broken'])).code, 1);
   assert.equal((await run(['convert', 'test/fixtures/manifests'])).code, 1);
+});
+
+test('a linked directory on the way out of the tree is refused too, unread', async () => {
+  const elsewhere = join(tmp, 'elsewhere-images');
+  mkdirSync(elsewhere);
+  writeFileSync(join(elsewhere, 'images.yaml'), '- name: s3cr3t-image-name\n  dmap: {}\n');
+  const dir = thinDir({ good: [registries('good'), good], linked: [registries('linked'), good] });
+  rmSync(join(dir, 'images', 'linked'), { recursive: true });
+  symlinkSync(elsewhere, join(dir, 'images', 'linked'));
+  const v = await run(['validate', dir]);
+  assert.equal(v.code, 1);
+  assert.match(v.err, /images\/linked\/images\.yaml:1:1: resolves \(through a symbolic link\) to a file outside/);
+  assert.doesNotMatch(v.err, /s3cr3t/);
 });

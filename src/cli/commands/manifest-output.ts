@@ -12,7 +12,7 @@ import type { CommandIO } from '../command.ts';
 export const refusedExitCode = 3;
 
 export interface ManifestVerdict {
-  /** Nothing can go on: no manifest was accepted, or the path named none. */
+  /** Nothing can go on: no manifest was accepted, the path named none, or refusals left no edge. */
   nothingAccepted: boolean;
   /** Some manifest or entry was refused. */
   someRefused: boolean;
@@ -24,7 +24,8 @@ const plural = (n: number, word: string) => `${n.toLocaleString('en-US')} ${n ==
 export function reportManifestProblems(loaded: LoadedManifests, io: CommandIO, what = 'the manifests'): ManifestVerdict {
   for (const problem of sortErrors([...loaded.errors, ...loaded.warnings])) io.err.write(`${problem.format()}\n`);
   const entries = loaded.errors.filter((e) => e.scope === 'entry').length;
-  const nothingAccepted = loaded.specs.length === 0;
+  // Nothing goes on when no manifest was accepted, or when refusals left no edge at all.
+  const nothingAccepted = loaded.specs.length === 0 || (loaded.errors.length > 0 && acceptedEdgeCount(loaded) === 0);
   const someRefused = loaded.errors.length > 0;
   if (someRefused) {
     const parts: string[] = [];

@@ -78,6 +78,8 @@ export function reviewImages(images: readonly (ImageSpec | undefined)[], locate:
   const problems: ManifestError[] = [];
   const merged = new Map<string, { dmap: Record<string, string[]>; at: Map<string, ValuePath> }>();
   const firstIndex = new Map<string, number>();
+  // name -> the indices of its second and later entries: one warning per name, not per repeat.
+  const repeats = new Map<string, number[]>();
   images.forEach((image, i) => {
     if (!image) return;
     const first = firstIndex.get(image.name);
@@ -86,8 +88,7 @@ export function reviewImages(images: readonly (ImageSpec | undefined)[], locate:
       problems.push(locate.report('DuplicateImage', ['images', i, 'name'],
         `image "${image.name}" is listed twice (first at line ${locate.line(['images', first, 'name'])}); merge the two dmaps into one entry`));
     } else {
-      problems.push(locate.report('DuplicateImage', ['images', i, 'name'],
-        `image "${image.name}" is also listed at line ${locate.line(['images', first, 'name'])}; both entries are promoted (as kpromo does) — merge them into one entry`).asWarning());
+      repeats.set(image.name, [...(repeats.get(image.name) ?? []), i]);
     }
     const target = merged.get(image.name) ?? { dmap: {}, at: new Map<string, ValuePath>() };
     merged.set(image.name, target);
@@ -105,6 +106,13 @@ export function reviewImages(images: readonly (ImageSpec | undefined)[], locate:
       }
     }
   });
+
+  for (const [name, later] of repeats) {
+    const lines = [firstIndex.get(name)!, ...later].map((i) => locate.line(['images', i, 'name']));
+    problems.push(locate.report('DuplicateImage', ['images', later[0]!, 'name'], later.length === 1
+      ? `image "${name}" is also listed at line ${lines[0]}; both entries are promoted (as kpromo does) — merge them into one entry`
+      : `image "${name}" is listed ${lines.length} times (lines ${lines.join(', ')}); all its entries are promoted (as kpromo does) — merge them into one entry`).asWarning());
+  }
 
   const out: ImageSpec[] = [];
   const origins: EntryOrigins = new Map();

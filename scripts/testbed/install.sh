@@ -3,6 +3,7 @@
 #   Debian: docker-registry (CNCF distribution), skopeo, htpasswd, openssl, lua5.4
 #   Go modules, pinned: crane, cosign, helm, fulcio, timestamp-server, rekor-server-posix (Rekor v2),
 #   tesseract-posix (CT log), etcd, kube-apiserver (built once, cached per version)
+#   kpromo-edges: kpromo's own manifest parser (sigs.k8s.io/promo-tools/v4), for the parity test
 # A second run finds everything cached and takes a few seconds.
 #
 # Cache: $HOIST_TESTBED_CACHE (default ~/.cache/hoist-testbed); binaries land in $CACHE/bin.
@@ -121,6 +122,34 @@ EOF
   ln -sf "$dir/kubectl" "$bin/kubectl"
 }
 
+# kpromo-edges (scripts/testbed/kpromo-edges): a small program around kpromo's own parser,
+# built against the promo-tools version pinned in its go.mod and cached by a hash of its
+# sources. kpromo's testdata comes with the module; it is copied next to the binary so the
+# parity test does not depend on the Go module cache.
+install_kpromo_edges() {
+  local src="$here/kpromo-edges"
+  grep -q "sigs.k8s.io/promo-tools/v4 $KPROMO_VERSION\$" "$src/go.mod" \
+    || { log "$src/go.mod does not require sigs.k8s.io/promo-tools/v4 $KPROMO_VERSION (versions.sh)"; exit 1; }
+  local hash
+  hash=$(cat "$src/main.go" "$src/go.mod" "$src/go.sum" | sha256sum | cut -c1-12)
+  local dir="$cache/tools/kpromo-edges-$KPROMO_VERSION-$hash"
+  if [ ! -x "$dir/kpromo-edges" ]; then
+    need_go
+    log "building kpromo-edges against sigs.k8s.io/promo-tools/v4 $KPROMO_VERSION"
+    rm -rf "$dir.tmp" && mkdir -p "$dir.tmp/testdata"
+    (cd "$src" && CGO_ENABLED=0 go build -mod=readonly -trimpath -o "$dir.tmp/kpromo-edges" .)
+    local module
+    module=$(cd "$src" && go list -m -f '{{.Dir}}' sigs.k8s.io/promo-tools/v4)
+    [ -d "$module" ] || { log "sigs.k8s.io/promo-tools/v4 is not in the Go module cache"; exit 1; }
+    cp -r "$module/canary" "$dir.tmp/testdata/canary"
+    cp -r "$module/image/manifest/testdata/." "$dir.tmp/testdata/"
+    chmod -R u+w "$dir.tmp"
+    rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  fi
+  ln -sfn "$dir/kpromo-edges" "$bin/kpromo-edges"
+  ln -sfn "$dir/testdata" "$cache/kpromo-testdata"
+}
+
 # Sigstore's services beyond Fulcio, for signatures others can verify later: an RFC 3161
 # timestamp authority, a Rekor v2 transparency log and a CT log, all on local files.
 install_sigstore() {
@@ -129,13 +158,13 @@ install_sigstore() {
   install_go_tool tesseract-posix "github.com/transparency-dev/tesseract/cmd/tesseract/posix" "$TESSERACT_VERSION"
 }
 
-# Usage: install.sh [all|tools|sigstore|kube|registries]   (registries: the Debian packages only)
+# Usage: install.sh [all|tools|sigstore|kube|registries|kpromo]   (registries: the Debian packages only)
 main() {
   local only=${1:-all}
   install_debian
   case "$only" in
-    all|tools|sigstore|kube|registries) ;;
-    *) log "unknown part \"$only\": use all, tools, sigstore, kube or registries"; exit 2 ;;
+    all|tools|sigstore|kube|registries|kpromo) ;;
+    *) log "unknown part \"$only\": use all, tools, sigstore, kube, registries or kpromo"; exit 2 ;;
   esac
   case "$only" in
     all|tools)
@@ -146,6 +175,9 @@ main() {
       ;;&
     all|tools|sigstore)
       install_sigstore
+      ;;&
+    all|tools|kpromo)
+      install_kpromo_edges
       ;;&
     all|kube)
       install_etcd

@@ -8,9 +8,12 @@ export const DIGEST_PATTERN = '^sha256:[0-9a-f]{64}$';
 /** An OCI tag, as the distribution spec defines it. */
 export const TAG_PATTERN = '^\\w[\\w.-]{0,127}$';
 
-/** A registry host (with optional port) and optional path prefix, e.g. `gcr.io/k8s-staging-bom`. */
+/** A TCP port, 1-65535, without leading zeros. */
+const PORT = '([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';
+
+/** A registry host (with optional port 1-65535) and optional path prefix, e.g. `gcr.io/k8s-staging-bom`. */
 export const REGISTRY_NAME_PATTERN =
-  '^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*$';
+  `^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:${PORT})?(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*$`;
 
 /** A repository path below a registry, e.g. `bom` or `sig-storage/csi-attacher`. */
 export const IMAGE_NAME_PATTERN = '^[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*$';

@@ -19,18 +19,25 @@ export const names = {
   categories: ['hoist'],
 } as const;
 
-// Bounds keep objects well under etcd's size limit and CEL rules within the API server's cost
-// budget; status lists are capped because per-image detail belongs in events and logs.
+// Bounds keep CEL rules within the API server's cost budget and objects within what kubectl
+// applies; status lists are capped because per-image detail belongs in events and logs. Chosen
+// from registry.k8s.io's real tree: at most 70 destination registries in a project, ~500 images
+// in one images.yaml; `hoist convert` splits larger projects (by size first: 192 KiB of JSON per
+// resource, see src/manifest/split.ts; an image with more digests is split by digest). The
+// dmap's CEL key rule costs images x digestsPerImage: the API server refuses the CRD above
+// about 600,000 (1,024 x 4,096 was 4.2 times over its budget).
 export const limits = {
-  registries: 64,
-  images: 256,
-  digestsPerImage: 2000,
+  registries: 128,
+  images: 512,
+  digestsPerImage: 1024,
   tagsPerDigest: 64,
   policyEntries: 32,
   statusPhases: 16,
   statusFailedImages: 20,
   statusAttestations: 50,
 } as const;
+
+const listMapByName = { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] };
 
 const secretRef = z.strictObject({
   name: z.string().min(1).max(253).describe('Name of a Secret in the namespace of the PromotionManifest.'),
@@ -121,17 +128,14 @@ const signing = withRules(
 ).describe('How promoted digests are signed; not signed when omitted.');
 
 export const promotionManifestSpecSchema = z.strictObject({
+  // Names are list-map keys: the API server refuses a duplicate name itself (no quadratic CEL
+  // rule), and server-side apply merges entries by name.
   registries: serverRules(
     z.array(registrySchema).min(2).max(limits.registries),
-    [
-      { rule: 'self.exists_one(r, r.src)', message: 'exactly one registry must have src: true; set src: false on all others' },
-      { rule: 'self.all(a, self.exists_one(b, b.name == a.name))', message: 'registry names must be unique; remove the duplicate entry' },
-    ],
-  ).describe('The source registry (src: true) and the destination registries.'),
-  images: serverRules(
-    z.array(imageSchema).min(1).max(limits.images),
-    [{ rule: 'self.all(a, self.exists_one(b, b.name == a.name))', message: 'image names must be unique; merge the dmaps of entries with the same name' }],
-  ).describe('Images to promote: for each, the digests and their tags.'),
+    [{ rule: 'self.exists_one(r, r.src)', message: 'exactly one registry must have src: true; set src: false on all others' }],
+  ).meta(listMapByName).describe('The source registry (src: true) and the destination registries; names are unique.'),
+  images: z.array(imageSchema).max(limits.images).meta(listMapByName)
+    .describe('Images to promote: for each, the digests and their tags; names are unique. May be empty (nothing to promote yet).'),
   mode: z.enum(['Promote', 'Plan']).default('Promote')
     .describe('Promote copies, signs and attests; Plan only plans and verifies (a dry run).'),
   interval: z.string().regex(new RegExp(DURATION_PATTERN)).default('10m')

@@ -2,14 +2,15 @@
 import type { z } from 'zod';
 import { DIGEST_PATTERN, IMAGE_NAME_PATTERN, REGISTRY_NAME_PATTERN, TAG_PATTERN } from '../api/patterns.ts';
 import type { ManifestError, ManifestErrorReason, ValuePath } from './errors.ts';
-import type { YamlSource } from './source.ts';
+import { plainValue, type YamlSource } from './source.ts';
+import type { YNode } from './yaml.ts';
 
 interface PatternHelp { reason: ManifestErrorReason; expected: string }
 
 const patterns: Record<string, PatternHelp> = {
   [DIGEST_PATTERN]: { reason: 'InvalidDigest', expected: 'a digest: sha256: followed by 64 lowercase hex digits' },
   [TAG_PATTERN]: { reason: 'InvalidTag', expected: 'a tag: a letter, digit or _ then up to 127 letters, digits, _, . or -' },
-  [REGISTRY_NAME_PATTERN]: { reason: 'InvalidName', expected: 'a registry: lowercase host[:port] and optional /path prefix, e.g. gcr.io/k8s-staging-bom' },
+  [REGISTRY_NAME_PATTERN]: { reason: 'InvalidName', expected: 'a registry: lowercase host[:port] (port 1-65535) and optional /path prefix, e.g. gcr.io/k8s-staging-bom' },
   [IMAGE_NAME_PATTERN]: { reason: 'InvalidName', expected: 'an image name: lowercase path components separated by /, e.g. bom or sig-storage/csi-attacher' },
 };
 
@@ -24,6 +25,13 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'object') return 'a mapping';
   if (typeof value === 'string') return `"${value.length > 80 ? `${value.slice(0, 77)}...` : value}"`;
   return `${typeof value === 'number' ? 'the number' : typeof value} ${String(value)}`;
+}
+
+/** A YAML node for a type error: `a list`, `a mapping`, or its value as describeValue does. */
+export function describeNode(node: YNode): string {
+  if (node.kind === 'seq') return 'a list';
+  if (node.kind === 'map') return 'a mapping';
+  return node.quoted ? describeValue(node.text) : describeValue(plainValue(node.text));
 }
 
 const typeNames: Record<string, string> = {

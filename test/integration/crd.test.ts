@@ -2,6 +2,9 @@
 // PromotionManifest is refused at `kubectl apply`, naming the field, before any controller runs.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { crdFile } from '../../src/api/crd.ts';
 import { main } from '../../src/cli/main.ts';
@@ -104,11 +107,60 @@ describe('PromotionManifest CRD on a real API server', () => {
     assert.match(applyFails(manifest('two-src', bad)), /spec\.registries: Invalid value.*exactly one registry must have src: true/);
   });
 
-  test('duplicate registry and image names are refused', () => {
+  test('duplicate registry and image names are refused (list-map keys)', () => {
     const dupRegistry = validSpec.replace('us-central1-docker.pkg.dev/k8s-artifacts-prod/images/bom', 'gcr.io/k8s-staging-bom');
-    assert.match(applyFails(manifest('dup-registry', dupRegistry)), /spec\.registries.*registry names must be unique/);
+    assert.match(applyFails(manifest('dup-registry', dupRegistry)), /\.spec\.registries: duplicate entries for key \[name="gcr\.io\/k8s-staging-bom"\]/);
     const dupImage = `${validSpec.split('  verification:')[0]}    - name: bom\n      dmap:\n        "${digest('c')}": ["v1"]\n`;
-    assert.match(applyFails(manifest('dup-image', dupImage)), /spec\.images.*image names must be unique/);
+    assert.match(applyFails(manifest('dup-image', dupImage)), /\.spec\.images: duplicate entries for key \[name="bom"\]/);
+  });
+
+  test('a registry port above 65535 is refused', () => {
+    const bad = validSpec.replace('us-central1-docker.pkg.dev/k8s-artifacts-prod/images/bom', 'localhost:65536/bom');
+    assert.match(applyFails(manifest('bad-port', bad)), /spec\.registries\[1\]\.name: Invalid value: "localhost:65536\/bom"/);
+  });
+
+  test('the real registry.k8s.io sample, converted, applies with client-side kubectl apply, the project with no images too', async () => {
+    let yaml = '';
+    const out = new Writable({ write(chunk, _enc, done) { yaml += String(chunk); done(); } });
+    const err = new Writable({ write(_chunk, _enc, done) { done(); } });
+    assert.equal(await main(['convert', 'test/fixtures/k8sio/registry.k8s.io-sample', '--namespace', 'default'], { out, err }), 0);
+    kube.kubectl(['apply', '-f', '-'], { input: yaml });
+    const names = kube.kubectl(['get', 'pm', '-o', 'jsonpath={.items[*].metadata.name}']).split(' ');
+    for (const name of ['k8s-staging-etcdadm', 'k8s-staging-llm-instance-gateway', 'charts']) assert.ok(names.includes(name), name);
+  });
+
+  test('a project the size of registry.k8s.io\'s largest is split into resources that client-side apply takes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hoist-crd-split-'));
+    try {
+      mkdirSync(join(dir, 'manifests', 'k8s-staging-kubernetes'), { recursive: true });
+      mkdirSync(join(dir, 'images', 'k8s-staging-kubernetes'), { recursive: true });
+      const regions = Array.from({ length: 70 }, (_, i) => `- name: region-${i}-docker.pkg.dev/k8s-artifacts-prod/images\n  service-account: k8s-infra-gcr-promoter@k8s-artifacts-prod.iam.gserviceaccount.com\n`).join('');
+      writeFileSync(join(dir, 'manifests', 'k8s-staging-kubernetes', 'promoter-manifest.yaml'), `registries:\n- name: gcr.io/k8s-staging-kubernetes\n  src: true\n${regions}`);
+      // ~9,000 digests over 20 images: about the size of the real images.yaml (~0.95 MB).
+      const images = Array.from({ length: 20 }, (_, i) => `- name: kube-image-${i}\n  dmap:\n${Array.from({ length: 450 }, (_, d) => `    "sha256:${(i * 1000 + d).toString(16).padStart(64, '0')}": ["v1.${Math.floor(d / 20)}.${d % 20}", "v1.${Math.floor(d / 20)}.${d % 20}-rc.0"]\n`).join('')}`).join('');
+      writeFileSync(join(dir, 'images', 'k8s-staging-kubernetes', 'images.yaml'), images);
+      let yaml = '';
+      const out = new Writable({ write(chunk, _enc, done) { yaml += String(chunk); done(); } });
+      const err = new Writable({ write(_chunk, _enc, done) { done(); } });
+      assert.equal(await main(['convert', dir, '--namespace', 'default'], { out, err }), 0);
+      const parts = yaml.split('---\n');
+      assert.ok(parts.length >= 5, `${parts.length} parts`);
+      // Plain `kubectl apply`, as Argo CD syncs by default: the last-applied annotation must fit.
+      kube.kubectl(['apply', '-f', '-'], { input: yaml });
+      const names = kube.kubectl(['get', 'pm', '-o', 'jsonpath={.items[*].metadata.name}']).split(' ').filter((n) => n.startsWith('k8s-staging-kubernetes-'));
+      assert.equal(names.length, parts.length);
+      const split = names.map((name) => JSON.parse(kube.kubectl(['get', 'pm', name, '-o', 'json'])));
+      const digests = split.reduce((n: number, i: { spec: { images: { dmap: object }[] } }) => n + i.spec.images.reduce((m, image) => m + Object.keys(image.dmap).length, 0), 0);
+      assert.equal(digests, 9000);
+      for (const item of split) assert.ok(item.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'].length < 256 * 1024);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a manifest with an empty images list is accepted (a project with nothing to promote yet)', () => {
+    const empty = `${validSpec.split('  images:')[0]}  images: []\n`;
+    kube.kubectl(['apply', '--server-side', '-f', '-'], { input: manifest('no-images-yet', empty) });
   });
 
   test('a manifest without images is refused, naming spec.images', () => {

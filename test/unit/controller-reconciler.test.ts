@@ -143,7 +143,7 @@ test('every spec problem the controller reports is terminal in the catalogue', (
   const problems: [Record<string, unknown>, Reason][] = [
     [{ ...spec, interval: '0s' }, 'InvalidSpec'],
     [{ ...spec, registries: [{ name: 'staging.example/s', src: true }] }, 'InvalidSpec'],
-    [{ ...spec, registries: [{ name: 'staging.example/s', src: true }, { name: 'staging.example/s' }] }, 'DuplicateRegistry'],
+    [{ ...spec, registries: [{ name: 'staging.example/s', src: true }, { name: 'staging.example/s' }] }, 'SourceIsDestination'],
     [{ ...spec, images: [...spec.images, { name: 'app', dmap: { [digest]: ['v2'] } }] }, 'DuplicateImage'],
   ];
   for (const [body, reason] of problems) {

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManifestError } from '../../src/manifest/errors.ts';
-import { parsePlainManifest } from '../../src/manifest/kpromo.ts';
+import { parsePlainManifest, parseThinManifest } from '../../src/manifest/kpromo.ts';
+import { parseYamlFast, parseYamlFull } from '../../src/manifest/yaml.ts';
 import { expandEdges, type PromotionSpec } from '../../src/manifest/model.ts';
 import { parsePromotionManifests, renderPromotionManifest, toPromotionManifest } from '../../src/manifest/resource.ts';
 import { seededRandom } from '../support/random.ts';
@@ -26,8 +27,8 @@ images:
 `;
 
 const spec = parsePlainManifest('seed.yaml', plain);
-assert.ok(spec.ok);
-const resource = renderPromotionManifest(toPromotionManifest('app', spec.value, 'prod'));
+assert.ok(spec.spec);
+const resource = renderPromotionManifest(toPromotionManifest('app', spec.spec, 'prod'));
 
 const tokens = [':', ': ', '-', '- ', ' ', '  ', '"', "'", '[', ']', '{', '}', ',', '&a ', '*a', '!!str ', '#', '\n', '\t', 'x', '0', '|', '>', '?', 'true', 'null', 'sha256:', '---\n', '\\'];
 
@@ -52,8 +53,12 @@ function mutate(text: string, random: () => number): string {
 
 function checkRefusal(errors: ManifestError[], text: string, file: string): void {
   assert.ok(errors.length > 0, 'refused without an error');
+  for (const error of errors) checkLocated(error, text, file);
+}
+
+function checkLocated(error: ManifestError, text: string, file: string): void {
   const lineCount = text.split('\n').length;
-  for (const error of errors) {
+  {
     assert.ok(error instanceof ManifestError, `not a ManifestError: ${String(error)}`);
     assert.equal(error.file, file);
     assert.ok(error.line >= 1 && error.line <= lineCount, `line ${error.line} outside the file (${lineCount} lines)`);
@@ -72,8 +77,9 @@ test('mutated kpromo manifests are accepted or refused with located errors, neve
     const text = mutate(plain, seededRandom(seed));
     try {
       const parsed = parsePlainManifest('fuzz.yaml', text);
-      if (parsed.ok) checkAccepted(parsed.value);
+      if (parsed.spec) checkAccepted(parsed.spec);
       else checkRefusal(parsed.errors, text, 'fuzz.yaml');
+      for (const problem of [...parsed.errors, ...parsed.warnings]) checkLocated(problem, text, 'fuzz.yaml');
     } catch (error) {
       assert.fail(`seed ${seed}: ${(error as Error).stack}\n--- input ---\n${text}`);
     }
@@ -97,6 +103,30 @@ test('an alias bomb is refused, not expanded', () => {
   const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
   for (let i = 0; i < 8; i++) bomb.push(`${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`);
   const parsed = parsePlainManifest('bomb.yaml', `${bomb.join('\n')}\nregistries: *i\n`);
-  assert.equal(parsed.ok, false);
-  if (!parsed.ok) assert.equal(parsed.errors[0]!.reason, 'YamlSyntax');
+  assert.equal(parsed.spec, undefined);
+  assert.equal(parsed.errors[0]!.reason, 'YamlSyntax');
+  assert.match(parsed.errors[0]!.detail, /aliases expand this document/);
+});
+
+test('the fast YAML reader and the yaml package build the same tree wherever the fast one answers', () => {
+  let answered = 0;
+  const inputs = [plain, resource, ...Array.from({ length: Number(process.env.FUZZ_N ?? 3000) }, (_, i) => mutate(i % 2 ? plain : resource, seededRandom(10_000 + i)))];
+  for (const [i, text] of inputs.entries()) {
+    const fast = parseYamlFast(text);
+    if (!fast) continue;
+    answered++;
+    const full = parseYamlFull('x.yaml', text);
+    assert.deepEqual(full.errors.map((e) => e.message), [], `input ${i}: the fast reader accepted what the yaml package refuses:\n${text}`);
+    assert.deepEqual(fast, full.documents, `input ${i}:\n${text}`);
+  }
+  assert.ok(answered > 1000, `the fast reader answered only ${answered} of ${inputs.length}`);
+});
+
+test('a dmap of 100,000 digests is read in linear time, duplicates found', () => {
+  const lines = ['- name: app', '  dmap:'];
+  for (let i = 0; i < 100_000; i++) lines.push(`    "sha256:${i.toString(16).padStart(64, '0')}": ["v${i}"]`);
+  lines.push(`    "sha256:${'0'.repeat(64)}": ["again"]`);
+  const parsed = parseThinManifest({ file: 'm.yaml', text: 'registries:\n- name: gcr.io/s\n  src: true\n- name: gcr.io/p\n' }, { file: 'i.yaml', text: `${lines.join('\n')}\n` });
+  assert.deepEqual(parsed.errors.map((e) => `${e.line} ${e.reason}`), ['100003 DuplicateKey']);
+  assert.equal(Object.keys(parsed.spec!.images[0]!.dmap).length, 99_999);
 });

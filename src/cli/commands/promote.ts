@@ -6,7 +6,6 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { maxTimerMs, parseDuration } from '../../api/duration.ts';
-import { sortErrors } from '../../manifest/errors.ts';
 import { loadManifests, ManifestPathError, type LoadedManifests } from '../../manifest/load.ts';
 import { edgesFromSpecs, runPipeline, type Edge, type RunReport } from '../../pipeline/index.ts';
 import { parseDockerConfig, RegistryClient, StaticCredentials } from '../../registry/index.ts';
@@ -14,6 +13,7 @@ import { ExitCode, UsageError, type Command, type CommandIO } from '../command.t
 import { createProgress } from '../progress.ts';
 import { trustFlagHelp, trustFlags, trustFromFlags } from '../trust.ts';
 import { renderReport, type OutputFormat } from '../render.ts';
+import { printParsedPlan, reportManifestProblems } from './manifest-output.ts';
 
 const flags = {
   manifest: { type: 'string', short: 'f' },
@@ -46,7 +46,8 @@ Flags:
 
 ${trustFlagHelp.trimStart()}
 
-Exit codes: 0 done; 1 failed; 2 bad usage; 3 done, but edges were refused (tag moves, lost digests).`;
+Exit codes: 0 done; 1 failed, or no manifest accepted; 2 bad usage; 3 done, but something was refused
+(tag moves, lost digests, or manifests and dmap entries refused when loading).`;
 
 /** Done, but some edges were refused: tag moves or digests missing from staging. */
 const refusedExitCode = 3;
@@ -99,16 +100,11 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
   const loaded = await loadManifests(target).catch((error: unknown) => {
     throw error instanceof ManifestPathError ? new UsageError(error.message) : error;
   });
-  if (loaded.errors.length > 0) {
-    for (const error of sortErrors(loaded.errors)) io.err.write(`${error.message}\n`);
-    io.err.write(`error: ${loaded.errors.length} problem${loaded.errors.length === 1 ? '' : 's'} in the manifests; nothing was read or written\n`);
-    return ExitCode.Failed;
-  }
+  // Refused manifests and entries are reported; every valid one goes on (exit 3 at the end).
+  const verdict = reportManifestProblems(loaded, io);
+  if (values['parse-only']) return printParsedPlan(loaded, output, io, verdict);
+  if (verdict.nothingAccepted) return ExitCode.Failed;
   const edges = toEdges(loaded);
-  if (values['parse-only']) {
-    io.out.write(`ok: ${loaded.specs.length} manifest${loaded.specs.length === 1 ? '' : 's'}, ${edges.length} edges\n`);
-    return ExitCode.Ok;
-  }
 
   const trust = await trustFromFlags(values, loaded.specs.map((s) => s.resourceSpec));
   const dryRun = planOnly || !values.confirm;
@@ -143,7 +139,8 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
   if (dryRun && !planOnly && output === 'table' && report.outcome !== 'Failed') {
     io.err.write('dry run: nothing was written; pass --confirm to promote\n');
   }
-  return exitCode(report);
+  const code = exitCode(report);
+  return code === ExitCode.Ok && verdict.someRefused ? refusedExitCode : code;
 }
 
 export const promoteCommand: Command = {

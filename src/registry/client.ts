@@ -4,9 +4,10 @@ import { pipeline, type Readable } from 'node:stream';
 import { repositoryScope } from './auth.ts';
 import { sha256, VerifyingStream } from './digest.ts';
 import { RegistryError } from './errors.ts';
-import { isIndex, manifestAccept, MediaType, type Descriptor } from './media-types.ts';
+import { checkDescriptor, InvalidDescriptorError, isIndex, manifestAccept, maxManifestBytes, MediaType, type Descriptor } from './media-types.ts';
 import type { Repository } from '../api/reference.ts';
-import { digestPattern } from '../api/reference.ts';
+import { digestPattern, tagPattern } from '../api/reference.ts';
+import { imageNameRegExp } from '../api/patterns.ts';
 import { headerValue, Transport, type RegistryResponse, type TransportOptions } from './transport.ts';
 
 export interface ManifestHead {
@@ -22,6 +23,33 @@ export interface Manifest extends ManifestHead {
 
 export interface RequestOptions {
   signal?: AbortSignal;
+}
+
+/**
+ * Every path segment of a URL is checked before the URL is built, whoever supplied it: a
+ * repository name, a tag or a digest. Text from a registry (an index's children, a referrer)
+ * is checked where it is read too; this is the last line, so `../other/manifests/latest` can
+ * never turn a read or a write into one of another repository.
+ */
+function checkName(repo: Repository, name = repo.name): string {
+  if (!imageNameRegExp.test(name)) throw new RegistryError('InvalidReference', repo.host, `${repo.host}: "${name.slice(0, 80)}" is not a repository name; refusing to use it in a URL`);
+  return name;
+}
+
+function checkReference(repo: Repository, reference: string): string {
+  checkName(repo);
+  if (!digestPattern.test(reference) && !tagPattern.test(reference)) {
+    throw new RegistryError('InvalidReference', repo.host, `${repo.host}: "${reference.slice(0, 80)}" is neither a tag nor a sha256 digest; refusing to use it in a URL for ${repo.name}`);
+  }
+  return reference;
+}
+
+function checkDigest(repo: Repository, digest: string): string {
+  checkName(repo);
+  if (!digestPattern.test(digest)) {
+    throw new RegistryError('InvalidReference', repo.host, `${repo.host}: "${digest.slice(0, 80)}" is not a sha256 digest; refusing to use it in a URL for ${repo.name}`);
+  }
+  return digest;
 }
 
 const pull = (repo: Repository) => [repositoryScope(repo.name, 'pull')];
@@ -62,7 +90,7 @@ export class RegistryClient {
   /** All tags of a repository, following `Link` pagination. */
   async listTags(repo: Repository, options: RequestOptions & { pageSize?: number } = {}): Promise<string[]> {
     const tags: string[] = [];
-    let path: string | undefined = `/v2/${repo.name}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ''}`;
+    let path: string | undefined = `/v2/${checkName(repo)}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ''}`;
     for (let page = 0; path; page++) {
       if (page > 100_000) throw new RegistryError('InvalidResponse', repo.host, `${repo.host}: tag list of ${repo.name} does not end`);
       const res: RegistryResponse = await this.transport.request({
@@ -89,7 +117,7 @@ export class RegistryClient {
   /** A manifest's digest, type and size, or undefined when it is not there. */
   async headManifest(repo: Repository, reference: string, options: RequestOptions = {}): Promise<ManifestHead | undefined> {
     const res = await this.transport.request({
-      host: repo.host, method: 'HEAD', path: `/v2/${repo.name}/manifests/${reference}`, headers: { accept: manifestAccept },
+      host: repo.host, method: 'HEAD', path: `/v2/${repo.name}/manifests/${checkReference(repo, reference)}`, headers: { accept: manifestAccept },
       scope: pull(repo), expect: [200, 404], what: `manifest ${repo.name}:${reference}`, ...opt(options),
     });
     await res.body.dump();
@@ -108,7 +136,7 @@ export class RegistryClient {
 
   async getManifest(repo: Repository, reference: string, options: RequestOptions = {}): Promise<Manifest> {
     const res = await this.transport.request({
-      host: repo.host, method: 'GET', path: `/v2/${repo.name}/manifests/${reference}`, headers: { accept: manifestAccept },
+      host: repo.host, method: 'GET', path: `/v2/${repo.name}/manifests/${checkReference(repo, reference)}`, headers: { accept: manifestAccept },
       scope: pull(repo), expect: [200], what: `manifest ${repo.name}${digestPattern.test(reference) ? '@' : ':'}${reference}`, ...opt(options),
     });
     const bytes = await readCapped(res, maxManifestBytes, `${repo.host}: manifest ${repo.name}:${reference}`);
@@ -124,7 +152,7 @@ export class RegistryClient {
     const digest = sha256(manifest.bytes);
     if (digestPattern.test(reference) && reference !== digest) throw new Error(`manifest bytes hash to ${digest}, not ${reference}`);
     const res = await this.transport.request({
-      host: repo.host, method: 'PUT', path: `/v2/${repo.name}/manifests/${reference}`,
+      host: repo.host, method: 'PUT', path: `/v2/${repo.name}/manifests/${checkReference(repo, reference)}`,
       headers: { 'content-type': manifest.mediaType }, body: manifest.bytes,
       scope: push(repo), expect: [201, 200], what: `manifest ${repo.name}${digestPattern.test(reference) ? '@' : ':'}${reference}`, ...opt(options),
     });
@@ -139,7 +167,7 @@ export class RegistryClient {
   /** A blob's size, or undefined when the repository does not have it. */
   async headBlob(repo: Repository, digest: string, options: RequestOptions = {}): Promise<number | undefined> {
     const res = await this.transport.request({
-      host: repo.host, method: 'HEAD', path: `/v2/${repo.name}/blobs/${digest}`, scope: pull(repo),
+      host: repo.host, method: 'HEAD', path: `/v2/${repo.name}/blobs/${checkDigest(repo, digest)}`, scope: pull(repo),
       expect: [200, 404], followRedirects: true, what: `blob ${repo.name}@${digest}`, ...opt(options),
     });
     await res.body.dump();
@@ -152,7 +180,7 @@ export class RegistryClient {
    */
   async getBlob(repo: Repository, digest: string, size?: number, options: RequestOptions = {}): Promise<VerifyingStream> {
     const res = await this.transport.request({
-      host: repo.host, method: 'GET', path: `/v2/${repo.name}/blobs/${digest}`, scope: pull(repo),
+      host: repo.host, method: 'GET', path: `/v2/${repo.name}/blobs/${checkDigest(repo, digest)}`, scope: pull(repo),
       expect: [200], followRedirects: true, what: `blob ${repo.name}@${digest}`, ...opt(options),
     });
     const verifier = new VerifyingStream(digest, size, `${repo.host}: blob ${repo.name}@${digest}`);
@@ -168,7 +196,7 @@ export class RegistryClient {
   async mountBlob(repo: Repository, digest: string, from: string, options: RequestOptions = {}): Promise<{ mounted: true } | { mounted: false; location: string }> {
     const res = await this.transport.request({
       host: repo.host, method: 'POST',
-      path: `/v2/${repo.name}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
+      path: `/v2/${repo.name}/blobs/uploads/?mount=${encodeURIComponent(checkDigest(repo, digest))}&from=${encodeURIComponent(checkName(repo, from))}`,
       headers: { 'content-length': '0' }, body: '',
       scope: [...push(repo), repositoryScope(from, 'pull')], expect: [201, 202],
       what: `mount of ${digest} from ${from} into ${repo.name}`, ...opt(options),
@@ -183,6 +211,8 @@ export class RegistryClient {
    * streamed PUT, or PATCH chunks of `uploadChunkBytes` when configured and the blob is larger.
    */
   async uploadBlob(repo: Repository, digest: string, size: number, body: Buffer | Readable, options: RequestOptions & { location?: string } = {}): Promise<void> {
+    checkDigest(repo, digest);
+    if (!Number.isSafeInteger(size) || size < 0) throw new RegistryError('InvalidReference', repo.host, `${repo.host}: upload of ${digest} to ${repo.name}: ${size} is not a byte count`);
     let location = options.location ?? await this.#startUpload(repo, options);
     const what = `upload of blob ${digest} to ${repo.name}`;
     if (this.#chunkBytes !== undefined && size > this.#chunkBytes) {
@@ -214,7 +244,7 @@ export class RegistryClient {
 
   async #startUpload(repo: Repository, options: RequestOptions): Promise<string> {
     const res = await this.transport.request({
-      host: repo.host, method: 'POST', path: `/v2/${repo.name}/blobs/uploads/`, headers: { 'content-length': '0' }, body: '',
+      host: repo.host, method: 'POST', path: `/v2/${checkName(repo)}/blobs/uploads/`, headers: { 'content-length': '0' }, body: '',
       scope: push(repo), expect: [202], what: `upload to ${repo.name}`, ...opt(options),
     });
     await res.body.dump();
@@ -228,7 +258,7 @@ export class RegistryClient {
   async referrers(repo: Repository, digest: string, options: RequestOptions & { artifactType?: string } = {}): Promise<Descriptor[]> {
     const filter = options.artifactType ? `?artifactType=${encodeURIComponent(options.artifactType)}` : '';
     const res = await this.transport.request({
-      host: repo.host, method: 'GET', path: `/v2/${repo.name}/referrers/${digest}${filter}`, headers: { accept: MediaType.ociIndex },
+      host: repo.host, method: 'GET', path: `/v2/${repo.name}/referrers/${checkDigest(repo, digest)}${filter}`, headers: { accept: MediaType.ociIndex },
       scope: pull(repo), expect: [200, 404, 400, 405], what: `referrers of ${repo.name}@${digest}`, ...opt(options),
     });
     let descriptors: Descriptor[];
@@ -248,6 +278,7 @@ export class RegistryClient {
       const index = await this.#fallbackIndex(repo, digest, options);
       descriptors = index === 'foreign' ? [] : index?.manifests ?? [];
     }
+    checkReferrers(repo, digest, descriptors);
     return options.artifactType ? descriptors.filter((d) => d.artifactType === options.artifactType) : descriptors;
   }
 
@@ -256,6 +287,7 @@ export class RegistryClient {
    * the referrers API index it themselves; elsewhere the `sha256-<hex>` tag's index gets it.
    */
   async pushReferrer(repo: Repository, manifest: { bytes: Buffer; mediaType: string; artifactType?: string; annotations?: Record<string, string> }, subject: string, options: RequestOptions = {}): Promise<string> {
+    checkDigest(repo, subject);
     const { digest, subjectIndexed } = await this.putManifest(repo, sha256(manifest.bytes), manifest, options);
     if (subjectIndexed) return digest;
     const entry: Descriptor = {
@@ -285,12 +317,29 @@ export class RegistryClient {
     if (!head) return undefined;
     if (!isIndex(head.mediaType)) return 'foreign';
     const index = await this.getManifest(repo, tag, options);
-    return JSON.parse(index.bytes.toString('utf8')) as { manifests?: Descriptor[] };
+    let doc: { manifests?: Descriptor[] };
+    try {
+      doc = JSON.parse(index.bytes.toString('utf8')) as { manifests?: Descriptor[] };
+    } catch {
+      throw new RegistryError('InvalidResponse', repo.host, `${repo.host}: ${repo.name}:${tag} is not JSON`);
+    }
+    checkReferrers(repo, subject, doc.manifests ?? []);
+    return doc;
   }
 }
 
-/** The OCI distribution spec's guidance: registries need not accept manifests over 4 MiB. */
-export const maxManifestBytes = 4 * 1024 * 1024;
+export { maxManifestBytes };
+
+/** Referrers are fetched and pushed by digest: a descriptor that is not one is refused, list and all. */
+function checkReferrers(repo: Repository, subject: string, descriptors: unknown): asserts descriptors is Descriptor[] {
+  try {
+    if (!Array.isArray(descriptors)) throw new InvalidDescriptorError('the list of manifests is not a list');
+    descriptors.forEach((d, i) => checkDescriptor(d, `manifests[${i}]`, 'manifest'));
+  } catch (error) {
+    if (!(error instanceof InvalidDescriptorError)) throw error;
+    throw new RegistryError('InvalidDescriptor', repo.host, `${repo.host}: referrers of ${repo.name}@${subject}: ${error.message}; refusing them`);
+  }
+}
 
 /** A whole body, refused past `limit` bytes so a misbehaving registry cannot exhaust memory. */
 async function readCapped(res: RegistryResponse, limit: number, what: string): Promise<Buffer> {

@@ -8,7 +8,7 @@ import { forEachLimit } from './concurrency.ts';
 import { DigestMismatchError } from './digest.ts';
 import { RegistryError } from './errors.ts';
 import { SourceCache } from './source-cache.ts';
-import { isIndex, parseManifest, type Descriptor } from './media-types.ts';
+import { InvalidDescriptorError, isIndex, parseManifest, type Descriptor, type ParsedManifest } from './media-types.ts';
 import type { Repository } from '../api/reference.ts';
 
 export interface CopyRequest {
@@ -52,6 +52,12 @@ export interface CopyOptions {
   sourceCacheBytes?: number;
 }
 
+/** A source manifest read and checked, with its children when it is an index. */
+interface SourceNode { digest: string; manifest: Manifest; parsed: ParsedManifest; children: SourceNode[] }
+
+/** Indexes of indexes are allowed by the image spec; deeper than this is no real image. */
+const maxIndexDepth = 4;
+
 export class ImageCopier {
   readonly #client: RegistryClient;
   readonly #blobConcurrency: number;
@@ -87,7 +93,12 @@ export class ImageCopier {
     const present = await this.#client.headManifest(dst, digest, opts);
     result.alreadyPresent = present !== undefined;
     if (!present && tags.length > 0 && candidates.length === 0 && result.tagConflicts.length > 0) return result;
-    let manifest = present ? undefined : await this.#copyContent(src, dst, digest, result, signal);
+    let manifest: Manifest | undefined;
+    if (!present) {
+      const tree = await this.#readTree(src, digest, signal);
+      await this.#copyContent(tree, src, dst, result, signal);
+      manifest = tree.manifest;
+    }
     let stored = present !== undefined;
     for (const tag of candidates) {
       // Read right before writing, however recently the caller listed the tags: a tag that
@@ -112,27 +123,48 @@ export class ImageCopier {
     return result;
   }
 
-  /** Copies what a manifest refers to (children, blobs), not the manifest itself. */
-  async #copyContent(src: Repository, dst: Repository, digest: string, result: CopyResult, signal?: AbortSignal): Promise<Manifest> {
+  /**
+   * Reads a source manifest and, for an index, every child below it, checking each one before
+   * anything is written: a refused image leaves nothing behind, not even children by digest.
+   */
+  async #readTree(src: Repository, digest: string, signal: AbortSignal | undefined, depth = 0, declaredSize?: number): Promise<SourceNode> {
     const opts = signal ? { signal } : {};
     const manifest = await this.#sources.get(`${src.host}/${src.name}@${digest}`, 4096, () => this.#client.getManifest(src, digest, opts));
-    const parsed = parseManifest(manifest.bytes, manifest.mediaType);
-    if (isIndex(parsed.mediaType)) {
-      await forEachLimit(parsed.manifests, this.#manifestConcurrency, async (child) => {
+    if (declaredSize !== undefined && manifest.size !== declaredSize) {
+      throw new RegistryError('InvalidDescriptor', src.host, `${src.host}: manifest ${src.name}@${digest} has ${manifest.size} bytes, its index declares ${declaredSize}; refusing the image`);
+    }
+    const parsed = readReferences(manifest, src, digest);
+    if (!isIndex(parsed.mediaType)) return { digest, manifest, parsed, children: [] };
+    if (depth >= maxIndexDepth) {
+      throw new RegistryError('InvalidDescriptor', src.host, `${src.host}: manifest ${src.name}@${digest} nests indexes deeper than ${maxIndexDepth}; refusing the image`);
+    }
+    // An index may list one child many times (an alias bomb): each is read and written once.
+    const unique = [...new Map(parsed.manifests.map((m) => [m.digest, m])).values()];
+    const children: SourceNode[] = new Array(unique.length);
+    await forEachLimit(unique, this.#manifestConcurrency, async (child, i) => {
+      children[i] = await this.#readTree(src, child.digest, signal, depth + 1, child.size);
+    });
+    return { digest, manifest, parsed, children };
+  }
+
+  /** Copies what a manifest refers to (children, blobs), not the manifest itself. */
+  async #copyContent(node: SourceNode, src: Repository, dst: Repository, result: CopyResult, signal?: AbortSignal): Promise<void> {
+    const opts = signal ? { signal } : {};
+    if (isIndex(node.parsed.mediaType)) {
+      await forEachLimit(node.children, this.#manifestConcurrency, async (child) => {
         if (await this.#client.headManifest(dst, child.digest, opts)) return;
-        const manifest = await this.#copyContent(src, dst, child.digest, result, signal);
-        await this.#client.putManifest(dst, child.digest, manifest, opts);
+        await this.#copyContent(child, src, dst, result, signal);
+        await this.#client.putManifest(dst, child.digest, child.manifest, opts);
         result.manifestsWritten += 1;
       });
     } else {
-      await forEachLimit(parsed.blobs, this.#blobConcurrency, async (blob) => {
+      await forEachLimit(node.parsed.blobs, this.#blobConcurrency, async (blob) => {
         const outcome = await this.#copyBlobOnce(src, dst, blob, result, signal);
         if (outcome === 'copied') result.blobsCopied += 1;
         else if (outcome === 'mounted') result.blobsMounted += 1;
         else result.blobsSkipped += 1;
       });
     }
-    return manifest;
   }
 
   #copyBlobOnce(src: Repository, dst: Repository, blob: Descriptor, result: CopyResult, signal?: AbortSignal): Promise<'copied' | 'mounted' | 'skipped'> {
@@ -201,6 +233,20 @@ export class ImageCopier {
 
   #retryOptions(signal?: AbortSignal) {
     return { retries: this.#blobAttempts - 1, minTimeout: 200, maxTimeout: 5000, randomize: true, ...(signal && { signal }) };
+  }
+}
+
+/**
+ * A source manifest's children and blobs, every descriptor checked before any of it is read or
+ * written: a registry that lists `v1.1.0` or `../../other/manifests/latest` as a child gets the
+ * whole image refused, not a tag created in production from content nobody reviewed.
+ */
+function readReferences(manifest: Manifest, src: Repository, digest: string): ParsedManifest {
+  try {
+    return parseManifest(manifest.bytes, manifest.mediaType);
+  } catch (error) {
+    const reason = error instanceof InvalidDescriptorError ? 'InvalidDescriptor' : 'InvalidResponse';
+    throw new RegistryError(reason, src.host, `${src.host}: manifest ${src.name}@${digest}: ${(error as Error).message}; refusing the image, nothing was written for it`, { cause: error });
   }
 }
 

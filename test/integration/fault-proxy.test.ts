@@ -102,7 +102,8 @@ describe('fault proxy', () => {
       assert.equal((err.cause as { code?: string } | undefined)?.code, 'ECONNRESET');
       return true;
     });
-    assert.deepEqual(proxy.requests.at(-1), { method: 'GET', path: `/v2/${repo}/manifests/v1`, status: 0, fault: 'reset' });
+    const { method, path, status, fault } = proxy.requests.at(-1)!;
+    assert.deepEqual({ method, path, status, fault }, { method: 'GET', path: `/v2/${repo}/manifests/v1`, status: 0, fault: 'reset' });
     assert.equal((await get(manifestUrl())).res.status, 200);
   });
 

@@ -13,6 +13,7 @@ export type RegistryErrorReason =
   | 'DigestMismatch' // bytes did not hash to the digest they were fetched by
   | 'InvalidResponse' // the registry answered something we cannot use
   | 'InvalidDescriptor' // a descriptor from a registry (index child, layer, referrer) is not a digest or has an impossible size
+  | 'UntrustedRealm' // a token realm that may not receive the registry's credentials (plain http, foreign domain)
   | 'InvalidReference' // a repository, tag or digest that must not become part of a URL
   | 'Rejected' // another 4xx: the request itself was refused
   | 'RequestFailed' // the client could not make the request (a bad URL from a challenge, say)

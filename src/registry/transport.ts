@@ -2,6 +2,7 @@
 // request, the host's shared rate limiter, authentication, transient-failure retries and
 // counters. Everything above this file speaks in registry operations, not HTTP.
 import type { Readable } from 'node:stream';
+import { rootCertificates } from 'node:tls';
 import pRetry, { AbortError } from 'p-retry';
 import { Pool, type Dispatcher } from 'undici';
 import { Authenticator, type Scope, type TokenResponse } from './auth.ts';
@@ -40,8 +41,17 @@ export interface TransportOptions {
    * rateLimit and rateLimitByHost are then ignored.
    */
   limiters?: Limiters;
-  /** Hosts spoken to over plain http. Loopback hosts always are. */
+  /** Hosts spoken to over plain http. Loopback hosts always are, unless listed in secureHosts. */
   insecureHosts?: string[];
+  /** Loopback hosts spoken to over https (a registry behind `kubectl port-forward`, a TLS test registry). */
+  secureHosts?: string[];
+  /** Extra CA certificates (PEM) trusted for https registries and token servers, besides the system's. */
+  ca?: string | string[];
+  /**
+   * Per registry host, token realm hosts outside the registry's own domain that may receive its
+   * credentials (see refuseRealm in auth.ts and docs/operations.md).
+   */
+  trustedRealms?: Record<string, string[]>;
   /** Connections kept per origin. */
   connectionsPerOrigin?: number;
   userAgent?: string;
@@ -99,6 +109,8 @@ export class Transport {
   readonly #timeouts: Timeouts;
   readonly #retry: RetryOptions;
   readonly #insecure: Set<string>;
+  readonly #secure: Set<string>;
+  readonly #ca: string[] | undefined;
   readonly #connections: number;
   readonly #userAgent: string;
 
@@ -107,14 +119,22 @@ export class Transport {
     this.#retry = { ...defaultRetry, ...options.retry };
     if (!(this.#retry.attempts >= 1)) throw new RangeError(`retry attempts must be at least 1, got ${this.#retry.attempts}`);
     this.#insecure = new Set(options.insecureHosts ?? []);
+    this.#secure = new Set(options.secureHosts ?? []);
+    this.#ca = options.ca === undefined ? undefined : [...rootCertificates, ...[options.ca].flat()];
+    const trustedRealms = options.trustedRealms ?? {};
     this.#connections = options.connectionsPerOrigin ?? 16;
     this.#userAgent = options.userAgent ?? 'hoist';
     this.limiters = options.limiters ?? new Limiters(options.rateLimit, options.rateLimitByHost);
-    this.auth = new Authenticator(options.credentials ?? new StaticCredentials(), (r) => this.#tokenRequest(r));
+    this.auth = new Authenticator(options.credentials ?? new StaticCredentials(), (r) => this.#tokenRequest(r), (host) => ({
+      registrySecure: this.origin(host).startsWith('https:'),
+      plainHttpHosts: [...this.#insecure],
+      trustedRealmHosts: trustedRealms[host] ?? [],
+    }));
   }
 
   origin(host: string): string {
-    return `${loopback.test(host) || this.#insecure.has(host) ? 'http' : 'https'}://${host}`;
+    const plain = !this.#secure.has(host) && (loopback.test(host) || this.#insecure.has(host));
+    return `${plain ? 'http' : 'https'}://${host}`;
   }
 
   #pool(origin: string): Pool {
@@ -123,7 +143,7 @@ export class Transport {
       pool = new Pool(origin, {
         connections: this.#connections,
         keepAliveTimeout: 30_000,
-        connect: { timeout: this.#timeouts.connectMs },
+        connect: { timeout: this.#timeouts.connectMs, ...(this.#ca && { ca: this.#ca }) },
         headersTimeout: this.#timeouts.headersMs,
         bodyTimeout: this.#timeouts.bodyIdleMs,
       });

@@ -3,11 +3,19 @@
 // written to production), credentials go only where they belong, and no body it sends is read
 // without a limit.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { ImageCopier, RegistryClient, RegistryError, type Repository } from '../../src/registry/index.ts';
+import { ImageCopier, RegistryClient, RegistryError, StaticCredentials, type Repository } from '../../src/registry/index.ts';
+import type { Credential } from '../../src/registry/credentials.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { buildImage, MediaType, pushImage, sha256, type BuiltImage } from '../support/images.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
+import { tool } from '../support/testbed.ts';
 
 const fastRetries = { attempts: 3, minDelayMs: 10, maxDelayMs: 50 };
 
@@ -145,5 +153,164 @@ describe('descriptors from a hostile registry', () => {
     await assert.rejects(client.putManifest(dst(), 'a/b', { bytes: reviewed.bytes, mediaType: reviewed.mediaType }), rejectsWith('InvalidReference'));
     await assert.rejects(client.listTags({ host: proxy.host, name: '../app' }), rejectsWith('InvalidReference'));
     assert.equal(proxy.requests.length, before, 'nothing was sent');
+  });
+});
+
+/** A server on another loopback address (another host to the client) that records what reaches it. */
+async function startCapture(forwardTo?: string): Promise<{ url: string; seen: { method: string; url: string; headers: IncomingHttpHeaders; body: string }[]; close(): Promise<void> }> {
+  const seen: { method: string; url: string; headers: IncomingHttpHeaders; body: string }[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => { body += c; });
+    req.on('end', async () => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      if (!forwardTo) {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        return void res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+      }
+      const upstream = await fetch(new URL(req.url ?? '/', forwardTo), {
+        method: req.method ?? 'GET', headers: req.headers as Record<string, string>, ...(body && { body }),
+      });
+      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
+      res.end(Buffer.from(await upstream.arrayBuffer()));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.2', resolve));
+  return {
+    url: `http://127.0.0.2:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+  };
+}
+
+/** A self-signed certificate for 127.0.0.1, made with the test bed's openssl. */
+function loopbackCertificate(): { key: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'hoist-tls-'));
+  try {
+    execFileSync(tool('openssl'), [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+    ], { stdio: 'ignore' });
+    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const withRealm = (realm: string) => ({
+  kind: 'headers' as const,
+  edit: (headers: Record<string, unknown>) => {
+    const challenge = headers['www-authenticate'];
+    if (typeof challenge === 'string') headers['www-authenticate'] = challenge.replace(/realm="[^"]*"/, `realm="${realm}"`);
+    return headers as never;
+  },
+});
+
+describe('where a registry\'s credentials may go', () => {
+  let registry: TestRegistry;
+  let proxy: FaultProxy;
+  let image: BuiltImage;
+  const password = 'pa55-not-for-strangers';
+  const refresh = 'refresh-not-for-strangers';
+  before(async () => {
+    registry = await startRegistry({ kind: 'token', username: 'bob', password, refreshTokens: { [refresh]: 'bob' } });
+    proxy = await startFaultProxy(registry.url);
+    image = buildImage();
+    await pushImage(registry, 'team/app', image, ['v1']);
+  });
+  after(async () => { await proxy.close(); await registry.stop(); });
+  beforeEach(() => proxy.clearRules());
+
+  const repo = (host = proxy.host): Repository => ({ host, name: 'team/app' });
+  const credentialsFor = (host: string, credential: Credential) => new StaticCredentials({ [host]: credential });
+  const secrets = (seen: { headers: IncomingHttpHeaders; body: string; url: string }[]) =>
+    seen.filter((r) => r.headers.authorization !== undefined || r.body.includes(refresh) || r.url.includes(password));
+
+  test('a token realm on another host never receives the password or the identity token', async () => {
+    const capture = await startCapture();
+    try {
+      proxy.addRule({ fault: withRealm(`${capture.url}/token`) });
+      for (const credential of [{ kind: 'basic', username: 'bob', password }, { kind: 'identityToken', token: refresh }] as Credential[]) {
+        const client = new RegistryClient({ credentials: credentialsFor(proxy.host, credential), retry: fastRetries });
+        try {
+          await assert.rejects(client.headManifest(repo(), 'v1'), rejectsWith('UntrustedRealm', /outside the registry's domain 127\.0\.0\.1.*credentials were not sent/));
+        } finally {
+          await client.close();
+        }
+      }
+      assert.deepEqual(secrets(capture.seen), [], 'no credential reached the foreign realm');
+      assert.equal(capture.seen.length, 0);
+    } finally {
+      await capture.close();
+    }
+  });
+
+  test('without credentials a foreign realm may issue an anonymous token: nothing secret is sent', async () => {
+    const capture = await startCapture();
+    try {
+      proxy.addRule({ fault: withRealm(`${capture.url}/token`) });
+      const client = new RegistryClient({ retry: fastRetries });
+      try {
+        await assert.rejects(client.headManifest(repo(), 'v1'), rejectsWith('Unauthorized'));
+      } finally {
+        await client.close();
+      }
+      assert.equal(capture.seen.length, 1);
+      assert.equal(capture.seen[0]!.headers.authorization, undefined);
+    } finally {
+      await capture.close();
+    }
+  });
+
+  test('a realm host the user trusts for this registry gets the credentials and the request works', async () => {
+    const capture = await startCapture(registry.tokenServer!.realm);
+    try {
+      proxy.addRule({ fault: withRealm(`${capture.url}/token`) });
+      const client = new RegistryClient({
+        credentials: credentialsFor(proxy.host, { kind: 'basic', username: 'bob', password }), retry: fastRetries,
+        trustedRealms: { [proxy.host]: ['127.0.0.2'] },
+      });
+      try {
+        assert.equal((await client.headManifest(repo(), 'v1'))?.digest, image.digest);
+      } finally {
+        await client.close();
+      }
+      assert.ok(capture.seen.length >= 1 && capture.seen.every((r) => r.headers.authorization?.startsWith('Basic ')));
+    } finally {
+      await capture.close();
+    }
+  });
+
+  test('an https registry never hands its token exchange to plain http; an https realm on its host works', async () => {
+    const tls = loopbackCertificate();
+    const secureRegistry = await startFaultProxy(registry.url, { tls });
+    const secureTokens = await startFaultProxy(new URL(registry.tokenServer!.realm).origin, { tls });
+    const tokenRequests = () => registry.tokenServer!.requests.length;
+    try {
+      const options = {
+        credentials: credentialsFor(secureRegistry.host, { kind: 'basic', username: 'bob', password }), retry: fastRetries,
+        secureHosts: [secureRegistry.host, secureTokens.host], ca: tls.cert,
+      };
+      // docker-registry names its plain-http token server: from an https registry that is refused.
+      const before = tokenRequests();
+      const client = new RegistryClient(options);
+      try {
+        await assert.rejects(client.headManifest(repo(secureRegistry.host), 'v1'), rejectsWith('UntrustedRealm', /plain http while the registry is https/));
+        assert.equal(tokenRequests(), before, 'the token server heard nothing');
+      } finally {
+        await client.close();
+      }
+      secureRegistry.addRule({ fault: withRealm(`${secureTokens.url}/token`) });
+      const fixed = new RegistryClient(options);
+      try {
+        assert.equal((await fixed.headManifest(repo(secureRegistry.host), 'v1'))?.digest, image.digest);
+        assert.ok(secureTokens.requests.every((r) => r.headers.authorization?.startsWith('Basic ')) && secureTokens.requests.length >= 1);
+      } finally {
+        await fixed.close();
+      }
+    } finally {
+      await secureRegistry.close();
+      await secureTokens.close();
+    }
   });
 });

@@ -199,10 +199,15 @@ export class Transport {
     // A first 401 teaches the challenge; a token that was sent and refused is replaced once.
     let replaced = false;
     for (;;) {
-      const res = await this.#send(req, authorization);
+      const { res, url } = await this.#send(req, authorization);
       if (res.status !== 401 || req.expect.includes(401)) return this.#check(req, res);
-      const challenge = headerValue(res.headers, 'www-authenticate');
       await res.body.dump();
+      if (url.origin !== this.origin(req.host)) {
+        // Another origin (an upload location, a redirect) never gets the registry's credentials,
+        // and its challenge is not the registry's to learn.
+        throw new RegistryError('Unauthorized', req.host, `${req.host}: ${req.what}: ${url.origin}, where the registry sent the request, asked for credentials; the registry's credentials are only sent to ${this.origin(req.host)}`, { status: 401 });
+      }
+      const challenge = headerValue(res.headers, 'www-authenticate');
       const sent = authorization !== undefined;
       const streamUsed = isStream(req.body) && req.body.readableDidRead;
       if ((!sent || !replaced) && !streamUsed && this.auth.unauthorized(req.host, req.scope, challenge, sent)) {
@@ -234,20 +239,22 @@ export class Transport {
     });
   }
 
-  async #send(req: RegistryRequest, authorization: string | undefined): Promise<RegistryResponse> {
-    let url = new URL(req.path, this.origin(req.host));
-    let host = req.host;
-    let withAuth = authorization;
+  /**
+   * Sends to the registry, or to an absolute URL it handed out (an upload location), following
+   * redirects when asked. The registry's Authorization goes only to the registry's own origin
+   * (scheme, host and port): never to another origin, whatever the registry names.
+   */
+  async #send(req: RegistryRequest, authorization: string | undefined): Promise<{ res: RegistryResponse; url: URL }> {
+    const home = this.origin(req.host);
+    let url = new URL(req.path, home);
+    let host = url.host;
     for (let hops = 0; ; hops++) {
-      const res = await this.#once(host, url, req, withAuth);
+      const res = await this.#once(host, url, req, url.origin === home ? authorization : undefined);
       const location = headerValue(res.headers, 'location');
-      if (!req.followRedirects || ![301, 302, 303, 307, 308].includes(res.status) || !location || hops >= 5) return res;
+      if (!req.followRedirects || ![301, 302, 303, 307, 308].includes(res.status) || !location || hops >= 5) return { res, url };
       await res.body.dump();
-      const next = new URL(location, url);
-      // Credentials for the registry must not leak to a storage backend on another origin.
-      if (next.origin !== url.origin) withAuth = undefined;
-      url = next;
-      host = next.host;
+      url = new URL(location, url);
+      host = url.host;
     }
   }
 

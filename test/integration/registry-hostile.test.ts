@@ -160,19 +160,25 @@ describe('descriptors from a hostile registry', () => {
 async function startCapture(forwardTo?: string): Promise<{ url: string; seen: { method: string; url: string; headers: IncomingHttpHeaders; body: string }[]; close(): Promise<void> }> {
   const seen: { method: string; url: string; headers: IncomingHttpHeaders; body: string }[] = [];
   const server: Server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => { body += c; });
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
-      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      const body = Buffer.concat(chunks);
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: body.toString('latin1') });
       if (!forwardTo) {
         res.writeHead(401, { 'content-type': 'application/json' });
         return void res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
       }
-      const upstream = await fetch(new URL(req.url ?? '/', forwardTo), {
-        method: req.method ?? 'GET', headers: req.headers as Record<string, string>, ...(body && { body }),
-      });
-      res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
-      res.end(Buffer.from(await upstream.arrayBuffer()));
+      try {
+        const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => !['host', 'connection', 'content-length', 'transfer-encoding'].includes(k))) as Record<string, string>;
+        const upstream = await fetch(new URL(req.url ?? '/', forwardTo), { method: req.method ?? 'GET', headers, ...(body.length > 0 && { body }) });
+        const answer = Buffer.from(await upstream.arrayBuffer());
+        res.writeHead(upstream.status, Object.fromEntries([...upstream.headers].filter(([k]) => !['content-length', 'transfer-encoding', 'connection', 'content-encoding'].includes(k))));
+        res.end(answer);
+      } catch {
+        res.writeHead(502);
+        res.end();
+      }
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.2', resolve));
@@ -313,4 +319,40 @@ describe('where a registry\'s credentials may go', () => {
       await secureTokens.close();
     }
   });
+});
+
+describe('upload locations on another origin', () => {
+  const registries: TestRegistry[] = [];
+  after(() => Promise.all(registries.map((r) => r.stop())));
+
+  for (const auth of ['basic', 'token'] as const) {
+    test(`the ${auth === 'basic' ? 'Basic credentials' : 'bearer token'} of the registry never reach an upload location elsewhere`, async () => {
+      const password = `upload-${auth}-secret`;
+      const [staging, prod] = await Promise.all([startRegistry(), startRegistry({ kind: auth, username: 'bob', password })]);
+      registries.push(staging, prod);
+      const image = buildImage({ layers: [20_000] });
+      await pushImage(staging, 'app', image, ['v1']);
+      const proxy = await startFaultProxy(prod.url);
+      const capture = await startCapture(prod.url);
+      const client = new RegistryClient({ credentials: new StaticCredentials({ [proxy.host]: { kind: 'basic', username: 'bob', password } }), retry: fastRetries });
+      try {
+        proxy.addRule({
+          match: { method: 'POST', path: /\/blobs\/uploads\/$/ },
+          fault: { kind: 'headers', edit: (headers) => {
+            const location = new URL(String(headers.location), proxy.url);
+            return { ...headers, location: `${capture.url}${location.pathname}${location.search}` };
+          } },
+        });
+        await assert.rejects(new ImageCopier(client).copy({ src: { host: staging.host, name: 'app' }, dst: { host: proxy.host, name: 'prod/app' }, digest: image.digest, tags: ['v1'] }),
+          rejectsWith('Unauthorized', /only sent to http:\/\/127\.0\.0\.1/));
+        assert.ok(capture.seen.length >= 1, 'the upload went to the location the registry named');
+        assert.deepEqual(capture.seen.filter((r) => r.headers.authorization !== undefined).map((r) => r.headers.authorization), [], 'without the registry\'s Authorization');
+        assert.ok(proxy.requests.some((r) => r.headers.authorization !== undefined), 'while the registry itself got its credentials');
+      } finally {
+        await client.close();
+        await capture.close();
+        await proxy.close();
+      }
+    });
+  }
 });

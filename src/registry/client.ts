@@ -8,7 +8,7 @@ import { checkDescriptor, InvalidDescriptorError, isIndex, manifestAccept, maxMa
 import type { Repository } from '../api/reference.ts';
 import { digestPattern, tagPattern } from '../api/reference.ts';
 import { imageNameRegExp } from '../api/patterns.ts';
-import { headerValue, Transport, type RegistryResponse, type TransportOptions } from './transport.ts';
+import { bodyLimits, headerValue, parseJson, readCapped, Transport, type RegistryResponse, type TransportOptions } from './transport.ts';
 
 export interface ManifestHead {
   digest: string;
@@ -97,8 +97,12 @@ export class RegistryClient {
         host: repo.host, method: 'GET', path, scope: pull(repo), expect: [200],
         what: `tag list of ${repo.name}`, notFound: 'RepositoryNotFound', ...opt(options),
       });
-      const body = (await res.body.json()) as { tags?: string[] | null };
-      tags.push(...(body.tags ?? []));
+      const what = `tag list of ${repo.name}`;
+      const body = parseJson<{ tags?: unknown }>(await readCapped(res.body, res.headers, bodyLimits.tagPageBytes, repo.host, `a page of the ${what}`), repo.host, what);
+      const pageTags = body.tags ?? [];
+      if (!Array.isArray(pageTags) || !pageTags.every((t) => typeof t === 'string')) throw new RegistryError('InvalidResponse', repo.host, `${repo.host}: ${what}: "tags" is not a list of strings`);
+      if (tags.length + pageTags.length > bodyLimits.tags) throw new RegistryError('ResponseTooLarge', repo.host, `${repo.host}: ${what} has more than ${bodyLimits.tags} tags; refusing it`);
+      for (const tag of pageTags) tags.push(tag);
       path = nextPage(res.headers.link);
     }
     return tags;
@@ -139,7 +143,7 @@ export class RegistryClient {
       host: repo.host, method: 'GET', path: `/v2/${repo.name}/manifests/${checkReference(repo, reference)}`, headers: { accept: manifestAccept },
       scope: pull(repo), expect: [200], what: `manifest ${repo.name}${digestPattern.test(reference) ? '@' : ':'}${reference}`, ...opt(options),
     });
-    const bytes = await readCapped(res, maxManifestBytes, `${repo.host}: manifest ${repo.name}:${reference}`);
+    const bytes = await readCapped(res.body, res.headers, maxManifestBytes, repo.host, `manifest ${repo.name}${digestPattern.test(reference) ? '@' : ':'}${reference}`);
     const digest = sha256(bytes);
     if (digestPattern.test(reference) && digest !== reference) {
       throw new RegistryError('DigestMismatch', repo.host, `${repo.host}: manifest ${repo.name}@${reference} hashes to ${digest}; refusing it`);
@@ -263,14 +267,20 @@ export class RegistryClient {
     });
     let descriptors: Descriptor[];
     if (res.status === 200 && contentType(res).startsWith(MediaType.ociIndex)) {
-      descriptors = ((await res.body.json()) as { manifests?: Descriptor[] }).manifests ?? [];
+      const what = `referrers of ${repo.name}@${digest}`;
+      const list = (body: RegistryResponse) => readCapped(body.body, body.headers, maxManifestBytes, repo.host, what)
+        .then((bytes) => parseJson<{ manifests?: Descriptor[] }>(bytes, repo.host, what).manifests ?? []);
+      descriptors = await list(res);
       // Registries page long referrer lists like tag lists; a signature on page two still counts.
       for (let path = nextPage(res.headers.link), pages = 0; path && pages < 1000; pages++) {
         const page = await this.transport.request({
           host: repo.host, method: 'GET', path, headers: { accept: MediaType.ociIndex },
           scope: pull(repo), expect: [200], what: `referrers of ${repo.name}@${digest}`, ...opt(options),
         });
-        descriptors.push(...(((await page.body.json()) as { manifests?: Descriptor[] }).manifests ?? []));
+        const more = await list(page);
+        checkReferrers(repo, digest, more);
+        if (descriptors.length + more.length > maxReferrers) throw new RegistryError('ResponseTooLarge', repo.host, `${repo.host}: ${what}: more than ${maxReferrers}; refusing them`);
+        descriptors.push(...more);
         path = nextPage(page.headers.link);
       }
     } else {
@@ -330,6 +340,9 @@ export class RegistryClient {
 
 export { maxManifestBytes };
 
+/** Signatures and attestations of one digest: far more than any real image has. */
+const maxReferrers = 10_000;
+
 /** Referrers are fetched and pushed by digest: a descriptor that is not one is refused, list and all. */
 function checkReferrers(repo: Repository, subject: string, descriptors: unknown): asserts descriptors is Descriptor[] {
   try {
@@ -339,27 +352,6 @@ function checkReferrers(repo: Repository, subject: string, descriptors: unknown)
     if (!(error instanceof InvalidDescriptorError)) throw error;
     throw new RegistryError('InvalidDescriptor', repo.host, `${repo.host}: referrers of ${repo.name}@${subject}: ${error.message}; refusing them`);
   }
-}
-
-/** A whole body, refused past `limit` bytes so a misbehaving registry cannot exhaust memory. */
-async function readCapped(res: RegistryResponse, limit: number, what: string): Promise<Buffer> {
-  const declared = Number(headerValue(res.headers, 'content-length') ?? 0);
-  const tooLarge = () => new RegistryError('InvalidResponse', what.split(':')[0]!, `${what} is larger than ${limit} bytes; refusing it`);
-  if (declared > limit) {
-    res.body.destroy();
-    throw tooLarge();
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      res.body.destroy();
-      throw tooLarge();
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
 }
 
 function opt(options: RequestOptions): { signal?: AbortSignal } {

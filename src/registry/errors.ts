@@ -13,6 +13,7 @@ export type RegistryErrorReason =
   | 'DigestMismatch' // bytes did not hash to the digest they were fetched by
   | 'InvalidResponse' // the registry answered something we cannot use
   | 'InvalidDescriptor' // a descriptor from a registry (index child, layer, referrer) is not a digest or has an impossible size
+  | 'ResponseTooLarge' // a body past the limit the client buffers (tag list page, token, referrers, manifest)
   | 'UntrustedRealm' // a token realm that may not receive the registry's credentials (plain http, foreign domain)
   | 'InvalidReference' // a repository, tag or digest that must not become part of a URL
   | 'Rejected' // another 4xx: the request itself was refused

@@ -226,7 +226,7 @@ export class Transport {
     if (req.expect.includes(res.status)) return res;
     let detail = '';
     try {
-      const text = (await res.body.text()).slice(0, 2000);
+      const text = (await readPrefix(res.body, bodyLimits.errorBytes)).slice(0, 2000);
       const errors = (JSON.parse(text) as { errors?: { code?: string; message?: string }[] }).errors;
       detail = errors?.map((e) => `${e.code ?? ''}${e.message ? `: ${e.message}` : ''}`).join('; ') ?? text;
     } catch {
@@ -309,9 +309,10 @@ export class Transport {
           await res.body.dump();
           throw new RegistryError(reasonForStatus(res.statusCode), r.url.host, `token server ${r.url.origin} answered ${res.statusCode}`, { status: res.statusCode });
         }
+        const bytes = await readCapped(res.body, res.headers, bodyLimits.tokenBytes, r.url.host, `the answer of token server ${r.url.origin}`);
         let body: TokenResponse | undefined;
         try {
-          body = (await res.body.json()) as TokenResponse;
+          body = JSON.parse(bytes.toString('utf8')) as TokenResponse;
         } catch {
           body = undefined;
         }
@@ -322,5 +323,66 @@ export class Transport {
         throw failure;
       }
     }, { retries: this.#retry.attempts - 1, minTimeout: this.#retry.minDelayMs, maxTimeout: this.#retry.maxDelayMs, ...(r.signal && { signal: r.signal }) });
+  }
+}
+
+/** Bodies the client buffers, and the most it will buffer of each; beyond, it refuses. */
+export const bodyLimits = {
+  /** An error document: only its first part is read, for the message. */
+  errorBytes: 64 * 1024,
+  /** A token server's answer: a JWT or two and some fields. */
+  tokenBytes: 1024 * 1024,
+  /** One page of a tag list. 16 MiB is ~120,000 tags of 128 characters. */
+  tagPageBytes: 16 * 1024 * 1024,
+  /** Tags of one repository across all pages. */
+  tags: 1_000_000,
+};
+
+/**
+ * A whole body, refused past `limit` bytes (declared or received) so a misbehaving registry
+ * cannot exhaust memory: the connection is dropped, nothing more is read.
+ */
+export async function readCapped(body: RegistryResponse['body'], headers: RegistryResponse['headers'], limit: number, host: string, what: string): Promise<Buffer> {
+  const tooLarge = () => new RegistryError('ResponseTooLarge', host, `${host}: ${what} is larger than ${limit} bytes; refusing it`);
+  const declared = Number(headerValue(headers, 'content-length') ?? 0);
+  if (declared > limit) {
+    body.destroy();
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      throw tooLarge();
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/** At most the first `limit` bytes of a body; the rest is not read (the connection is dropped). */
+async function readPrefix(body: RegistryResponse['body'], limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= limit) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks, size).subarray(0, limit).toString('utf8');
+}
+
+/** A JSON document from a capped body, or an InvalidResponse naming what it was. */
+export function parseJson<T>(bytes: Buffer, host: string, what: string): T {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as T;
+  } catch {
+    // Never the parser's message: it quotes the text, which may be anything.
+    throw new RegistryError('InvalidResponse', host, `${host}: ${what} is not valid JSON`);
   }
 }

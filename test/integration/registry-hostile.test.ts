@@ -356,3 +356,66 @@ describe('upload locations on another origin', () => {
     });
   }
 });
+
+describe('bodies without end', () => {
+  let registry: TestRegistry;
+  let proxy: FaultProxy;
+  let client: RegistryClient;
+  const huge = 400 * 1024 * 1024;
+  /** Read before the client hung up: the cap plus what the sockets buffered, never the 400 MB. */
+  const read = () => proxy.requests.filter((r) => r.fault === 'body').reduce((n, r) => n + r.bytesSent, 0);
+  before(async () => {
+    registry = await startRegistry();
+    proxy = await startFaultProxy(registry.url);
+    client = new RegistryClient({ retry: { attempts: 1 } });
+    await pushImage(registry, 'app', buildImage(), ['v1']);
+  });
+  after(async () => { await client.close(); await proxy.close(); await registry.stop(); });
+  beforeEach(() => { proxy.clearRules(); proxy.requests.length = 0; });
+  const repo = (): Repository => ({ host: proxy.host, name: 'app' });
+
+  test('a 400 MB error page: the error names the status, and only its start is read', async () => {
+    for (const chunked of [false, true]) {
+      proxy.addRule({ match: { path: /\/manifests\// }, times: 1, fault: { kind: 'body', status: 500, bytes: huge, prefix: '<html>', fill: 'x', chunked } });
+      await assert.rejects(client.getManifest(repo(), 'v1'), rejectsWith('ServerError', /answered 500/));
+      assert.ok(read() < 32 * 1024 * 1024, `${read()} bytes read of an error page`);
+    }
+  });
+
+  test('a 400 MB tag list is refused, declared or streamed', async () => {
+    for (const chunked of [false, true]) {
+      proxy.requests.length = 0;
+      proxy.addRule({ match: { path: /\/tags\/list/ }, times: 1, fault: { kind: 'body', status: 200, bytes: huge, prefix: '{"tags":["', fill: 'a', chunked } });
+      await assert.rejects(client.listTags(repo()), rejectsWith('ResponseTooLarge', /a page of the tag list of app is larger than 16777216 bytes/));
+      assert.ok(read() < 64 * 1024 * 1024, `${read()} bytes read of a tag list`);
+    }
+  });
+
+  test('400 MB of referrers and of a manifest are refused', async () => {
+    const subject = `sha256:${'1'.repeat(64)}`;
+    proxy.addRule({ match: { path: /\/referrers\// }, times: 1, fault: { kind: 'body', status: 200, bytes: huge, prefix: '{"manifests":[', fill: ' ', chunked: true, headers: { 'content-type': MediaType.ociIndex } } });
+    await assert.rejects(client.referrers(repo(), subject), rejectsWith('ResponseTooLarge', /referrers of app@/));
+    proxy.addRule({ match: { path: /\/manifests\/v1/ }, times: 1, fault: { kind: 'body', status: 200, bytes: huge, prefix: '{', fill: ' ', chunked: true } });
+    await assert.rejects(client.getManifest(repo(), 'v1'), rejectsWith('ResponseTooLarge', /manifest app:v1 is larger than/));
+    assert.ok(read() < 64 * 1024 * 1024, `${read()} bytes read`);
+  });
+
+  test('a 400 MB token answer is refused', async () => {
+    const secured = await startRegistry({ kind: 'token', username: 'bob', password: 'pw' });
+    const tokens = await startFaultProxy(new URL(secured.tokenServer!.realm).origin);
+    const front = await startFaultProxy(secured.url);
+    const authed = new RegistryClient({ retry: { attempts: 1 }, credentials: new StaticCredentials({ [front.host]: { kind: 'basic', username: 'bob', password: 'pw' } }) });
+    try {
+      front.addRule({ fault: withRealm(`${tokens.url}/token`) });
+      tokens.addRule({ fault: { kind: 'body', status: 200, bytes: huge, prefix: '{"token":"', fill: 'a', chunked: true } });
+      await assert.rejects(authed.headManifest({ host: front.host, name: 'app' }, 'v1'), rejectsWith('ResponseTooLarge', /token server .* is larger than 1048576 bytes/));
+      const sent = tokens.requests.reduce((n, r) => n + r.bytesSent, 0);
+      assert.ok(sent < 32 * 1024 * 1024, `${sent} bytes of token read`);
+    } finally {
+      await authed.close();
+      await front.close();
+      await tokens.close();
+      await secured.stop();
+    }
+  });
+});

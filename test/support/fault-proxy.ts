@@ -24,7 +24,7 @@ export type Fault =
    * given by `prefix`, then `fill` repeated): a huge error page, tag list or token without the
    * proxy holding it in memory.
    */
-  | { kind: 'body'; status: number; bytes: number; prefix?: string; fill?: string; headers?: Record<string, string> }
+  | { kind: 'body'; status: number; bytes: number; prefix?: string; fill?: string; headers?: Record<string, string>; chunked?: boolean }
   /** Forwards the request and lets `edit` change the response headers (a Location, a challenge). */
   | { kind: 'headers'; edit: (headers: OutgoingHttpHeaders, request: { method: string; path: string }) => OutgoingHttpHeaders }
   /** For a HEAD: forwards it, then writes these bytes after the response, as a body a HEAD must not have. */
@@ -289,7 +289,7 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
           return reply(req, res, entry, fault.status, fault.headers, fault.body);
         case 'body': {
           req.resume();
-          res.writeHead(fault.status, { 'content-type': 'application/json', 'content-length': String(fault.bytes), ...fault.headers });
+          res.writeHead(fault.status, { 'content-type': 'application/json', ...(!fault.chunked && { 'content-length': String(fault.bytes) }), ...fault.headers });
           entry.status = fault.status;
           pipeline([generated(fault.bytes, fault.prefix ?? '', fault.fill ?? 'a'), counter(entry), res], () => {});
           return;

@@ -13,6 +13,8 @@ export type RegistryErrorReason =
   | 'DigestMismatch' // bytes did not hash to the digest they were fetched by
   | 'InvalidResponse' // the registry answered something we cannot use
   | 'InvalidDescriptor' // a descriptor from a registry (index child, layer, referrer) is not a digest or has an impossible size
+  | 'DeadlineExceeded' // an operation's deadline passed (a read's, an edge's copy)
+  | 'PaginationLoop' // a tag list or referrers page links to a page already read
   | 'ResponseTooLarge' // a body past the limit the client buffers (tag list page, token, referrers, manifest)
   | 'UntrustedRealm' // a token realm that may not receive the registry's credentials (plain http, foreign domain)
   | 'InvalidReference' // a repository, tag or digest that must not become part of a URL

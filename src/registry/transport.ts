@@ -1,15 +1,15 @@
 // HTTP to registries: one keep-alive undici Pool per origin, a timeout on every phase of every
-// request, the host's shared rate limiter, authentication, transient-failure retries and
-// counters. Everything above this file speaks in registry operations, not HTTP.
+// request, the host's shared rate limiter, authentication, transient-failure retries within a
+// time budget, and counters. Everything above this file speaks in registry operations, not HTTP.
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { rootCertificates } from 'node:tls';
-import pRetry, { AbortError } from 'p-retry';
 import { Pool, type Dispatcher } from 'undici';
 import { Authenticator, type Scope, type TokenResponse } from './auth.ts';
 import type { CredentialStore } from './credentials.ts';
 import { StaticCredentials } from './credentials.ts';
 import { fromNetworkError, reasonForStatus, RegistryError, type RegistryErrorReason } from './errors.ts';
-import { Limiters, retryAfterSeconds, type RateLimitOptions } from './limiter.ts';
+import { Limiters, retryAfterSeconds, type HostLimiter, type PauseEvent, type Permit, type RateLimitOptions } from './limiter.ts';
 import { RegistryStats, statusClass } from './stats.ts';
 
 export interface Timeouts {
@@ -22,10 +22,23 @@ export interface Timeouts {
 }
 
 export interface RetryOptions {
-  /** Attempts in all, the first included. */
+  /**
+   * How long one request may keep retrying transient failures (429, 5xx, resets, timeouts),
+   * and how long a host (or repository) may answer nothing but failures before new requests to
+   * it give up after one attempt. Long enough to ride out a registry's storm: kpromo retries for
+   * about 12 minutes.
+   */
+  budgetMs: number;
+  /** Attempts in all, the first included; by default only the budget bounds them. */
   attempts: number;
+  /** First pause after a failure without Retry-After, doubled per failed round, at most maxDelayMs. */
   minDelayMs: number;
   maxDelayMs: number;
+}
+
+/** A request is held back: the host, or one repository of it, is paused. For progress displays. */
+export interface WaitEvent extends PauseEvent {
+  seconds: number;
 }
 
 export interface TransportOptions {
@@ -55,10 +68,12 @@ export interface TransportOptions {
   /** Connections kept per origin. */
   connectionsPerOrigin?: number;
   userAgent?: string;
+  /** Told when a host or repository this client talks to starts a pause of a second or more. */
+  onWait?: (event: WaitEvent) => void;
 }
 
 export const defaultTimeouts: Timeouts = { connectMs: 10_000, headersMs: 30_000, bodyIdleMs: 30_000 };
-export const defaultRetry: RetryOptions = { attempts: 5, minDelayMs: 200, maxDelayMs: 10_000 };
+export const defaultRetry: RetryOptions = { budgetMs: 10 * 60_000, attempts: Infinity, minDelayMs: 200, maxDelayMs: 10_000 };
 
 export interface RegistryRequest {
   host: string;
@@ -84,6 +99,8 @@ export interface RegistryRequest {
    */
   retry?: boolean;
   signal?: AbortSignal;
+  /** Epoch milliseconds after which no further attempt starts and no wait begins that would end later. */
+  deadline?: number;
 }
 
 export interface RegistryResponse {
@@ -95,6 +112,14 @@ export interface RegistryResponse {
 const loopback = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/;
 
 const isStream = (body: RegistryRequest['body']): body is Readable => typeof body === 'object' && body !== null && 'pipe' in body;
+
+/** The repository a request concerns, from its path: what a repository's own pause applies to. */
+export function repositoryOf(path: string): string | undefined {
+  const pathname = path.startsWith('/') ? path : URL.canParse(path) ? new URL(path).pathname : path;
+  return /^\/v2\/(.+?)\/(?:manifests|blobs|tags|referrers)\//.exec(pathname)?.[1];
+}
+
+const duration = (ms: number): string => (ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s` : `${Math.round(ms / 1000)}s`);
 
 export function headerValue(headers: RegistryResponse['headers'], name: string): string | undefined {
   const value = headers[name];
@@ -113,18 +138,25 @@ export class Transport {
   readonly #ca: string[] | undefined;
   readonly #connections: number;
   readonly #userAgent: string;
+  readonly #onWait: ((event: WaitEvent) => void) | undefined;
+  /** Limiters this transport listens to for pauses, and how to stop listening. */
+  readonly #watched = new Map<HostLimiter, () => void>();
+  /** The slot each open response holds, released as soon as the transport knows the outcome. */
+  readonly #permits = new WeakMap<object, Permit>();
 
   constructor(options: TransportOptions = {}) {
     this.#timeouts = { ...defaultTimeouts, ...options.timeouts };
     this.#retry = { ...defaultRetry, ...options.retry };
     if (!(this.#retry.attempts >= 1)) throw new RangeError(`retry attempts must be at least 1, got ${this.#retry.attempts}`);
+    if (!(this.#retry.budgetMs >= 0)) throw new RangeError(`retry budget must be a duration, got ${this.#retry.budgetMs}`);
+    this.#onWait = options.onWait;
     this.#insecure = new Set(options.insecureHosts ?? []);
     this.#secure = new Set(options.secureHosts ?? []);
     this.#ca = options.ca === undefined ? undefined : [...rootCertificates, ...[options.ca].flat()];
     const trustedRealms = options.trustedRealms ?? {};
     this.#connections = options.connectionsPerOrigin ?? 16;
     this.#userAgent = options.userAgent ?? 'hoist';
-    this.limiters = options.limiters ?? new Limiters(options.rateLimit, options.rateLimitByHost);
+    this.limiters = options.limiters ?? new Limiters({ backoffMinMs: this.#retry.minDelayMs, backoffMaxMs: this.#retry.maxDelayMs, ...options.rateLimit }, options.rateLimitByHost);
     this.auth = new Authenticator(options.credentials ?? new StaticCredentials(), (r) => this.#tokenRequest(r), (host) => ({
       registrySecure: this.origin(host).startsWith('https:'),
       plainHttpHosts: [...this.#insecure],
@@ -153,53 +185,79 @@ export class Transport {
   }
 
   async close(): Promise<void> {
+    for (const stop of this.#watched.values()) stop();
+    this.#watched.clear();
     await Promise.all([...this.#pools.values()].map((p) => p.close()));
     this.#pools.clear();
   }
 
+  #limiter(host: string): HostLimiter {
+    const limiter = this.limiters.for(host);
+    if (this.#onWait && !this.#watched.has(limiter)) {
+      const onWait = this.#onWait;
+      this.#watched.set(limiter, limiter.onPause((event) => { if (event.ms >= 1000) onWait({ ...event, seconds: Math.round(event.ms / 1000) }); }));
+    }
+    return limiter;
+  }
+
   /**
-   * Sends a request, retrying what is transient when the body can be sent again. The caller
-   * must consume or dump the returned body: it holds the host's in-flight slot until it ends.
+   * Sends a request, retrying what is transient when the body can be sent again, for as long as
+   * the retry budget allows. Waits between attempts are the host's (or the repository's) pauses:
+   * every request to a troubled host backs off together, as the registry asked (Retry-After)
+   * or as the failures call for. The caller must consume or dump the returned body: it holds
+   * the host's in-flight slot until it ends.
    */
   async request(req: RegistryRequest): Promise<RegistryResponse> {
     const attempts = isStream(req.body) || req.retry === false ? 1 : this.#retry.attempts;
-    try {
-      return await this.#withRetries(req, attempts);
-    } catch (error) {
-      // p-retry rejects with the signal's own reason when aborted: keep one error type for callers.
-      if (req.signal?.aborted && !(error instanceof RegistryError)) {
-        throw new RegistryError('Aborted', req.host, `${req.what}: aborted`, { cause: req.signal.reason });
+    const repository = repositoryOf(req.path);
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      if (req.deadline !== undefined && Date.now() >= req.deadline) throw this.#pastDeadline(req);
+      let failure: RegistryError;
+      try {
+        return await this.#authenticated(req, repository);
+      } catch (error) {
+        // An abort of the caller's signal is one error type for callers, however it surfaced.
+        if (req.signal?.aborted) throw error instanceof RegistryError && error.reason === 'Aborted' ? error : new RegistryError('Aborted', req.host, `${req.what}: aborted`, { cause: req.signal.reason });
+        failure = fromNetworkError(error, req.host, req.what);
       }
-      throw error;
+      if (!failure.transient || attempt >= attempts) throw failure;
+      const limiter = this.limiters.for(req.host);
+      const paused = limiter.pausedFor(repository);
+      // A transient failure the limiter does not pause for (a 408, say): this request backs off alone.
+      const wait = paused > 0 ? paused : Math.min(this.#retry.maxDelayMs, this.#retry.minDelayMs * 2 ** (attempt - 1));
+      const spent = Date.now() - started;
+      const failing = limiter.failingFor(repository);
+      if (spent + wait > this.#retry.budgetMs || failing > this.#retry.budgetMs) {
+        const longest = Math.max(spent, failing);
+        throw new RegistryError(failure.reason, failure.host,
+          `${failure.message}; gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${longest > this.#retry.budgetMs ? `${req.host} has failed for ${duration(longest)}` : `the next wait (${duration(wait)}) would pass`} the retry budget of ${duration(this.#retry.budgetMs)}`,
+          { ...(failure.status !== undefined && { status: failure.status }), ...(failure.retryAfterSeconds !== undefined && { retryAfterSeconds: failure.retryAfterSeconds }), cause: failure });
+      }
+      if (req.deadline !== undefined && Date.now() + wait > req.deadline) throw this.#pastDeadline(req, failure);
+      this.stats.addRetry(req.host);
+      if (paused === 0) {
+        if (wait >= 1000) this.#onWait?.({ host: req.host, ...(repository !== undefined && { repository }), ms: wait, seconds: Math.round(wait / 1000), reason: failure.reason === 'ServerError' ? 'ServerError' : 'ConnectionFailed', askedByRegistry: false });
+        try {
+          await sleep(wait * (0.75 + Math.random() * 0.5), undefined, req.signal ? { signal: req.signal } : {});
+        } catch {
+          throw new RegistryError('Aborted', req.host, `${req.what}: aborted`, { cause: req.signal?.reason });
+        }
+      }
+      // Otherwise the limiter holds the next attempt until the pause is over.
     }
   }
 
-  #withRetries(req: RegistryRequest, attempts: number): Promise<RegistryResponse> {
-    return pRetry(async () => {
-      try {
-        return await this.#authenticated(req);
-      } catch (error) {
-        const failure = fromNetworkError(error, req.host, req.what);
-        if (!failure.transient || failure.reason === 'Aborted') throw new AbortError(failure);
-        throw failure;
-      }
-    }, {
-      retries: attempts - 1,
-      minTimeout: this.#retry.minDelayMs,
-      maxTimeout: this.#retry.maxDelayMs,
-      factor: 2,
-      randomize: true,
-      ...(req.signal && { signal: req.signal }),
-      onFailedAttempt: ({ retriesLeft }) => { if (retriesLeft > 0) this.stats.addRetry(req.host); },
-    });
+  #pastDeadline(req: RegistryRequest, last?: RegistryError): RegistryError {
+    return new RegistryError('DeadlineExceeded', req.host, `${req.host}: ${req.what}: its deadline passed${last ? ` while retrying (${last.message})` : ''}`, last ? { cause: last } : {});
   }
 
-  async #authenticated(req: RegistryRequest): Promise<RegistryResponse> {
+  async #authenticated(req: RegistryRequest, repository: string | undefined): Promise<RegistryResponse> {
     let authorization = await this.auth.authorization(req.host, req.scope, req.signal);
     // A first 401 teaches the challenge; a token that was sent and refused is replaced once.
     let replaced = false;
     for (;;) {
-      const { res, url } = await this.#send(req, authorization);
+      const { res, url } = await this.#send(req, authorization, repository);
       if (res.status !== 401 || req.expect.includes(401)) return this.#check(req, res);
       await res.body.dump();
       if (url.origin !== this.origin(req.host)) {
@@ -232,6 +290,8 @@ export class Transport {
     } catch {
       // not a distribution error document; the status says enough
     }
+    // The limiter learns of a 429 or 5xx now, before the retry loop asks how long to wait.
+    this.#permits.get(res.body)?.release();
     const reason = reasonForStatus(res.status, req.notFound);
     const retryAfter = retryAfterSeconds(res.headers, res.status);
     throw new RegistryError(reason, req.host, `${req.host}: ${req.what}: ${req.method} answered ${res.status}${detail ? ` (${detail})` : ''}`, {
@@ -244,12 +304,12 @@ export class Transport {
    * redirects when asked. The registry's Authorization goes only to the registry's own origin
    * (scheme, host and port): never to another origin, whatever the registry names.
    */
-  async #send(req: RegistryRequest, authorization: string | undefined): Promise<{ res: RegistryResponse; url: URL }> {
+  async #send(req: RegistryRequest, authorization: string | undefined, repository: string | undefined): Promise<{ res: RegistryResponse; url: URL }> {
     const home = this.origin(req.host);
     let url = new URL(req.path, home);
     let host = url.host;
     for (let hops = 0; ; hops++) {
-      const res = await this.#once(host, url, req, url.origin === home ? authorization : undefined);
+      const res = await this.#once(host, url, req, url.origin === home ? authorization : undefined, host === req.host ? repository : undefined);
       const location = headerValue(res.headers, 'location');
       if (!req.followRedirects || ![301, 302, 303, 307, 308].includes(res.status) || !location || hops >= 5) return { res, url };
       await res.body.dump();
@@ -258,10 +318,10 @@ export class Transport {
     }
   }
 
-  async #once(host: string, url: URL, req: RegistryRequest, authorization: string | undefined): Promise<RegistryResponse> {
-    const limiter = this.limiters.for(host);
+  async #once(host: string, url: URL, req: RegistryRequest, authorization: string | undefined, repository: string | undefined): Promise<RegistryResponse> {
+    const limiter = this.#limiter(host);
     const waitStart = performance.now();
-    const permit = await limiter.acquire(req.signal);
+    const permit = await limiter.acquire(req.signal, repository);
     this.stats.limiterWaitMs += performance.now() - waitStart;
     const started = performance.now();
     const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...req.headers };
@@ -280,7 +340,10 @@ export class Transport {
         ...(req.signal && { signal: req.signal }),
       });
     } catch (error) {
-      permit.release();
+      // A connection that failed or timed out is the host's trouble; our own abort, or a body
+      // stream of ours that failed (a corrupt source blob), is not.
+      const failure = req.signal?.aborted ? undefined : fromNetworkError(error, host, req.what);
+      permit.release(failure && (failure.reason === 'ConnectionFailed' || failure.reason === 'Timeout') ? { failure: 'network' } : undefined);
       this.stats.recordRequest({ host, method: req.method, statusClass: 'error', durationMs: performance.now() - started });
       throw error;
     }
@@ -293,11 +356,13 @@ export class Transport {
     this.stats.addBytes(host, bytesRead, bodyBytes);
     res.body.once('close', () => permit.release(outcome));
     res.body.once('error', () => permit.release(outcome));
+    this.#permits.set(res.body, { release: () => permit.release(outcome) });
     return { status: res.statusCode, headers: res.headers, body: res.body };
   }
 
   async #tokenRequest(r: { url: URL; method: 'GET' | 'POST'; headers: Record<string, string>; body?: string; signal?: AbortSignal }): Promise<{ status: number; body: TokenResponse | undefined }> {
-    return pRetry(async () => {
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
       try {
         const res = await this.#pool(r.url.origin).request({
           path: `${r.url.pathname}${r.url.search}`, method: r.method,
@@ -307,7 +372,10 @@ export class Transport {
         this.stats.recordRequest({ host: r.url.host, method: r.method, statusClass: statusClass(res.statusCode), status: res.statusCode, durationMs: 0 });
         if (res.statusCode >= 500 || res.statusCode === 429) {
           await res.body.dump();
-          throw new RegistryError(reasonForStatus(res.statusCode), r.url.host, `token server ${r.url.origin} answered ${res.statusCode}`, { status: res.statusCode });
+          const retryAfter = retryAfterSeconds(res.headers, res.statusCode);
+          throw new RegistryError(reasonForStatus(res.statusCode), r.url.host, `token server ${r.url.origin} answered ${res.statusCode}`, {
+            status: res.statusCode, ...(retryAfter !== undefined && { retryAfterSeconds: retryAfter }),
+          });
         }
         const bytes = await readCapped(res.body, res.headers, bodyLimits.tokenBytes, r.url.host, `the answer of token server ${r.url.origin}`);
         let body: TokenResponse | undefined;
@@ -318,11 +386,21 @@ export class Transport {
         }
         return { status: res.statusCode, body };
       } catch (error) {
+        if (r.signal?.aborted) throw new RegistryError('Aborted', r.url.host, `token request to ${r.url.origin}: aborted`, { cause: r.signal.reason });
         const failure = fromNetworkError(error, r.url.host, `token request to ${r.url.origin}`);
-        if (!failure.transient) throw new AbortError(failure);
-        throw failure;
+        // Token servers are few and shared: each token request backs off on its own, within the budget.
+        const wait = failure.retryAfterSeconds !== undefined && failure.retryAfterSeconds > 0
+          ? failure.retryAfterSeconds * 1000
+          : Math.min(this.#retry.maxDelayMs, this.#retry.minDelayMs * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
+        if (!failure.transient || attempt >= this.#retry.attempts || Date.now() - started + wait > this.#retry.budgetMs) throw failure;
+        this.stats.addRetry(r.url.host);
+        try {
+          await sleep(wait, undefined, r.signal ? { signal: r.signal } : {});
+        } catch {
+          throw new RegistryError('Aborted', r.url.host, `token request to ${r.url.origin}: aborted`, { cause: r.signal?.reason });
+        }
       }
-    }, { retries: this.#retry.attempts - 1, minTimeout: this.#retry.minDelayMs, maxTimeout: this.#retry.maxDelayMs, ...(r.signal && { signal: r.signal }) });
+    }
   }
 }
 

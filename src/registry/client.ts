@@ -23,6 +23,11 @@ export interface Manifest extends ManifestHead {
 
 export interface RequestOptions {
   signal?: AbortSignal;
+  /**
+   * Epoch milliseconds by which the operation must be done: no attempt starts, and no wait
+   * begins that would end, after it (DeadlineExceeded). Reads default to `readTimeoutMs` from now.
+   */
+  deadline?: number;
 }
 
 /**
@@ -59,11 +64,22 @@ const fallbackTag = (digest: string) => digest.replace(':', '-');
 export interface RegistryClientOptions extends TransportOptions {
   /** Upload blobs larger than this in PATCH chunks of this size; unset: one streamed PUT. */
   uploadChunkBytes?: number;
+  /**
+   * The longest one read (a tag list with all its pages, a manifest, referrers) may take, retries
+   * included, unless the caller gives a deadline: one registry that cannot be read holds up no
+   * one for longer. Default 15 minutes.
+   */
+  readTimeoutMs?: number;
+  /** The copy deadline of ImageCopiers built on this client that set none (see CopyOptions.copyTimeoutMs). */
+  copyTimeoutMs?: number;
 }
 
 export class RegistryClient {
   readonly transport: Transport;
   readonly #chunkBytes: number | undefined;
+  readonly #readTimeoutMs: number;
+  /** The default copy deadline for copiers on this client. */
+  readonly copyTimeoutMs: number | undefined;
 
   constructor(options: RegistryClientOptions = {}) {
     this.transport = new Transport(options);
@@ -71,6 +87,14 @@ export class RegistryClient {
       throw new RangeError(`uploadChunkBytes must be at least 1024, got ${options.uploadChunkBytes}`);
     }
     this.#chunkBytes = options.uploadChunkBytes;
+    this.#readTimeoutMs = options.readTimeoutMs ?? 15 * 60_000;
+    if (!(this.#readTimeoutMs > 0)) throw new RangeError(`readTimeoutMs must be positive, got ${options.readTimeoutMs}`);
+    this.copyTimeoutMs = options.copyTimeoutMs;
+  }
+
+  /** Options for one read: the caller's signal and deadline, or a deadline `readTimeoutMs` from now. */
+  #read(options: RequestOptions): { signal?: AbortSignal; deadline: number } {
+    return { ...(options.signal && { signal: options.signal }), deadline: options.deadline ?? Date.now() + this.#readTimeoutMs };
   }
 
   get stats() {
@@ -87,25 +111,32 @@ export class RegistryClient {
     await res.body.dump();
   }
 
-  /** All tags of a repository, following `Link` pagination. */
+  /**
+   * All tags of a repository, following `Link` pagination: only to pages of the same list on
+   * the same registry, each at most once (a list that links back to a page it served is refused).
+   */
   async listTags(repo: Repository, options: RequestOptions & { pageSize?: number } = {}): Promise<string[]> {
     const tags: string[] = [];
-    let path: string | undefined = `/v2/${checkName(repo)}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ''}`;
-    for (let page = 0; path; page++) {
-      if (page > 100_000) throw new RegistryError('InvalidResponse', repo.host, `${repo.host}: tag list of ${repo.name} does not end`);
-      const res: RegistryResponse = await this.transport.request({
-        host: repo.host, method: 'GET', path, scope: pull(repo), expect: [200],
-        what: `tag list of ${repo.name}`, notFound: 'RepositoryNotFound', ...opt(options),
-      });
-      const what = `tag list of ${repo.name}`;
-      const body = parseJson<{ tags?: unknown }>(await readCapped(res.body, res.headers, bodyLimits.tagPageBytes, repo.host, `a page of the ${what}`), repo.host, what);
-      const pageTags = body.tags ?? [];
-      if (!Array.isArray(pageTags) || !pageTags.every((t) => typeof t === 'string')) throw new RegistryError('InvalidResponse', repo.host, `${repo.host}: ${what}: "tags" is not a list of strings`);
-      if (tags.length + pageTags.length > bodyLimits.tags) throw new RegistryError('ResponseTooLarge', repo.host, `${repo.host}: ${what} has more than ${bodyLimits.tags} tags; refusing it`);
-      for (const tag of pageTags) tags.push(tag);
-      path = nextPage(res.headers.link);
+    const read = this.#read(options);
+    const first = `/v2/${checkName(repo)}/tags/list`;
+    const what = `tag list of ${repo.name}`;
+    const pages = new Pages(this.transport.origin(repo.host), first, repo.host, what);
+    for (let path: string | undefined = `${first}${options.pageSize ? `?n=${options.pageSize}` : ''}`; path; path = pages.next(path, (await this.#tagPage(repo, path, what, read, tags)).link)) {
+      // pages.next refuses links elsewhere and links back
     }
     return tags;
+  }
+
+  async #tagPage(repo: Repository, path: string, what: string, read: { signal?: AbortSignal; deadline: number }, tags: string[]): Promise<{ link: RegistryResponse['headers'][string] }> {
+    const res: RegistryResponse = await this.transport.request({
+      host: repo.host, method: 'GET', path, scope: pull(repo), expect: [200], what, notFound: 'RepositoryNotFound', ...read,
+    });
+    const body = parseJson<{ tags?: unknown }>(await readCapped(res.body, res.headers, bodyLimits.tagPageBytes, repo.host, `a page of the ${what}`), repo.host, what);
+    const pageTags = body.tags ?? [];
+    if (!Array.isArray(pageTags) || !pageTags.every((t) => typeof t === 'string')) throw new RegistryError('InvalidResponse', repo.host, `${repo.host}: ${what}: "tags" is not a list of strings`);
+    if (tags.length + pageTags.length > bodyLimits.tags) throw new RegistryError('ResponseTooLarge', repo.host, `${repo.host}: ${what} has more than ${bodyLimits.tags} tags; refusing it`);
+    for (const tag of pageTags) tags.push(tag);
+    return { link: res.headers.link };
   }
 
   /** Like listTags, but a repository that does not exist yet has no tags. */
@@ -122,7 +153,7 @@ export class RegistryClient {
   async headManifest(repo: Repository, reference: string, options: RequestOptions = {}): Promise<ManifestHead | undefined> {
     const res = await this.transport.request({
       host: repo.host, method: 'HEAD', path: `/v2/${repo.name}/manifests/${checkReference(repo, reference)}`, headers: { accept: manifestAccept },
-      scope: pull(repo), expect: [200, 404], what: `manifest ${repo.name}:${reference}`, ...opt(options),
+      scope: pull(repo), expect: [200, 404], what: `manifest ${repo.name}:${reference}`, ...this.#read(options),
     });
     await res.body.dump();
     if (res.status === 404) return undefined;
@@ -141,7 +172,7 @@ export class RegistryClient {
   async getManifest(repo: Repository, reference: string, options: RequestOptions = {}): Promise<Manifest> {
     const res = await this.transport.request({
       host: repo.host, method: 'GET', path: `/v2/${repo.name}/manifests/${checkReference(repo, reference)}`, headers: { accept: manifestAccept },
-      scope: pull(repo), expect: [200], what: `manifest ${repo.name}${digestPattern.test(reference) ? '@' : ':'}${reference}`, ...opt(options),
+      scope: pull(repo), expect: [200], what: `manifest ${repo.name}${digestPattern.test(reference) ? '@' : ':'}${reference}`, ...this.#read(options),
     });
     const bytes = await readCapped(res.body, res.headers, maxManifestBytes, repo.host, `manifest ${repo.name}${digestPattern.test(reference) ? '@' : ':'}${reference}`);
     const digest = sha256(bytes);
@@ -172,7 +203,7 @@ export class RegistryClient {
   async headBlob(repo: Repository, digest: string, options: RequestOptions = {}): Promise<number | undefined> {
     const res = await this.transport.request({
       host: repo.host, method: 'HEAD', path: `/v2/${repo.name}/blobs/${checkDigest(repo, digest)}`, scope: pull(repo),
-      expect: [200, 404], followRedirects: true, what: `blob ${repo.name}@${digest}`, ...opt(options),
+      expect: [200, 404], followRedirects: true, what: `blob ${repo.name}@${digest}`, ...this.#read(options),
     });
     await res.body.dump();
     return res.status === 200 ? Number(headerValue(res.headers, 'content-length') ?? 0) : undefined;
@@ -261,6 +292,8 @@ export class RegistryClient {
    */
   async referrers(repo: Repository, digest: string, options: RequestOptions & { artifactType?: string } = {}): Promise<Descriptor[]> {
     const filter = options.artifactType ? `?artifactType=${encodeURIComponent(options.artifactType)}` : '';
+    const read = this.#read(options);
+    options = { ...options, deadline: read.deadline };
     const res = await this.transport.request({
       host: repo.host, method: 'GET', path: `/v2/${repo.name}/referrers/${checkDigest(repo, digest)}${filter}`, headers: { accept: MediaType.ociIndex },
       scope: pull(repo), expect: [200, 404, 400, 405], what: `referrers of ${repo.name}@${digest}`, ...opt(options),
@@ -271,17 +304,20 @@ export class RegistryClient {
       const list = (body: RegistryResponse) => readCapped(body.body, body.headers, maxManifestBytes, repo.host, what)
         .then((bytes) => parseJson<{ manifests?: Descriptor[] }>(bytes, repo.host, what).manifests ?? []);
       descriptors = await list(res);
+      checkReferrers(repo, digest, descriptors);
       // Registries page long referrer lists like tag lists; a signature on page two still counts.
-      for (let path = nextPage(res.headers.link), pages = 0; path && pages < 1000; pages++) {
+      const first = `/v2/${repo.name}/referrers/${digest}`;
+      const pages = new Pages(this.transport.origin(repo.host), first, repo.host, what);
+      for (let path = pages.next(`${first}${filter}`, res.headers.link); path; ) {
         const page = await this.transport.request({
           host: repo.host, method: 'GET', path, headers: { accept: MediaType.ociIndex },
-          scope: pull(repo), expect: [200], what: `referrers of ${repo.name}@${digest}`, ...opt(options),
+          scope: pull(repo), expect: [200], what, ...opt(options),
         });
         const more = await list(page);
         checkReferrers(repo, digest, more);
         if (descriptors.length + more.length > maxReferrers) throw new RegistryError('ResponseTooLarge', repo.host, `${repo.host}: ${what}: more than ${maxReferrers}; refusing them`);
         descriptors.push(...more);
-        path = nextPage(page.headers.link);
+        path = pages.next(path, page.headers.link);
       }
     } else {
       await res.body.dump();
@@ -354,8 +390,53 @@ function checkReferrers(repo: Repository, subject: string, descriptors: unknown)
   }
 }
 
-function opt(options: RequestOptions): { signal?: AbortSignal } {
-  return options.signal ? { signal: options.signal } : {};
+function opt(options: RequestOptions): { signal?: AbortSignal; deadline?: number } {
+  return { ...(options.signal && { signal: options.signal }), ...(options.deadline !== undefined && { deadline: options.deadline }) };
+}
+
+/**
+ * Where `Link: rel="next"` may lead: pages of the same list (same origin, same path; only the
+ * query changes), each once. A registry that links elsewhere or back to a page it already
+ * served would otherwise send the client round in circles, or take it, and its credentials'
+ * requests, somewhere else.
+ */
+class Pages {
+  readonly #seen = new Set<string>();
+  readonly #origin: string;
+  readonly #path: string;
+  readonly #host: string;
+  readonly #what: string;
+
+  constructor(origin: string, path: string, host: string, what: string) {
+    this.#origin = origin;
+    this.#path = path;
+    this.#host = host;
+    this.#what = what;
+  }
+
+  /** The next page's path and query after `current`, or undefined at the end. */
+  next(current: string, link: string | string[] | undefined): string | undefined {
+    this.#seen.add(this.#normal(current));
+    const target = nextPage(link);
+    if (target === undefined) return undefined;
+    const url = URL.canParse(target, this.#origin) ? new URL(target, this.#origin) : undefined;
+    if (!url || url.origin !== this.#origin || url.pathname !== this.#path) {
+      throw new RegistryError('InvalidResponse', this.#host, `${this.#host}: ${this.#what}: the next page is linked to ${target.slice(0, 120)}, not another page of the same list; refusing to follow it`);
+    }
+    const next = `${url.pathname}${url.search}`;
+    if (this.#seen.has(this.#normal(next))) {
+      throw new RegistryError('PaginationLoop', this.#host, `${this.#host}: ${this.#what}: page ${this.#seen.size + 1} links back to a page already read (${next.slice(0, 120)}); the list does not end, refusing it`);
+    }
+    if (this.#seen.size >= 100_000) throw new RegistryError('PaginationLoop', this.#host, `${this.#host}: ${this.#what} has more than 100000 pages; refusing it`);
+    return next;
+  }
+
+  /** One spelling per page: the query's parameters in order. */
+  #normal(pathAndQuery: string): string {
+    const url = new URL(pathAndQuery, this.#origin);
+    url.searchParams.sort();
+    return `${url.pathname}?${url.searchParams}`;
+  }
 }
 
 function contentType(res: RegistryResponse, bytes?: Buffer): string {

@@ -50,6 +50,12 @@ export interface CopyOptions {
   onBytes?: (bytes: number) => void;
   /** Memory for source manifests and small blobs read once and written to many destinations. */
   sourceCacheBytes?: number;
+  /**
+   * The longest one copy (an edge: the image, its blobs and its tags) may take, retries
+   * included, so one throttled or hostile repository cannot hold a run indefinitely; it then
+   * fails with DeadlineExceeded. Default: the client's copyTimeoutMs, else 30 minutes.
+   */
+  copyTimeoutMs?: number;
 }
 
 /** A source manifest read and checked, with its children when it is an index. */
@@ -67,6 +73,7 @@ export class ImageCopier {
   /** Blob transfers under way, so concurrent copies of images sharing a layer move it once. */
   readonly #inFlight = new Map<string, Promise<'copied' | 'mounted' | 'skipped'>>();
   readonly #sources: SourceCache;
+  readonly #copyTimeoutMs: number;
 
   constructor(client: RegistryClient, options: CopyOptions = {}) {
     this.#client = client;
@@ -75,9 +82,25 @@ export class ImageCopier {
     this.#blobAttempts = options.blobAttempts ?? 3;
     this.#onBytes = options.onBytes;
     this.#sources = new SourceCache(options.sourceCacheBytes === undefined ? {} : { maxBytes: options.sourceCacheBytes });
+    this.#copyTimeoutMs = options.copyTimeoutMs ?? client.copyTimeoutMs ?? 30 * 60_000;
+    if (!(this.#copyTimeoutMs > 0)) throw new RangeError(`copyTimeoutMs must be positive, got ${options.copyTimeoutMs}`);
   }
 
+  /** Copies one image, within the copy deadline. */
   async copy(request: CopyRequest): Promise<CopyResult> {
+    const deadline = AbortSignal.timeout(this.#copyTimeoutMs);
+    const signal = request.signal ? AbortSignal.any([request.signal, deadline]) : deadline;
+    try {
+      return await this.#copy({ ...request, signal });
+    } catch (error) {
+      if (!deadline.aborted || request.signal?.aborted) throw error;
+      const minutes = this.#copyTimeoutMs / 60_000;
+      throw new RegistryError('DeadlineExceeded', request.dst.host,
+        `copy of ${request.digest.slice(0, 19)} to ${request.dst.host}/${request.dst.name} was not done within ${minutes >= 1 ? `${+minutes.toFixed(1)}m` : `${Math.round(this.#copyTimeoutMs / 1000)}s`}, the copy deadline; what was copied stays, and a rerun goes on from there`, { cause: error });
+    }
+  }
+
+  async #copy(request: CopyRequest): Promise<CopyResult> {
     const { src, dst, digest, signal } = request;
     const result: CopyResult = {
       digest, alreadyPresent: false, manifestsWritten: 0, blobsCopied: 0, blobsMounted: 0, blobsSkipped: 0, bytesCopied: 0, tagsWritten: [], tagConflicts: [],

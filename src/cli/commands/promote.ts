@@ -27,6 +27,8 @@ const flags = {
   'registry-config': { type: 'string' },
   'insecure-registry': { type: 'string', multiple: true },
   timeout: { type: 'string', default: '1h' },
+  'retry-budget': { type: 'string', default: '10m' },
+  'edge-timeout': { type: 'string', default: '30m' },
   quiet: { type: 'boolean', short: 'q', default: false },
   ...trustFlags,
 } as const;
@@ -43,6 +45,9 @@ Flags:
                                (default $DOCKER_CONFIG/config.json or ~/.docker/config.json)
       --insecure-registry HOST talk plain http to HOST (loopback registries always are)
       --timeout DURATION       give up after this long, e.g. 30m (default 1h)
+      --retry-budget DURATION  how long one request may retry 429s, 5xx and resets, and a
+                               registry may fail before it is given up on (default 10m)
+      --edge-timeout DURATION  how long one edge's copy may take (default 30m)
   -q, --quiet                  no progress lines, only the result
 
 ${trustFlagHelp.trimStart()}
@@ -97,6 +102,14 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
   // Node's timers hold at most 2^31-1 ms (24.8 days); a longer one would fire at once.
   if (timeoutMs > maxTimerMs) throw new UsageError(`--timeout must be at most 576h, got "${values.timeout}"`);
 
+  const durationFlag = (name: 'retry-budget' | 'edge-timeout', allowZero: boolean): number => {
+    const ms = parseDuration(values[name]);
+    if (ms === undefined || ms < 0 || (!allowZero && ms === 0) || ms > maxTimerMs) throw new UsageError(`--${name} must be a duration such as 10m, at most 576h, got "${values[name]}"`);
+    return ms;
+  };
+  const retryBudgetMs = durationFlag('retry-budget', true);
+  const edgeTimeoutMs = durationFlag('edge-timeout', false);
+
   const loaded = await loadManifests(target).catch((error: unknown) => {
     throw error instanceof ManifestPathError ? new UsageError(error.message) : error;
   });
@@ -113,8 +126,11 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
 
   const trust = await trustFromFlags(values, loaded.specs.map((s) => s.resourceSpec));
   const dryRun = planOnly || !values.confirm;
-  const client = new RegistryClient({ credentials: credentials(values['registry-config']), insecureHosts: values['insecure-registry'] ?? [] });
   const progress = createProgress(io.err, { quiet: values.quiet });
+  const client = new RegistryClient({
+    credentials: credentials(values['registry-config']), insecureHosts: values['insecure-registry'] ?? [],
+    retry: { budgetMs: retryBudgetMs }, copyTimeoutMs: edgeTimeoutMs, onWait: (e) => progress.onWait(e),
+  });
   const controller = new AbortController();
   const interrupt = () => controller.abort(new Error('interrupted'));
   process.once('SIGINT', interrupt);

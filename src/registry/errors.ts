@@ -86,6 +86,10 @@ export function fromNetworkError(error: unknown, host: string, what: string): Re
   if (err?.name === 'TimeoutError') {
     return new RegistryError('Timeout', host, `${what}: timed out`, { cause: error });
   }
+  if (err?.name === 'HTTPParserError') {
+    // A response that is not HTTP: most often bytes a previous response left on the connection.
+    return new RegistryError('ConnectionFailed', host, `${what}: the answer was not valid HTTP (${err.message ?? ''}); retrying on a new connection`, { cause: error });
+  }
   const code = err?.code ?? err?.cause?.code;
   // Only known network failures are worth retrying; anything else is a fault retries cannot mend.
   const reason: RegistryErrorReason = (code ? networkCodes[code] : undefined) ?? 'RequestFailed';

@@ -141,6 +141,11 @@ export class Transport {
   readonly #onWait: ((event: WaitEvent) => void) | undefined;
   /** Limiters this transport listens to for pauses, and how to stop listening. */
   readonly #watched = new Map<HostLimiter, () => void>();
+  /**
+   * Origins that sent bytes after a HEAD response (a body a HEAD must not have): their HEADs
+   * close the connection afterwards, as undici does by default, instead of reusing it.
+   */
+  readonly #headBodies = new Set<string>();
   /** The slot each open response holds, released as soon as the transport knows the outcome. */
   readonly #permits = new WeakMap<object, Permit>();
 
@@ -337,9 +342,16 @@ export class Transport {
         method: req.method,
         headers,
         body: req.body ?? null,
+        // undici closes the connection after every HEAD unless told otherwise, in case the
+        // server sends a body with it: a new TCP (and TLS) connection per HEAD, the bulk of a
+        // plan's requests. Registries send none; an origin caught doing it goes back to that.
+        ...(req.method === 'HEAD' && !this.#headBodies.has(url.origin) && { reset: false }),
         ...(req.signal && { signal: req.signal }),
       });
     } catch (error) {
+      // Bytes that are no response (what a HEAD body left on the connection) fail the request
+      // that read them; it is retried on a new connection, and this origin's HEADs stop reusing.
+      if ((error as Error)?.name === 'HTTPParserError') this.#headBodies.add(url.origin);
       // A connection that failed or timed out is the host's trouble; our own abort, or a body
       // stream of ours that failed (a corrupt source blob), is not.
       const failure = req.signal?.aborted ? undefined : fromNetworkError(error, host, req.what);

@@ -231,3 +231,54 @@ describe('authentication', () => {
     }
   });
 });
+
+describe('connections', () => {
+  let registry: TestRegistry;
+  let image: BuiltImage;
+  before(async () => {
+    registry = await startRegistry();
+    image = buildImage();
+    await pushImage(registry, 'conn/app', image, ['v1']);
+  });
+  after(() => registry.stop());
+
+  test('HEADs reuse keep-alive connections: 300 reads open a handful of connections', async () => {
+    const proxy = await startFaultProxy(registry.url);
+    const client = new RegistryClient();
+    try {
+      const r = repo({ ...registry, host: proxy.host }, 'conn/app');
+      for (let round = 0; round < 30; round++) {
+        const heads = await Promise.all(Array.from({ length: 8 }, () => client.headManifest(r, 'v1')));
+        assert.ok(heads.every((h) => h?.digest === image.digest));
+        assert.equal((await client.headBlob(r, image.blobs[0]!.digest)), image.blobs[0]!.size);
+        assert.equal((await client.getManifest(r, image.digest)).digest, image.digest);
+      }
+      assert.equal(proxy.requests.length, 300);
+      // undici's default closes the connection after every HEAD: 270 connections here.
+      assert.ok(proxy.connections <= 16, `${proxy.connections} connections for ${proxy.requests.length} requests`);
+    } finally {
+      await client.close();
+      await proxy.close();
+    }
+  });
+
+  test('a server that sends a body after a HEAD answer: every read is still right, and that origin stops reusing HEAD connections', async () => {
+    const proxy = await startFaultProxy(registry.url);
+    // The stray bytes arrive after the client has sent its next request on the connection.
+    proxy.addRule({ match: { method: 'HEAD' }, fault: { kind: 'headBody', body: '{"a body":"after a HEAD"}', delayMs: 30 } });
+    proxy.addRule({ match: { method: 'GET' }, fault: { kind: 'delay', ms: 100 } });
+    const client = new RegistryClient({ retry: { minDelayMs: 10, maxDelayMs: 50 }, connectionsPerOrigin: 1 });
+    try {
+      const r = repo({ ...registry, host: proxy.host }, 'conn/app');
+      for (let round = 0; round < 10; round++) {
+        assert.equal((await client.headManifest(r, 'v1'))?.digest, image.digest);
+        assert.equal((await client.getManifest(r, 'v1')).digest, image.digest);
+      }
+      // Reusing the HEAD's connection would break the GET after every HEAD (ten retries).
+      assert.equal(client.stats.retries, 1, 'the stray bytes broke one GET, which was retried; then HEADs no longer reused connections');
+    } finally {
+      await client.close();
+      await proxy.close();
+    }
+  });
+});

@@ -27,8 +27,11 @@ export type Fault =
   | { kind: 'body'; status: number; bytes: number; prefix?: string; fill?: string; headers?: Record<string, string>; chunked?: boolean }
   /** Forwards the request and lets `edit` change the response headers (a Location, a challenge). */
   | { kind: 'headers'; edit: (headers: OutgoingHttpHeaders, request: { method: string; path: string }) => OutgoingHttpHeaders }
-  /** For a HEAD: forwards it, then writes these bytes after the response, as a body a HEAD must not have. */
-  | { kind: 'headBody'; body: string };
+  /**
+   * For a HEAD: forwards it, then writes these bytes after the response, as a body a HEAD must
+   * not have; `delayMs` later, so the client may already have sent its next request.
+   */
+  | { kind: 'headBody'; body: string; delayMs?: number };
 
 export interface FaultRule {
   /** Which requests; `path` is tested against the path with its query. Default: all. */
@@ -259,9 +262,14 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
         res.flushHeaders();
         stages.push(staller(fault.ms, fault.afterBytes ?? 0, signal));
       }
+      // The response lets go of its socket when it ends: keep hold of it for a headBody fault.
+      const socket = res.socket;
       pipeline([upstreamRes, ...stages, counter(entry), res], () => {
         // Bytes a HEAD response must not carry, on the connection the client may reuse.
-        if (fault?.kind === 'headBody' && entry.method === 'HEAD' && !res.socket?.destroyed) res.socket?.write(fault.body);
+        if (fault?.kind !== 'headBody' || entry.method !== 'HEAD' || !socket) return;
+        const write = () => { if (!socket.destroyed) socket.write(fault.body); };
+        if (fault.delayMs) setTimeout(write, fault.delayMs).unref();
+        else write();
       });
     });
     req.pipe(upstreamReq);

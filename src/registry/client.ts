@@ -3,6 +3,7 @@
 import { pipeline, type Readable } from 'node:stream';
 import { repositoryScope } from './auth.ts';
 import { sha256, VerifyingStream } from './digest.ts';
+import { RecentFacts } from './facts.ts';
 import { RegistryError } from './errors.ts';
 import { checkDescriptor, InvalidDescriptorError, isIndex, manifestAccept, maxManifestBytes, MediaType, type Descriptor } from './media-types.ts';
 import type { Repository } from '../api/reference.ts';
@@ -80,6 +81,8 @@ export class RegistryClient {
   readonly #readTimeoutMs: number;
   /** The default copy deadline for copiers on this client. */
   readonly copyTimeoutMs: number | undefined;
+  /** What this client's own reads and writes showed a repository holds, for a while. */
+  readonly #facts = new RecentFacts();
 
   constructor(options: RegistryClientOptions = {}) {
     this.transport = new Transport(options);
@@ -90,6 +93,19 @@ export class RegistryClient {
     this.#readTimeoutMs = options.readTimeoutMs ?? 15 * 60_000;
     if (!(this.#readTimeoutMs > 0)) throw new RangeError(`readTimeoutMs must be positive, got ${options.readTimeoutMs}`);
     this.copyTimeoutMs = options.copyTimeoutMs;
+  }
+
+  /**
+   * Whether `digest` (a manifest or a blob) is in `repo`, as this client's recent reads and
+   * writes showed: true, false, or undefined when it does not know. A repository whose tag list
+   * was empty or missing counts as holding nothing but what this client wrote there since.
+   */
+  known(repo: Repository, digest: string): boolean | undefined {
+    return this.#facts.known(`${repo.host}/${repo.name}`, digest);
+  }
+
+  #fact(repo: Repository, digest: string, present: boolean): void {
+    if (digestPattern.test(digest)) this.#facts.digest(`${repo.host}/${repo.name}`, digest, present);
   }
 
   /** Options for one read: the caller's signal and deadline, or a deadline `readTimeoutMs` from now. */
@@ -124,6 +140,7 @@ export class RegistryClient {
     for (let path: string | undefined = `${first}${options.pageSize ? `?n=${options.pageSize}` : ''}`; path; path = pages.next(path, (await this.#tagPage(repo, path, what, read, tags)).link)) {
       // pages.next refuses links elsewhere and links back
     }
+    if (tags.length === 0) this.#facts.empty(`${repo.host}/${repo.name}`);
     return tags;
   }
 
@@ -144,7 +161,10 @@ export class RegistryClient {
     try {
       return await this.listTags(repo, options);
     } catch (error) {
-      if (error instanceof RegistryError && (error.reason === 'RepositoryNotFound' || error.reason === 'NotFound')) return [];
+      if (error instanceof RegistryError && (error.reason === 'RepositoryNotFound' || error.reason === 'NotFound')) {
+        this.#facts.empty(`${repo.host}/${repo.name}`);
+        return [];
+      }
       throw error;
     }
   }
@@ -156,6 +176,7 @@ export class RegistryClient {
       scope: pull(repo), expect: [200, 404], what: `manifest ${repo.name}:${reference}`, ...this.#read(options),
     });
     await res.body.dump();
+    this.#fact(repo, reference, res.status !== 404);
     if (res.status === 404) return undefined;
     const digest = headerValue(res.headers, 'docker-content-digest');
     if (!digest || !digestPattern.test(digest)) {
@@ -196,6 +217,7 @@ export class RegistryClient {
     if (stored && stored !== digest) {
       throw new RegistryError('DigestMismatch', repo.host, `${repo.host}: stored manifest ${repo.name}:${reference} as ${stored}, expected ${digest}`);
     }
+    this.#fact(repo, digest, true);
     return { digest, subjectIndexed: headerValue(res.headers, 'oci-subject') !== undefined };
   }
 
@@ -206,6 +228,7 @@ export class RegistryClient {
       expect: [200, 404], followRedirects: true, what: `blob ${repo.name}@${digest}`, ...this.#read(options),
     });
     await res.body.dump();
+    this.#fact(repo, digest, res.status === 200);
     return res.status === 200 ? Number(headerValue(res.headers, 'content-length') ?? 0) : undefined;
   }
 
@@ -237,7 +260,10 @@ export class RegistryClient {
       what: `mount of ${digest} from ${from} into ${repo.name}`, ...opt(options),
     });
     await res.body.dump();
-    if (res.status === 201) return { mounted: true };
+    if (res.status === 201) {
+      this.#fact(repo, digest, true);
+      return { mounted: true };
+    }
     return { mounted: false, location: requireLocation(res, repo) };
   }
 
@@ -267,6 +293,7 @@ export class RegistryClient {
         scope: push(repo), expect: [201], what, retry: false, ...opt(options),
       });
       await res.body.dump();
+      this.#fact(repo, digest, true);
       return;
     }
     const res = await this.transport.request({
@@ -275,6 +302,7 @@ export class RegistryClient {
       body, scope: push(repo), expect: [201], what, retry: false, ...opt(options),
     });
     await res.body.dump();
+    this.#fact(repo, digest, true);
   }
 
   async #startUpload(repo: Repository, options: RequestOptions): Promise<string> {

@@ -113,8 +113,11 @@ export class ImageCopier {
       if (seen !== undefined && seen !== digest) result.tagConflicts.push({ tag, digest: seen });
       return seen === undefined;
     });
-    const present = await this.#client.headManifest(dst, digest, opts);
-    result.alreadyPresent = present !== undefined;
+    // A digest this client just saw or wrote, or saw missing (the plan listed the repository
+    // empty), needs no HEAD.
+    const known = this.#client.known(dst, digest);
+    const present = known === undefined ? await this.#client.headManifest(dst, digest, opts) !== undefined : known;
+    result.alreadyPresent = present;
     if (!present && tags.length > 0 && candidates.length === 0 && result.tagConflicts.length > 0) return result;
     let manifest: Manifest | undefined;
     if (!present) {
@@ -122,7 +125,7 @@ export class ImageCopier {
       await this.#copyContent(tree, src, dst, result, signal);
       manifest = tree.manifest;
     }
-    let stored = present !== undefined;
+    let stored = present;
     for (const tag of candidates) {
       // Read right before writing, however recently the caller listed the tags: a tag that
       // appeared on another digest in the meantime is reported, never moved.
@@ -135,15 +138,22 @@ export class ImageCopier {
       // Tagging an image that was already there rewrites its bytes; read them from the destination.
       manifest ??= await this.#client.getManifest(dst, digest, opts);
       await this.#client.putManifest(dst, tag, manifest, opts);
+      this.#written(dst, manifest);
       if (!stored) result.manifestsWritten += 1;
       stored = true;
       result.tagsWritten.push(tag);
     }
     if (!stored) {
       await this.#client.putManifest(dst, digest, manifest!, opts);
+      this.#written(dst, manifest!);
       result.manifestsWritten += 1;
     }
     return result;
+  }
+
+  /** A manifest just written is a source for the next copy from there (a mount inside one registry). */
+  #written(dst: Repository, manifest: Manifest): void {
+    this.#sources.set(`${dst.host}/${dst.name}@${manifest.digest}`, 4096, manifest);
   }
 
   /**
@@ -175,9 +185,11 @@ export class ImageCopier {
     const opts = signal ? { signal } : {};
     if (isIndex(node.parsed.mediaType)) {
       await forEachLimit(node.children, this.#manifestConcurrency, async (child) => {
-        if (await this.#client.headManifest(dst, child.digest, opts)) return;
+        const known = this.#client.known(dst, child.digest);
+        if (known ?? (await this.#client.headManifest(dst, child.digest, opts)) !== undefined) return;
         await this.#copyContent(child, src, dst, result, signal);
         await this.#client.putManifest(dst, child.digest, child.manifest, opts);
+        this.#written(dst, child.manifest);
         result.manifestsWritten += 1;
       });
     } else {
@@ -201,9 +213,14 @@ export class ImageCopier {
 
   async #copyBlob(src: Repository, dst: Repository, blob: Descriptor, result: CopyResult, signal?: AbortSignal): Promise<'copied' | 'mounted' | 'skipped'> {
     const opts = signal ? { signal } : {};
-    if ((await this.#client.headBlob(dst, blob.digest, opts)) !== undefined) return 'skipped';
+    const known = this.#client.known(dst, blob.digest);
+    if (known === true) return 'skipped';
+    const mountable = src.host === dst.host && src.name !== dst.name;
+    // A mount answers 201 for a blob that is already there, so it needs no HEAD first; nor does
+    // a blob the client knows is missing.
+    if (known === undefined && !mountable && (await this.#client.headBlob(dst, blob.digest, opts)) !== undefined) return 'skipped';
     let location: string | undefined;
-    if (src.host === dst.host && src.name !== dst.name) {
+    if (mountable) {
       const mount = await this.#client.mountBlob(dst, blob.digest, src.name, opts);
       if (mount.mounted) return 'mounted';
       location = mount.location;

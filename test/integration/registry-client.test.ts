@@ -43,7 +43,15 @@ describe('copy between anonymous registries', () => {
     assert.equal(second.alreadyPresent, true);
     assert.deepEqual(second.tagsWritten, []);
     assert.equal(writes(client) - before, 0, 'a second copy must not write');
-    assert.equal(client.stats.count() - reads, 3, 'one HEAD per tag and one for the digest');
+    assert.equal(client.stats.count() - reads, 2, 'one HEAD per tag, read again before it would be written; the digest this client just wrote needs none');
+    const fresh = new RegistryClient();
+    try {
+      const again = await new ImageCopier(fresh).copy({ src: repo(staging, 'team/app'), dst: repo(prod, 'team/app'), digest: image.digest, tags: ['v1', 'stable'] });
+      assert.equal(again.alreadyPresent, true);
+      assert.equal(fresh.stats.count(), 3, 'a client that knows nothing reads the digest and each tag');
+    } finally {
+      await fresh.close();
+    }
   });
 
   test('a multi-arch index (OCI and Docker list) arrives with all children and the same digest', async () => {
@@ -80,6 +88,36 @@ describe('copy between anonymous registries', () => {
     assert.deepEqual(result.tagConflicts, [{ tag: 'v1', digest: b.digest }]);
     assert.deepEqual(result.tagsWritten, ['v1-a']);
     assert.equal(await crane('digest', '--insecure', `${prod.host}/tags/app:v1`), b.digest);
+  });
+
+  test('a copy into a repository the client just listed empty skips the reads whose answer it knows', async () => {
+    const image = buildImage({ layers: [5000, 7000] });
+    await pushImage(staging, 'lean/app', image);
+    const lean = new RegistryClient();
+    try {
+      const dst = repo(prod, 'lean/app');
+      assert.deepEqual(await lean.listTagsOrEmpty(dst), []);
+      const before = lean.stats.count({ host: prod.host });
+      await new ImageCopier(lean).copy({ src: repo(staging, 'lean/app'), dst, digest: image.digest, tags: ['v1'] });
+      const byMethod = (method: string) => lean.stats.count({ host: prod.host, method });
+      // Per blob an upload session and its PUT; the tag read again right before it is written; the manifest.
+      assert.equal(lean.stats.count({ host: prod.host }) - before, 2 * image.blobs.length + 2);
+      assert.equal(byMethod('HEAD'), 1, 'only the tag re-read: no digest HEAD, no blob HEADs');
+      assert.equal(await crane('digest', '--insecure', `${prod.host}/lean/app:v1`), image.digest);
+      // Inside one registry, into another empty repository: mounts, no HEADs before them, and
+      // the manifest just written is not read back.
+      const other = repo(prod, 'lean/other');
+      await lean.listTagsOrEmpty(other);
+      const gets = byMethod('GET');
+      const heads = byMethod('HEAD');
+      const result = await new ImageCopier(lean).copy({ src: dst, dst: other, digest: image.digest, tags: ['v1'] });
+      assert.equal(result.blobsMounted, image.blobs.length);
+      assert.equal(byMethod('HEAD') - heads, 1);
+      assert.ok(byMethod('GET') - gets <= 2, 'the list, and at most the source manifest');
+      assert.equal(await crane('digest', '--insecure', `${prod.host}/lean/other:v1`), image.digest);
+    } finally {
+      await lean.close();
+    }
   });
 
   test('chunked uploads stream a large layer in PATCH pieces and keep the digest', async () => {

@@ -135,6 +135,7 @@ export class HostLimiter {
   #lastDecrease = -Infinity;
   #waitedMs = 0;
   #throttled = 0;
+  #lastHostPauseMs = 0;
   readonly #hostTrouble: Trouble = { pausedUntil: 0, escalatedAt: -Infinity, failingSince: undefined };
   readonly #repositories = new Map<string, RepositoryState>();
   readonly #parkedIn = new Set<RepositoryState>();
@@ -384,7 +385,8 @@ export class HostLimiter {
     // Whose trouble is it? A repository's own, unless another repository of the host failed
     // lately too (a quota, an outage): then the host's. What has no repository (the API
     // check) is the host's.
-    const since = now - attributionWindowMs;
+    // The window stretches over the host's last pause: requests held back by it cannot fail.
+    const since = now - attributionWindowMs - this.#lastHostPauseMs;
     const hostWide = repository === undefined || this.#failed.other(repository, since);
     this.#failed.note(repository, now);
     const trouble: Trouble = hostWide ? this.#hostTrouble : this.#repository(repository!);
@@ -452,6 +454,7 @@ export class HostLimiter {
     const until = this.#clock.now() + ms;
     if (until <= trouble.pausedUntil) return;
     trouble.pausedUntil = until;
+    if (trouble === this.#hostTrouble) this.#lastHostPauseMs = ms;
     const event: PauseEvent = { host: this.host, ...(repository !== undefined && { repository }), ms, reason, askedByRegistry };
     for (const listener of this.#listeners) listener(event);
   }

@@ -25,6 +25,8 @@ export type Fault =
    * proxy holding it in memory.
    */
   | { kind: 'body'; status: number; bytes: number; prefix?: string; fill?: string; headers?: Record<string, string>; chunked?: boolean }
+  /** Answers what `answer` makes of the request, without asking the registry. */
+  | { kind: 'respond'; answer: (request: { method: string; path: string }) => { status: number; headers?: Record<string, string>; body?: string } }
   /** Forwards the request and lets `edit` change the response headers (a Location, a challenge). */
   | { kind: 'headers'; edit: (headers: OutgoingHttpHeaders, request: { method: string; path: string }) => OutgoingHttpHeaders }
   /**
@@ -295,6 +297,10 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
       switch (fault?.kind) {
         case 'status':
           return reply(req, res, entry, fault.status, fault.headers, fault.body);
+        case 'respond': {
+          const answer = fault.answer({ method: entry.method, path: entry.path });
+          return reply(req, res, entry, answer.status, answer.headers, answer.body);
+        }
         case 'body': {
           req.resume();
           res.writeHead(fault.status, { 'content-type': 'application/json', ...(!fault.chunked && { 'content-length': String(fault.bytes) }), ...fault.headers });

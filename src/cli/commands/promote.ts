@@ -26,6 +26,7 @@ const flags = {
   output: { type: 'string', short: 'o', default: 'table' },
   'registry-config': { type: 'string' },
   'insecure-registry': { type: 'string', multiple: true },
+  'trusted-realm': { type: 'string', multiple: true },
   timeout: { type: 'string', default: '1h' },
   'retry-budget': { type: 'string', default: '10m' },
   'edge-timeout': { type: 'string', default: '30m' },
@@ -44,6 +45,9 @@ Flags:
       --registry-config FILE   dockerconfigjson with registry credentials
                                (default $DOCKER_CONFIG/config.json or ~/.docker/config.json)
       --insecure-registry HOST talk plain http to HOST (loopback registries always are)
+      --trusted-realm REGISTRY=HOST
+                               let REGISTRY's token server on HOST, outside its domain,
+                               receive its credentials (docs/operations.md)
       --timeout DURATION       give up after this long, e.g. 30m (default 1h)
       --retry-budget DURATION  how long one request may retry 429s, 5xx and resets, and a
                                registry may fail before it is given up on (default 10m)
@@ -108,6 +112,12 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
     return ms;
   };
   const retryBudgetMs = durationFlag('retry-budget', true);
+  const trustedRealms: Record<string, string[]> = {};
+  for (const pair of values['trusted-realm'] ?? []) {
+    const [registry, host, ...rest] = pair.split('=');
+    if (!registry || !host || rest.length > 0) throw new UsageError(`--trusted-realm must be REGISTRY=HOST, got "${pair}"`);
+    (trustedRealms[registry] ??= []).push(host);
+  }
   const edgeTimeoutMs = durationFlag('edge-timeout', false);
 
   const loaded = await loadManifests(target).catch((error: unknown) => {
@@ -128,7 +138,7 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
   const dryRun = planOnly || !values.confirm;
   const progress = createProgress(io.err, { quiet: values.quiet });
   const client = new RegistryClient({
-    credentials: credentials(values['registry-config']), insecureHosts: values['insecure-registry'] ?? [],
+    credentials: credentials(values['registry-config']), insecureHosts: values['insecure-registry'] ?? [], trustedRealms,
     retry: { budgetMs: retryBudgetMs }, copyTimeoutMs: edgeTimeoutMs, onWait: (e) => progress.onWait(e),
   });
   const controller = new AbortController();

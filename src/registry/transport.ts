@@ -123,6 +123,15 @@ export function repositoryOf(path: string): string | undefined {
   return /^\/v2\/(.+?)\/(?:manifests|blobs|tags|referrers)\//.exec(pathname)?.[1];
 }
 
+/** The system error code behind a network failure, if any (ENOTFOUND, ECONNRESET...). */
+function networkCode(error: RegistryError): string | undefined {
+  for (let e: unknown = error.cause; e; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
+  }
+  return undefined;
+}
+
 const duration = (ms: number): string => (ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s` : `${Math.round(ms / 1000)}s`);
 
 export function headerValue(headers: RegistryResponse['headers'], name: string): string | undefined {
@@ -231,6 +240,9 @@ export class Transport {
         failure = fromNetworkError(error, req.host, req.what);
       }
       if (!failure.transient || attempt >= attempts) throw failure;
+      // A name that does not resolve gets a few attempts, not the whole budget: a DNS hiccup
+      // passes in seconds, a misspelt registry never does.
+      if (attempt >= 3 && networkCode(failure) === 'ENOTFOUND') throw failure;
       const limiter = this.limiters.for(req.host);
       const paused = limiter.pausedFor(repository);
       // A transient failure the limiter does not pause for (a 408, say): this request backs off alone.
@@ -240,7 +252,7 @@ export class Transport {
       if (spent + wait > this.#retry.budgetMs || failing > this.#retry.budgetMs) {
         const longest = Math.max(spent, failing);
         throw new RegistryError(failure.reason, failure.host,
-          `${failure.message}; gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${longest > this.#retry.budgetMs ? `${req.host} has failed for ${duration(longest)}` : `the next wait (${duration(wait)}) would pass`} the retry budget of ${duration(this.#retry.budgetMs)}`,
+          `${failure.message}; gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${longest > this.#retry.budgetMs ? `${req.host} has failed for ${duration(longest)}, longer than` : `the next wait (${duration(wait)}) would pass`} the retry budget of ${duration(this.#retry.budgetMs)}`,
           { ...(failure.status !== undefined && { status: failure.status }), ...(failure.retryAfterSeconds !== undefined && { retryAfterSeconds: failure.retryAfterSeconds }), cause: failure });
       }
       if (req.deadline !== undefined && Date.now() + wait > req.deadline) throw this.#pastDeadline(req, failure);

@@ -227,4 +227,14 @@ describe('faults between the client and a registry', () => {
       await client.close();
     }
   });
+
+  test('a registry name that does not resolve fails after three attempts, not after the whole budget', async () => {
+    const client = new RegistryClient({ retry: budgeted(60_000), insecureHosts: ['no-such-registry.invalid:5000'] });
+    try {
+      await assert.rejects(client.listTags({ host: 'no-such-registry.invalid:5000', name: 'app' }), (e: unknown) => e instanceof RegistryError && e.reason === 'ConnectionFailed' && /ENOTFOUND/.test(e.message));
+      assert.equal(client.stats.retries, 2);
+    } finally {
+      await client.close();
+    }
+  });
 });

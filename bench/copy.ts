@@ -20,7 +20,7 @@ const execFileAsync = promisify(execFile);
 const MiB = 1024 * 1024;
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 // 'hoist-unlimited' is Hoist with its per-host rate limit raised out of the way: the defaults
-// (100 requests/s, burst 32) are meant for shared production registries and are what a
+// (200 requests/s, burst 100) are meant for shared production registries and are what a
 // default client is held to here, so the two rows together show what that limit costs.
 const tools = ['hoist', 'hoist-unlimited', 'skopeo', 'crane'] as const;
 type Tool = (typeof tools)[number];

@@ -2,11 +2,14 @@
 // log lines otherwise (CI logs, pipes), as kubectl and Helm behave.
 import { formatReference } from '../api/reference.ts';
 import type { PipelineEvent } from '../pipeline/index.ts';
+import type { WaitEvent } from '../registry/index.ts';
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
 
 export interface Progress {
   onEvent(event: PipelineEvent): void;
+  /** A registry (or one repository of it) is paused: say so, so a long wait is not mistaken for a hang. */
+  onWait(event: WaitEvent): void;
   /** Clears the live line before the summary is printed. */
   finish(): void;
 }
@@ -19,6 +22,8 @@ export function createProgress(stream: NodeJS.WritableStream, options: { quiet?:
   let bytes = 0;
   let drawnAt = 0;
   let drawn = false;
+  let waiting: { text: string; until: number } | undefined;
+  const loggedWaitAt = new Map<string, number>();
   const started = performance.now();
 
   const draw = (force = false) => {
@@ -27,7 +32,9 @@ export function createProgress(stream: NodeJS.WritableStream, options: { quiet?:
     drawnAt = now;
     const seconds = ((now - started) / 1000).toFixed(0);
     const edges = total > 0 ? `  ${done}/${total} edges` : '';
-    stream.write(`\r\x1b[K${phase}${edges}  ${mb(bytes)}  ${seconds}s`);
+    if (waiting && now >= waiting.until) waiting = undefined;
+    const wait = waiting ? `  ${waiting.text}` : '';
+    stream.write(`\r\x1b[K${phase}${edges}  ${mb(bytes)}  ${seconds}s${wait}`);
     drawn = true;
   };
   const log = (line: string) => {
@@ -38,6 +45,22 @@ export function createProgress(stream: NodeJS.WritableStream, options: { quiet?:
   };
 
   return {
+    onWait(event) {
+      if (options.quiet) return;
+      const where = `${event.host}${event.repository ? `/${event.repository}` : ''}`;
+      const why = event.reason === 'RateLimited' ? 'rate limited' : event.reason === 'ServerError' ? 'server errors' : 'connection failures';
+      const text = `waiting ${event.seconds}s: ${where} ${why}${event.askedByRegistry ? ' (Retry-After)' : ''}`;
+      if (tty) {
+        waiting = { text, until: performance.now() + event.ms };
+        draw(true);
+        return;
+      }
+      // Plain logs: long pauses, and otherwise one line per host every half minute.
+      const now = performance.now();
+      if (event.seconds < 5 && now - (loggedWaitAt.get(event.host) ?? -Infinity) < 30_000) return;
+      loggedWaitAt.set(event.host, now);
+      log(text);
+    },
     onEvent(event) {
       switch (event.type) {
         case 'phaseStarted':

@@ -1,6 +1,8 @@
 // Registry authentication: learns each host's challenge from its first 401, then sends Basic
 // credentials or a bearer token scoped to the repository and actions of each request. Tokens
-// are cached per host and scope until shortly before they expire.
+// are cached per host and scope until shortly before they expire. A challenge's realm is
+// registry-supplied text: credentials go there only when the realm policy below allows it.
+import { isIP } from 'node:net';
 import { anonymous, type Credential, type CredentialStore } from './credentials.ts';
 import { RegistryError } from './errors.ts';
 
@@ -45,6 +47,61 @@ export type TokenFetcher = (request: {
 
 interface CachedToken { value: string; expiresAt: number }
 
+/** How the transport reaches hosts, for the realm policy. */
+export interface RealmContext {
+  /** Whether the registry itself is spoken to over https. */
+  registrySecure: boolean;
+  /** Hosts the user allowed plain http for (loopback hosts always are); compared by hostname. */
+  plainHttpHosts: readonly string[];
+  /** Realm hosts the user trusts with this registry's credentials beyond its own domain. */
+  trustedRealmHosts: readonly string[];
+}
+
+const hostnameOf = (host: string): string => {
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+  return name.toLowerCase().replace(/\.$/, '');
+};
+
+/**
+ * The domain a registry's credentials may travel within: the registry's hostname without its
+ * first label when at least two labels remain (`registry-1.docker.io` -> `docker.io`, so
+ * `auth.docker.io` qualifies), else the hostname itself (`ghcr.io`); an IP address only itself.
+ */
+export function credentialDomain(registryHost: string): string {
+  const name = hostnameOf(registryHost);
+  if (isIP(name) || !name.includes('.')) return name;
+  const labels = name.split('.');
+  return labels.length >= 3 ? labels.slice(1).join('.') : name;
+}
+
+/**
+ * Whether a token realm may be used, and with credentials. The rules, documented in
+ * docs/operations.md ("Where credentials go"):
+ * - the realm is https, or plain http only when the registry itself is plain http and the realm
+ *   host is loopback or an allowed insecure host: an https registry never hands a token
+ *   exchange (and its credentials) to plain http;
+ * - credentials (a password, an identity token) go only to a realm host inside the registry's
+ *   credential domain, or one the user listed as trusted for that registry. Without
+ *   credentials any https realm may issue an anonymous token.
+ * Returns why the realm is refused, or undefined.
+ */
+export function refuseRealm(realm: URL, registryHost: string, withCredentials: boolean, context: RealmContext): string | undefined {
+  if (realm.protocol !== 'https:' && realm.protocol !== 'http:') return `its scheme ${realm.protocol} is neither https nor http`;
+  if (realm.username || realm.password) return 'it carries user information';
+  const realmName = hostnameOf(realm.host);
+  if (realm.protocol === 'http:') {
+    if (context.registrySecure) return 'it is plain http while the registry is https';
+    const loopback = realmName === 'localhost' || /^127\./.test(realmName) || realmName === '::1';
+    if (!loopback && !context.plainHttpHosts.some((h) => hostnameOf(h) === realmName)) return 'it is plain http on a host not allowed as insecure';
+  }
+  if (!withCredentials) return undefined;
+  const domain = credentialDomain(registryHost);
+  const inDomain = realmName === domain || (!isIP(domain) && realmName.endsWith(`.${domain}`));
+  const trusted = context.trustedRealmHosts.some((h) => hostnameOf(h) === realmName);
+  if (!inDomain && !trusted) return `its host ${realm.host} is outside the registry's domain ${domain}`;
+  return undefined;
+}
+
 const basicHeader = (username: string, password: string): string =>
   `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
 
@@ -55,9 +112,12 @@ export class Authenticator {
   readonly #tokens = new Map<string, CachedToken>();
   readonly #pending = new Map<string, Promise<CachedToken>>();
 
-  constructor(credentials: CredentialStore, fetchToken: TokenFetcher) {
+  readonly #realmContext: (host: string) => RealmContext;
+
+  constructor(credentials: CredentialStore, fetchToken: TokenFetcher, realmContext: (host: string) => RealmContext) {
     this.#credentials = credentials;
     this.#fetchToken = fetchToken;
+    this.#realmContext = realmContext;
   }
 
   credential(host: string): Credential {
@@ -111,9 +171,15 @@ export class Authenticator {
 
   async #requestToken(host: string, challenge: Challenge, scope: Scope, signal?: AbortSignal): Promise<CachedToken> {
     if (!challenge.realm) throw new RegistryError('InvalidResponse', host, `${host} asked for a bearer token but named no realm`);
+    if (!URL.canParse(challenge.realm)) throw new RegistryError('InvalidResponse', host, `${host} named a token realm that is not a URL`);
     const url = new URL(challenge.realm);
     const scopes = scope.length > 0 ? scope : challenge.scope ? [challenge.scope] : [];
     const credential = this.credential(host);
+    const refused = refuseRealm(url, host, credential.kind !== 'anonymous', this.#realmContext(host));
+    if (refused) {
+      throw new RegistryError('UntrustedRealm', host,
+        `${host} asked for a token from ${url.origin}${url.pathname}, refused: ${refused}. ${credential.kind === 'anonymous' ? 'Nothing was sent' : 'Its credentials were not sent'}; if that token server is genuine, list it as a trusted realm for ${host} (docs/operations.md, "Where credentials go")`);
+    }
     let response;
     if (credential.kind === 'identityToken') {
       // OAuth2 refresh-token grant, as docker and crane do for identity tokens.

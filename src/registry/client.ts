@@ -3,11 +3,13 @@
 import { pipeline, type Readable } from 'node:stream';
 import { repositoryScope } from './auth.ts';
 import { sha256, VerifyingStream } from './digest.ts';
+import { RecentFacts } from './facts.ts';
 import { RegistryError } from './errors.ts';
-import { isIndex, manifestAccept, MediaType, type Descriptor } from './media-types.ts';
+import { checkDescriptor, InvalidDescriptorError, isIndex, manifestAccept, maxManifestBytes, MediaType, type Descriptor } from './media-types.ts';
 import type { Repository } from '../api/reference.ts';
-import { digestPattern } from '../api/reference.ts';
-import { headerValue, Transport, type RegistryResponse, type TransportOptions } from './transport.ts';
+import { digestPattern, tagPattern } from '../api/reference.ts';
+import { imageNameRegExp } from '../api/patterns.ts';
+import { bodyLimits, headerValue, parseJson, readCapped, Transport, type RegistryResponse, type TransportOptions } from './transport.ts';
 
 export interface ManifestHead {
   digest: string;
@@ -22,6 +24,38 @@ export interface Manifest extends ManifestHead {
 
 export interface RequestOptions {
   signal?: AbortSignal;
+  /**
+   * Epoch milliseconds by which the operation must be done: no attempt starts, and no wait
+   * begins that would end, after it (DeadlineExceeded). Reads default to `readTimeoutMs` from now.
+   */
+  deadline?: number;
+}
+
+/**
+ * Every path segment of a URL is checked before the URL is built, whoever supplied it: a
+ * repository name, a tag or a digest. Text from a registry (an index's children, a referrer)
+ * is checked where it is read too; this is the last line, so `../other/manifests/latest` can
+ * never turn a read or a write into one of another repository.
+ */
+function checkName(repo: Repository, name = repo.name): string {
+  if (!imageNameRegExp.test(name)) throw new RegistryError('InvalidReference', repo.host, `${repo.host}: "${name.slice(0, 80)}" is not a repository name; refusing to use it in a URL`);
+  return name;
+}
+
+function checkReference(repo: Repository, reference: string): string {
+  checkName(repo);
+  if (!digestPattern.test(reference) && !tagPattern.test(reference)) {
+    throw new RegistryError('InvalidReference', repo.host, `${repo.host}: "${reference.slice(0, 80)}" is neither a tag nor a sha256 digest; refusing to use it in a URL for ${repo.name}`);
+  }
+  return reference;
+}
+
+function checkDigest(repo: Repository, digest: string): string {
+  checkName(repo);
+  if (!digestPattern.test(digest)) {
+    throw new RegistryError('InvalidReference', repo.host, `${repo.host}: "${digest.slice(0, 80)}" is not a sha256 digest; refusing to use it in a URL for ${repo.name}`);
+  }
+  return digest;
 }
 
 const pull = (repo: Repository) => [repositoryScope(repo.name, 'pull')];
@@ -31,11 +65,24 @@ const fallbackTag = (digest: string) => digest.replace(':', '-');
 export interface RegistryClientOptions extends TransportOptions {
   /** Upload blobs larger than this in PATCH chunks of this size; unset: one streamed PUT. */
   uploadChunkBytes?: number;
+  /**
+   * The longest one read (a tag list with all its pages, a manifest, referrers) may take, retries
+   * included, unless the caller gives a deadline: one registry that cannot be read holds up no
+   * one for longer. Default 15 minutes.
+   */
+  readTimeoutMs?: number;
+  /** The copy deadline of ImageCopiers built on this client that set none (see CopyOptions.copyTimeoutMs). */
+  copyTimeoutMs?: number;
 }
 
 export class RegistryClient {
   readonly transport: Transport;
   readonly #chunkBytes: number | undefined;
+  readonly #readTimeoutMs: number;
+  /** The default copy deadline for copiers on this client. */
+  readonly copyTimeoutMs: number | undefined;
+  /** What this client's own reads and writes showed a repository holds, for a while. */
+  readonly #facts = new RecentFacts();
 
   constructor(options: RegistryClientOptions = {}) {
     this.transport = new Transport(options);
@@ -43,6 +90,27 @@ export class RegistryClient {
       throw new RangeError(`uploadChunkBytes must be at least 1024, got ${options.uploadChunkBytes}`);
     }
     this.#chunkBytes = options.uploadChunkBytes;
+    this.#readTimeoutMs = options.readTimeoutMs ?? 15 * 60_000;
+    if (!(this.#readTimeoutMs > 0)) throw new RangeError(`readTimeoutMs must be positive, got ${options.readTimeoutMs}`);
+    this.copyTimeoutMs = options.copyTimeoutMs;
+  }
+
+  /**
+   * Whether `digest` (a manifest or a blob) is in `repo`, as this client's recent reads and
+   * writes showed: true, false, or undefined when it does not know. A repository whose tag list
+   * was empty or missing counts as holding nothing but what this client wrote there since.
+   */
+  known(repo: Repository, digest: string): boolean | undefined {
+    return this.#facts.known(`${repo.host}/${repo.name}`, digest);
+  }
+
+  #fact(repo: Repository, digest: string, present: boolean): void {
+    if (digestPattern.test(digest)) this.#facts.digest(`${repo.host}/${repo.name}`, digest, present);
+  }
+
+  /** Options for one read: the caller's signal and deadline, or a deadline `readTimeoutMs` from now. */
+  #read(options: RequestOptions): { signal?: AbortSignal; deadline: number } {
+    return { ...(options.signal && { signal: options.signal }), deadline: options.deadline ?? Date.now() + this.#readTimeoutMs };
   }
 
   get stats() {
@@ -59,21 +127,33 @@ export class RegistryClient {
     await res.body.dump();
   }
 
-  /** All tags of a repository, following `Link` pagination. */
+  /**
+   * All tags of a repository, following `Link` pagination: only to pages of the same list on
+   * the same registry, each at most once (a list that links back to a page it served is refused).
+   */
   async listTags(repo: Repository, options: RequestOptions & { pageSize?: number } = {}): Promise<string[]> {
     const tags: string[] = [];
-    let path: string | undefined = `/v2/${repo.name}/tags/list${options.pageSize ? `?n=${options.pageSize}` : ''}`;
-    for (let page = 0; path; page++) {
-      if (page > 100_000) throw new RegistryError('InvalidResponse', repo.host, `${repo.host}: tag list of ${repo.name} does not end`);
-      const res: RegistryResponse = await this.transport.request({
-        host: repo.host, method: 'GET', path, scope: pull(repo), expect: [200],
-        what: `tag list of ${repo.name}`, notFound: 'RepositoryNotFound', ...opt(options),
-      });
-      const body = (await res.body.json()) as { tags?: string[] | null };
-      tags.push(...(body.tags ?? []));
-      path = nextPage(res.headers.link);
+    const read = this.#read(options);
+    const first = `/v2/${checkName(repo)}/tags/list`;
+    const what = `tag list of ${repo.name}`;
+    const pages = new Pages(this.transport.origin(repo.host), first, repo.host, what);
+    for (let path: string | undefined = `${first}${options.pageSize ? `?n=${options.pageSize}` : ''}`; path; path = pages.next(path, (await this.#tagPage(repo, path, what, read, tags)).link)) {
+      // pages.next refuses links elsewhere and links back
     }
+    if (tags.length === 0) this.#facts.empty(`${repo.host}/${repo.name}`);
     return tags;
+  }
+
+  async #tagPage(repo: Repository, path: string, what: string, read: { signal?: AbortSignal; deadline: number }, tags: string[]): Promise<{ link: RegistryResponse['headers'][string] }> {
+    const res: RegistryResponse = await this.transport.request({
+      host: repo.host, method: 'GET', path, scope: pull(repo), expect: [200], what, notFound: 'RepositoryNotFound', ...read,
+    });
+    const body = parseJson<{ tags?: unknown }>(await readCapped(res.body, res.headers, bodyLimits.tagPageBytes, repo.host, `a page of the ${what}`), repo.host, what);
+    const pageTags = body.tags ?? [];
+    if (!Array.isArray(pageTags) || !pageTags.every((t) => typeof t === 'string')) throw new RegistryError('InvalidResponse', repo.host, `${repo.host}: ${what}: "tags" is not a list of strings`);
+    if (tags.length + pageTags.length > bodyLimits.tags) throw new RegistryError('ResponseTooLarge', repo.host, `${repo.host}: ${what} has more than ${bodyLimits.tags} tags; refusing it`);
+    for (const tag of pageTags) tags.push(tag);
+    return { link: res.headers.link };
   }
 
   /** Like listTags, but a repository that does not exist yet has no tags. */
@@ -81,7 +161,10 @@ export class RegistryClient {
     try {
       return await this.listTags(repo, options);
     } catch (error) {
-      if (error instanceof RegistryError && (error.reason === 'RepositoryNotFound' || error.reason === 'NotFound')) return [];
+      if (error instanceof RegistryError && (error.reason === 'RepositoryNotFound' || error.reason === 'NotFound')) {
+        this.#facts.empty(`${repo.host}/${repo.name}`);
+        return [];
+      }
       throw error;
     }
   }
@@ -89,10 +172,11 @@ export class RegistryClient {
   /** A manifest's digest, type and size, or undefined when it is not there. */
   async headManifest(repo: Repository, reference: string, options: RequestOptions = {}): Promise<ManifestHead | undefined> {
     const res = await this.transport.request({
-      host: repo.host, method: 'HEAD', path: `/v2/${repo.name}/manifests/${reference}`, headers: { accept: manifestAccept },
-      scope: pull(repo), expect: [200, 404], what: `manifest ${repo.name}:${reference}`, ...opt(options),
+      host: repo.host, method: 'HEAD', path: `/v2/${repo.name}/manifests/${checkReference(repo, reference)}`, headers: { accept: manifestAccept },
+      scope: pull(repo), expect: [200, 404], what: `manifest ${repo.name}:${reference}`, ...this.#read(options),
     });
     await res.body.dump();
+    this.#fact(repo, reference, res.status !== 404);
     if (res.status === 404) return undefined;
     const digest = headerValue(res.headers, 'docker-content-digest');
     if (!digest || !digestPattern.test(digest)) {
@@ -108,10 +192,10 @@ export class RegistryClient {
 
   async getManifest(repo: Repository, reference: string, options: RequestOptions = {}): Promise<Manifest> {
     const res = await this.transport.request({
-      host: repo.host, method: 'GET', path: `/v2/${repo.name}/manifests/${reference}`, headers: { accept: manifestAccept },
-      scope: pull(repo), expect: [200], what: `manifest ${repo.name}${digestPattern.test(reference) ? '@' : ':'}${reference}`, ...opt(options),
+      host: repo.host, method: 'GET', path: `/v2/${repo.name}/manifests/${checkReference(repo, reference)}`, headers: { accept: manifestAccept },
+      scope: pull(repo), expect: [200], what: `manifest ${repo.name}${digestPattern.test(reference) ? '@' : ':'}${reference}`, ...this.#read(options),
     });
-    const bytes = await readCapped(res, maxManifestBytes, `${repo.host}: manifest ${repo.name}:${reference}`);
+    const bytes = await readCapped(res.body, res.headers, maxManifestBytes, repo.host, `manifest ${repo.name}${digestPattern.test(reference) ? '@' : ':'}${reference}`);
     const digest = sha256(bytes);
     if (digestPattern.test(reference) && digest !== reference) {
       throw new RegistryError('DigestMismatch', repo.host, `${repo.host}: manifest ${repo.name}@${reference} hashes to ${digest}; refusing it`);
@@ -124,7 +208,7 @@ export class RegistryClient {
     const digest = sha256(manifest.bytes);
     if (digestPattern.test(reference) && reference !== digest) throw new Error(`manifest bytes hash to ${digest}, not ${reference}`);
     const res = await this.transport.request({
-      host: repo.host, method: 'PUT', path: `/v2/${repo.name}/manifests/${reference}`,
+      host: repo.host, method: 'PUT', path: `/v2/${repo.name}/manifests/${checkReference(repo, reference)}`,
       headers: { 'content-type': manifest.mediaType }, body: manifest.bytes,
       scope: push(repo), expect: [201, 200], what: `manifest ${repo.name}${digestPattern.test(reference) ? '@' : ':'}${reference}`, ...opt(options),
     });
@@ -133,16 +217,18 @@ export class RegistryClient {
     if (stored && stored !== digest) {
       throw new RegistryError('DigestMismatch', repo.host, `${repo.host}: stored manifest ${repo.name}:${reference} as ${stored}, expected ${digest}`);
     }
+    this.#fact(repo, digest, true);
     return { digest, subjectIndexed: headerValue(res.headers, 'oci-subject') !== undefined };
   }
 
   /** A blob's size, or undefined when the repository does not have it. */
   async headBlob(repo: Repository, digest: string, options: RequestOptions = {}): Promise<number | undefined> {
     const res = await this.transport.request({
-      host: repo.host, method: 'HEAD', path: `/v2/${repo.name}/blobs/${digest}`, scope: pull(repo),
-      expect: [200, 404], followRedirects: true, what: `blob ${repo.name}@${digest}`, ...opt(options),
+      host: repo.host, method: 'HEAD', path: `/v2/${repo.name}/blobs/${checkDigest(repo, digest)}`, scope: pull(repo),
+      expect: [200, 404], followRedirects: true, what: `blob ${repo.name}@${digest}`, ...this.#read(options),
     });
     await res.body.dump();
+    this.#fact(repo, digest, res.status === 200);
     return res.status === 200 ? Number(headerValue(res.headers, 'content-length') ?? 0) : undefined;
   }
 
@@ -152,7 +238,7 @@ export class RegistryClient {
    */
   async getBlob(repo: Repository, digest: string, size?: number, options: RequestOptions = {}): Promise<VerifyingStream> {
     const res = await this.transport.request({
-      host: repo.host, method: 'GET', path: `/v2/${repo.name}/blobs/${digest}`, scope: pull(repo),
+      host: repo.host, method: 'GET', path: `/v2/${repo.name}/blobs/${checkDigest(repo, digest)}`, scope: pull(repo),
       expect: [200], followRedirects: true, what: `blob ${repo.name}@${digest}`, ...opt(options),
     });
     const verifier = new VerifyingStream(digest, size, `${repo.host}: blob ${repo.name}@${digest}`);
@@ -168,13 +254,16 @@ export class RegistryClient {
   async mountBlob(repo: Repository, digest: string, from: string, options: RequestOptions = {}): Promise<{ mounted: true } | { mounted: false; location: string }> {
     const res = await this.transport.request({
       host: repo.host, method: 'POST',
-      path: `/v2/${repo.name}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
+      path: `/v2/${repo.name}/blobs/uploads/?mount=${encodeURIComponent(checkDigest(repo, digest))}&from=${encodeURIComponent(checkName(repo, from))}`,
       headers: { 'content-length': '0' }, body: '',
       scope: [...push(repo), repositoryScope(from, 'pull')], expect: [201, 202],
       what: `mount of ${digest} from ${from} into ${repo.name}`, ...opt(options),
     });
     await res.body.dump();
-    if (res.status === 201) return { mounted: true };
+    if (res.status === 201) {
+      this.#fact(repo, digest, true);
+      return { mounted: true };
+    }
     return { mounted: false, location: requireLocation(res, repo) };
   }
 
@@ -183,6 +272,8 @@ export class RegistryClient {
    * streamed PUT, or PATCH chunks of `uploadChunkBytes` when configured and the blob is larger.
    */
   async uploadBlob(repo: Repository, digest: string, size: number, body: Buffer | Readable, options: RequestOptions & { location?: string } = {}): Promise<void> {
+    checkDigest(repo, digest);
+    if (!Number.isSafeInteger(size) || size < 0) throw new RegistryError('InvalidReference', repo.host, `${repo.host}: upload of ${digest} to ${repo.name}: ${size} is not a byte count`);
     let location = options.location ?? await this.#startUpload(repo, options);
     const what = `upload of blob ${digest} to ${repo.name}`;
     if (this.#chunkBytes !== undefined && size > this.#chunkBytes) {
@@ -202,6 +293,7 @@ export class RegistryClient {
         scope: push(repo), expect: [201], what, retry: false, ...opt(options),
       });
       await res.body.dump();
+      this.#fact(repo, digest, true);
       return;
     }
     const res = await this.transport.request({
@@ -210,11 +302,12 @@ export class RegistryClient {
       body, scope: push(repo), expect: [201], what, retry: false, ...opt(options),
     });
     await res.body.dump();
+    this.#fact(repo, digest, true);
   }
 
   async #startUpload(repo: Repository, options: RequestOptions): Promise<string> {
     const res = await this.transport.request({
-      host: repo.host, method: 'POST', path: `/v2/${repo.name}/blobs/uploads/`, headers: { 'content-length': '0' }, body: '',
+      host: repo.host, method: 'POST', path: `/v2/${checkName(repo)}/blobs/uploads/`, headers: { 'content-length': '0' }, body: '',
       scope: push(repo), expect: [202], what: `upload to ${repo.name}`, ...opt(options),
     });
     await res.body.dump();
@@ -227,27 +320,39 @@ export class RegistryClient {
    */
   async referrers(repo: Repository, digest: string, options: RequestOptions & { artifactType?: string } = {}): Promise<Descriptor[]> {
     const filter = options.artifactType ? `?artifactType=${encodeURIComponent(options.artifactType)}` : '';
+    const read = this.#read(options);
+    options = { ...options, deadline: read.deadline };
     const res = await this.transport.request({
-      host: repo.host, method: 'GET', path: `/v2/${repo.name}/referrers/${digest}${filter}`, headers: { accept: MediaType.ociIndex },
+      host: repo.host, method: 'GET', path: `/v2/${repo.name}/referrers/${checkDigest(repo, digest)}${filter}`, headers: { accept: MediaType.ociIndex },
       scope: pull(repo), expect: [200, 404, 400, 405], what: `referrers of ${repo.name}@${digest}`, ...opt(options),
     });
     let descriptors: Descriptor[];
     if (res.status === 200 && contentType(res).startsWith(MediaType.ociIndex)) {
-      descriptors = ((await res.body.json()) as { manifests?: Descriptor[] }).manifests ?? [];
+      const what = `referrers of ${repo.name}@${digest}`;
+      const list = (body: RegistryResponse) => readCapped(body.body, body.headers, maxManifestBytes, repo.host, what)
+        .then((bytes) => parseJson<{ manifests?: Descriptor[] }>(bytes, repo.host, what).manifests ?? []);
+      descriptors = await list(res);
+      checkReferrers(repo, digest, descriptors);
       // Registries page long referrer lists like tag lists; a signature on page two still counts.
-      for (let path = nextPage(res.headers.link), pages = 0; path && pages < 1000; pages++) {
+      const first = `/v2/${repo.name}/referrers/${digest}`;
+      const pages = new Pages(this.transport.origin(repo.host), first, repo.host, what);
+      for (let path = pages.next(`${first}${filter}`, res.headers.link); path; ) {
         const page = await this.transport.request({
           host: repo.host, method: 'GET', path, headers: { accept: MediaType.ociIndex },
-          scope: pull(repo), expect: [200], what: `referrers of ${repo.name}@${digest}`, ...opt(options),
+          scope: pull(repo), expect: [200], what, ...opt(options),
         });
-        descriptors.push(...(((await page.body.json()) as { manifests?: Descriptor[] }).manifests ?? []));
-        path = nextPage(page.headers.link);
+        const more = await list(page);
+        checkReferrers(repo, digest, more);
+        if (descriptors.length + more.length > maxReferrers) throw new RegistryError('ResponseTooLarge', repo.host, `${repo.host}: ${what}: more than ${maxReferrers}; refusing them`);
+        descriptors.push(...more);
+        path = pages.next(path, page.headers.link);
       }
     } else {
       await res.body.dump();
       const index = await this.#fallbackIndex(repo, digest, options);
       descriptors = index === 'foreign' ? [] : index?.manifests ?? [];
     }
+    checkReferrers(repo, digest, descriptors);
     return options.artifactType ? descriptors.filter((d) => d.artifactType === options.artifactType) : descriptors;
   }
 
@@ -256,6 +361,7 @@ export class RegistryClient {
    * the referrers API index it themselves; elsewhere the `sha256-<hex>` tag's index gets it.
    */
   async pushReferrer(repo: Repository, manifest: { bytes: Buffer; mediaType: string; artifactType?: string; annotations?: Record<string, string> }, subject: string, options: RequestOptions = {}): Promise<string> {
+    checkDigest(repo, subject);
     const { digest, subjectIndexed } = await this.putManifest(repo, sha256(manifest.bytes), manifest, options);
     if (subjectIndexed) return digest;
     const entry: Descriptor = {
@@ -285,36 +391,80 @@ export class RegistryClient {
     if (!head) return undefined;
     if (!isIndex(head.mediaType)) return 'foreign';
     const index = await this.getManifest(repo, tag, options);
-    return JSON.parse(index.bytes.toString('utf8')) as { manifests?: Descriptor[] };
-  }
-}
-
-/** The OCI distribution spec's guidance: registries need not accept manifests over 4 MiB. */
-export const maxManifestBytes = 4 * 1024 * 1024;
-
-/** A whole body, refused past `limit` bytes so a misbehaving registry cannot exhaust memory. */
-async function readCapped(res: RegistryResponse, limit: number, what: string): Promise<Buffer> {
-  const declared = Number(headerValue(res.headers, 'content-length') ?? 0);
-  const tooLarge = () => new RegistryError('InvalidResponse', what.split(':')[0]!, `${what} is larger than ${limit} bytes; refusing it`);
-  if (declared > limit) {
-    res.body.destroy();
-    throw tooLarge();
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      res.body.destroy();
-      throw tooLarge();
+    let doc: { manifests?: Descriptor[] };
+    try {
+      doc = JSON.parse(index.bytes.toString('utf8')) as { manifests?: Descriptor[] };
+    } catch {
+      throw new RegistryError('InvalidResponse', repo.host, `${repo.host}: ${repo.name}:${tag} is not JSON`);
     }
-    chunks.push(chunk);
+    checkReferrers(repo, subject, doc.manifests ?? []);
+    return doc;
   }
-  return Buffer.concat(chunks, size);
 }
 
-function opt(options: RequestOptions): { signal?: AbortSignal } {
-  return options.signal ? { signal: options.signal } : {};
+export { maxManifestBytes };
+
+/** Signatures and attestations of one digest: far more than any real image has. */
+const maxReferrers = 10_000;
+
+/** Referrers are fetched and pushed by digest: a descriptor that is not one is refused, list and all. */
+function checkReferrers(repo: Repository, subject: string, descriptors: unknown): asserts descriptors is Descriptor[] {
+  try {
+    if (!Array.isArray(descriptors)) throw new InvalidDescriptorError('the list of manifests is not a list');
+    descriptors.forEach((d, i) => checkDescriptor(d, `manifests[${i}]`, 'manifest'));
+  } catch (error) {
+    if (!(error instanceof InvalidDescriptorError)) throw error;
+    throw new RegistryError('InvalidDescriptor', repo.host, `${repo.host}: referrers of ${repo.name}@${subject}: ${error.message}; refusing them`);
+  }
+}
+
+function opt(options: RequestOptions): { signal?: AbortSignal; deadline?: number } {
+  return { ...(options.signal && { signal: options.signal }), ...(options.deadline !== undefined && { deadline: options.deadline }) };
+}
+
+/**
+ * Where `Link: rel="next"` may lead: pages of the same list (same origin, same path; only the
+ * query changes), each once. A registry that links elsewhere or back to a page it already
+ * served would otherwise send the client round in circles, or take it, and its credentials'
+ * requests, somewhere else.
+ */
+class Pages {
+  readonly #seen = new Set<string>();
+  readonly #origin: string;
+  readonly #path: string;
+  readonly #host: string;
+  readonly #what: string;
+
+  constructor(origin: string, path: string, host: string, what: string) {
+    this.#origin = origin;
+    this.#path = path;
+    this.#host = host;
+    this.#what = what;
+  }
+
+  /** The next page's path and query after `current`, or undefined at the end. */
+  next(current: string, link: string | string[] | undefined): string | undefined {
+    this.#seen.add(this.#normal(current));
+    const target = nextPage(link);
+    if (target === undefined) return undefined;
+    const url = URL.canParse(target, this.#origin) ? new URL(target, this.#origin) : undefined;
+    if (!url || url.origin !== this.#origin || url.pathname !== this.#path) {
+      throw new RegistryError('InvalidResponse', this.#host, `${this.#host}: ${this.#what}: the next page is linked to ${target.slice(0, 120)}, not another page of the same list; refusing to follow it`);
+    }
+    const next = `${url.pathname}${url.search}`;
+    if (this.#seen.has(this.#normal(next))) {
+      throw new RegistryError('PaginationLoop', this.#host, `${this.#host}: ${this.#what}: page ${this.#seen.size + 1} links back to a page already read (${next.slice(0, 120)}); the list does not end, refusing it`);
+    }
+    if (this.#seen.size >= 100_000) throw new RegistryError('PaginationLoop', this.#host, `${this.#host}: ${this.#what} has more than 100000 pages; refusing it`);
+    return next;
+  }
+
+  /** One spelling per page: the query's parameters in order. */
+  #normal(pathAndQuery: string): string {
+    const url = new URL(pathAndQuery, this.#origin);
+    url.searchParams.sort();
+    return `${url.pathname}?${url.searchParams}`;
+  }
 }
 
 function contentType(res: RegistryResponse, bytes?: Buffer): string {

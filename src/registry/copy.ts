@@ -8,7 +8,7 @@ import { forEachLimit } from './concurrency.ts';
 import { DigestMismatchError } from './digest.ts';
 import { RegistryError } from './errors.ts';
 import { SourceCache } from './source-cache.ts';
-import { isIndex, parseManifest, type Descriptor } from './media-types.ts';
+import { InvalidDescriptorError, isIndex, parseManifest, type Descriptor, type ParsedManifest } from './media-types.ts';
 import type { Repository } from '../api/reference.ts';
 
 export interface CopyRequest {
@@ -50,7 +50,19 @@ export interface CopyOptions {
   onBytes?: (bytes: number) => void;
   /** Memory for source manifests and small blobs read once and written to many destinations. */
   sourceCacheBytes?: number;
+  /**
+   * The longest one copy (an edge: the image, its blobs and its tags) may take, retries
+   * included, so one throttled or hostile repository cannot hold a run indefinitely; it then
+   * fails with DeadlineExceeded. Default: the client's copyTimeoutMs, else 30 minutes.
+   */
+  copyTimeoutMs?: number;
 }
+
+/** A source manifest read and checked, with its children when it is an index. */
+interface SourceNode { digest: string; manifest: Manifest; parsed: ParsedManifest; children: SourceNode[] }
+
+/** Indexes of indexes are allowed by the image spec; deeper than this is no real image. */
+const maxIndexDepth = 4;
 
 export class ImageCopier {
   readonly #client: RegistryClient;
@@ -61,6 +73,7 @@ export class ImageCopier {
   /** Blob transfers under way, so concurrent copies of images sharing a layer move it once. */
   readonly #inFlight = new Map<string, Promise<'copied' | 'mounted' | 'skipped'>>();
   readonly #sources: SourceCache;
+  readonly #copyTimeoutMs: number;
 
   constructor(client: RegistryClient, options: CopyOptions = {}) {
     this.#client = client;
@@ -69,9 +82,25 @@ export class ImageCopier {
     this.#blobAttempts = options.blobAttempts ?? 3;
     this.#onBytes = options.onBytes;
     this.#sources = new SourceCache(options.sourceCacheBytes === undefined ? {} : { maxBytes: options.sourceCacheBytes });
+    this.#copyTimeoutMs = options.copyTimeoutMs ?? client.copyTimeoutMs ?? 30 * 60_000;
+    if (!(this.#copyTimeoutMs > 0)) throw new RangeError(`copyTimeoutMs must be positive, got ${options.copyTimeoutMs}`);
   }
 
+  /** Copies one image, within the copy deadline. */
   async copy(request: CopyRequest): Promise<CopyResult> {
+    const deadline = AbortSignal.timeout(this.#copyTimeoutMs);
+    const signal = request.signal ? AbortSignal.any([request.signal, deadline]) : deadline;
+    try {
+      return await this.#copy({ ...request, signal });
+    } catch (error) {
+      if (!deadline.aborted || request.signal?.aborted) throw error;
+      const minutes = this.#copyTimeoutMs / 60_000;
+      throw new RegistryError('DeadlineExceeded', request.dst.host,
+        `copy of ${request.digest.slice(0, 19)} to ${request.dst.host}/${request.dst.name} was not done within ${minutes >= 1 ? `${+minutes.toFixed(1)}m` : `${Math.round(this.#copyTimeoutMs / 1000)}s`}, the copy deadline; what was copied stays, and a rerun goes on from there`, { cause: error });
+    }
+  }
+
+  async #copy(request: CopyRequest): Promise<CopyResult> {
     const { src, dst, digest, signal } = request;
     const result: CopyResult = {
       digest, alreadyPresent: false, manifestsWritten: 0, blobsCopied: 0, blobsMounted: 0, blobsSkipped: 0, bytesCopied: 0, tagsWritten: [], tagConflicts: [],
@@ -84,11 +113,19 @@ export class ImageCopier {
       if (seen !== undefined && seen !== digest) result.tagConflicts.push({ tag, digest: seen });
       return seen === undefined;
     });
-    const present = await this.#client.headManifest(dst, digest, opts);
-    result.alreadyPresent = present !== undefined;
+    // A digest this client just saw or wrote, or saw missing (the plan listed the repository
+    // empty), needs no HEAD.
+    const known = this.#client.known(dst, digest);
+    const present = known === undefined ? await this.#client.headManifest(dst, digest, opts) !== undefined : known;
+    result.alreadyPresent = present;
     if (!present && tags.length > 0 && candidates.length === 0 && result.tagConflicts.length > 0) return result;
-    let manifest = present ? undefined : await this.#copyContent(src, dst, digest, result, signal);
-    let stored = present !== undefined;
+    let manifest: Manifest | undefined;
+    if (!present) {
+      const tree = await this.#readTree(src, digest, signal);
+      await this.#copyContent(tree, src, dst, result, signal);
+      manifest = tree.manifest;
+    }
+    let stored = present;
     for (const tag of candidates) {
       // Read right before writing, however recently the caller listed the tags: a tag that
       // appeared on another digest in the meantime is reported, never moved.
@@ -101,38 +138,68 @@ export class ImageCopier {
       // Tagging an image that was already there rewrites its bytes; read them from the destination.
       manifest ??= await this.#client.getManifest(dst, digest, opts);
       await this.#client.putManifest(dst, tag, manifest, opts);
+      this.#written(dst, manifest);
       if (!stored) result.manifestsWritten += 1;
       stored = true;
       result.tagsWritten.push(tag);
     }
     if (!stored) {
       await this.#client.putManifest(dst, digest, manifest!, opts);
+      this.#written(dst, manifest!);
       result.manifestsWritten += 1;
     }
     return result;
   }
 
-  /** Copies what a manifest refers to (children, blobs), not the manifest itself. */
-  async #copyContent(src: Repository, dst: Repository, digest: string, result: CopyResult, signal?: AbortSignal): Promise<Manifest> {
+  /** A manifest just written is a source for the next copy from there (a mount inside one registry). */
+  #written(dst: Repository, manifest: Manifest): void {
+    this.#sources.set(`${dst.host}/${dst.name}@${manifest.digest}`, 4096, manifest);
+  }
+
+  /**
+   * Reads a source manifest and, for an index, every child below it, checking each one before
+   * anything is written: a refused image leaves nothing behind, not even children by digest.
+   */
+  async #readTree(src: Repository, digest: string, signal: AbortSignal | undefined, depth = 0, declaredSize?: number): Promise<SourceNode> {
     const opts = signal ? { signal } : {};
     const manifest = await this.#sources.get(`${src.host}/${src.name}@${digest}`, 4096, () => this.#client.getManifest(src, digest, opts));
-    const parsed = parseManifest(manifest.bytes, manifest.mediaType);
-    if (isIndex(parsed.mediaType)) {
-      await forEachLimit(parsed.manifests, this.#manifestConcurrency, async (child) => {
-        if (await this.#client.headManifest(dst, child.digest, opts)) return;
-        const manifest = await this.#copyContent(src, dst, child.digest, result, signal);
-        await this.#client.putManifest(dst, child.digest, manifest, opts);
+    if (declaredSize !== undefined && manifest.size !== declaredSize) {
+      throw new RegistryError('InvalidDescriptor', src.host, `${src.host}: manifest ${src.name}@${digest} has ${manifest.size} bytes, its index declares ${declaredSize}; refusing the image`);
+    }
+    const parsed = readReferences(manifest, src, digest);
+    if (!isIndex(parsed.mediaType)) return { digest, manifest, parsed, children: [] };
+    if (depth >= maxIndexDepth) {
+      throw new RegistryError('InvalidDescriptor', src.host, `${src.host}: manifest ${src.name}@${digest} nests indexes deeper than ${maxIndexDepth}; refusing the image`);
+    }
+    // An index may list one child many times (an alias bomb): each is read and written once.
+    const unique = [...new Map(parsed.manifests.map((m) => [m.digest, m])).values()];
+    const children: SourceNode[] = new Array(unique.length);
+    await forEachLimit(unique, this.#manifestConcurrency, async (child, i) => {
+      children[i] = await this.#readTree(src, child.digest, signal, depth + 1, child.size);
+    });
+    return { digest, manifest, parsed, children };
+  }
+
+  /** Copies what a manifest refers to (children, blobs), not the manifest itself. */
+  async #copyContent(node: SourceNode, src: Repository, dst: Repository, result: CopyResult, signal?: AbortSignal): Promise<void> {
+    const opts = signal ? { signal } : {};
+    if (isIndex(node.parsed.mediaType)) {
+      await forEachLimit(node.children, this.#manifestConcurrency, async (child) => {
+        const known = this.#client.known(dst, child.digest);
+        if (known ?? (await this.#client.headManifest(dst, child.digest, opts)) !== undefined) return;
+        await this.#copyContent(child, src, dst, result, signal);
+        await this.#client.putManifest(dst, child.digest, child.manifest, opts);
+        this.#written(dst, child.manifest);
         result.manifestsWritten += 1;
       });
     } else {
-      await forEachLimit(parsed.blobs, this.#blobConcurrency, async (blob) => {
+      await forEachLimit(node.parsed.blobs, this.#blobConcurrency, async (blob) => {
         const outcome = await this.#copyBlobOnce(src, dst, blob, result, signal);
         if (outcome === 'copied') result.blobsCopied += 1;
         else if (outcome === 'mounted') result.blobsMounted += 1;
         else result.blobsSkipped += 1;
       });
     }
-    return manifest;
   }
 
   #copyBlobOnce(src: Repository, dst: Repository, blob: Descriptor, result: CopyResult, signal?: AbortSignal): Promise<'copied' | 'mounted' | 'skipped'> {
@@ -146,9 +213,14 @@ export class ImageCopier {
 
   async #copyBlob(src: Repository, dst: Repository, blob: Descriptor, result: CopyResult, signal?: AbortSignal): Promise<'copied' | 'mounted' | 'skipped'> {
     const opts = signal ? { signal } : {};
-    if ((await this.#client.headBlob(dst, blob.digest, opts)) !== undefined) return 'skipped';
+    const known = this.#client.known(dst, blob.digest);
+    if (known === true) return 'skipped';
+    const mountable = src.host === dst.host && src.name !== dst.name;
+    // A mount answers 201 for a blob that is already there, so it needs no HEAD first; nor does
+    // a blob the client knows is missing.
+    if (known === undefined && !mountable && (await this.#client.headBlob(dst, blob.digest, opts)) !== undefined) return 'skipped';
     let location: string | undefined;
-    if (src.host === dst.host && src.name !== dst.name) {
+    if (mountable) {
       const mount = await this.#client.mountBlob(dst, blob.digest, src.name, opts);
       if (mount.mounted) return 'mounted';
       location = mount.location;
@@ -201,6 +273,20 @@ export class ImageCopier {
 
   #retryOptions(signal?: AbortSignal) {
     return { retries: this.#blobAttempts - 1, minTimeout: 200, maxTimeout: 5000, randomize: true, ...(signal && { signal }) };
+  }
+}
+
+/**
+ * A source manifest's children and blobs, every descriptor checked before any of it is read or
+ * written: a registry that lists `v1.1.0` or `../../other/manifests/latest` as a child gets the
+ * whole image refused, not a tag created in production from content nobody reviewed.
+ */
+function readReferences(manifest: Manifest, src: Repository, digest: string): ParsedManifest {
+  try {
+    return parseManifest(manifest.bytes, manifest.mediaType);
+  } catch (error) {
+    const reason = error instanceof InvalidDescriptorError ? 'InvalidDescriptor' : 'InvalidResponse';
+    throw new RegistryError(reason, src.host, `${src.host}: manifest ${src.name}@${digest}: ${(error as Error).message}; refusing the image, nothing was written for it`, { cause: error });
   }
 }
 

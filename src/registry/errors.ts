@@ -12,6 +12,12 @@ export type RegistryErrorReason =
   | 'ConnectionFailed' // refused, reset, DNS
   | 'DigestMismatch' // bytes did not hash to the digest they were fetched by
   | 'InvalidResponse' // the registry answered something we cannot use
+  | 'InvalidDescriptor' // a descriptor from a registry (index child, layer, referrer) is not a digest or has an impossible size
+  | 'DeadlineExceeded' // an operation's deadline passed (a read's, an edge's copy)
+  | 'PaginationLoop' // a tag list or referrers page links to a page already read
+  | 'ResponseTooLarge' // a body past the limit the client buffers (tag list page, token, referrers, manifest)
+  | 'UntrustedRealm' // a token realm that may not receive the registry's credentials (plain http, foreign domain)
+  | 'InvalidReference' // a repository, tag or digest that must not become part of a URL
   | 'Rejected' // another 4xx: the request itself was refused
   | 'RequestFailed' // the client could not make the request (a bad URL from a challenge, say)
   | 'Aborted';
@@ -79,6 +85,10 @@ export function fromNetworkError(error: unknown, host: string, what: string): Re
   }
   if (err?.name === 'TimeoutError') {
     return new RegistryError('Timeout', host, `${what}: timed out`, { cause: error });
+  }
+  if (err?.name === 'HTTPParserError') {
+    // A response that is not HTTP: most often bytes a previous response left on the connection.
+    return new RegistryError('ConnectionFailed', host, `${what}: the answer was not valid HTTP (${err.message ?? ''}); retrying on a new connection`, { cause: error });
   }
   const code = err?.code ?? err?.cause?.code;
   // Only known network failures are worth retrying; anything else is a fault retries cannot mend.

@@ -9,5 +9,5 @@ export { HostLimiter, Limiters, defaultRateLimit, type RateLimitOptions } from '
 export { isIndex, MediaType, parseManifest, type Descriptor } from './media-types.ts';
 export { formatReference, parseReference, parseRepository, digestPattern, tagPattern, type Reference, type Repository } from '../api/reference.ts';
 export { RegistryStats } from './stats.ts';
-export { defaultRetry, defaultTimeouts, type RetryOptions, type Timeouts, type TransportOptions } from './transport.ts';
+export { defaultRetry, defaultTimeouts, type RetryOptions, type Timeouts, type TransportOptions, type WaitEvent } from './transport.ts';
 export { forEachLimit, forEachLimitBy } from './concurrency.ts';

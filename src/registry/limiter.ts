@@ -1,9 +1,15 @@
 // Adaptive per-host rate limiting: one token bucket per registry host, shared by all work that
-// talks to it. A 429 or a RateLimit/Retry-After header halves the rate and pauses the host as
-// told; healthy answers let the rate climb back additively (AIMD, as TCP congestion control).
+// talks to it, plus pauses that a registry asks for (Retry-After) or that failures call for
+// (backoff). Two things are learnt from the answers:
+// - the host's quota: a 429 that concerns the whole host sets the rate just under the rate that
+//   drew it and remembers that ceiling; healthy traffic climbs back quickly below it and probes
+//   above it only slowly, so the limiter settles near the quota instead of sawing between
+//   twice and half of it;
+// - what a pause applies to: a repository that draws 429s or 5xx is paused on its own; the host
+//   as a whole only when several of its repositories are in trouble at once.
 
 export interface RateLimitOptions {
-  /** Requests per second when the registry is healthy; also the ceiling of the climb back. */
+  /** Requests per second to start with and the most the limiter ever allows. */
   rate: number;
   /** Tokens that may be spent at once after an idle spell. */
   burst: number;
@@ -11,154 +17,446 @@ export interface RateLimitOptions {
   maxInFlight: number;
   /** The rate never drops below this. */
   minRate: number;
-  /** Requests per second regained per second of healthy traffic. */
+  /** Requests per second regained per second of healthy traffic, below the remembered ceiling. */
   recoveryPerSecond: number;
+  /** First pause after a failure without Retry-After; doubles per failed round up to backoffMaxMs. */
+  backoffMinMs: number;
+  backoffMaxMs: number;
 }
 
 // Polite to shared registries yet never the bottleneck of a copy on its own (bench/copy.ts:
 // 100/s with a burst of 32 made Hoist the slowest of crane, skopeo and Hoist); the adaptive
 // part takes over when a registry says it is overloaded.
 export const defaultRateLimit: RateLimitOptions = {
-  rate: 200, burst: 100, maxInFlight: 16, minRate: 0.5, recoveryPerSecond: 20,
+  rate: 200, burst: 100, maxInFlight: 16, minRate: 0.5, recoveryPerSecond: 20, backoffMinMs: 200, backoffMaxMs: 10_000,
 };
 
-interface Waiter { resolve: (permit: Permit) => void; reject: (error: unknown) => void; signal: AbortSignal | undefined; onAbort: () => void; since: number }
+/** Share of the ceiling the rate is set to after a 429: the bucket's burst takes most of the rest. */
+const settleShare = 0.9;
+/** Relative climb per second of healthy traffic near or above the ceiling (0.2%/s: ~50 s from 90% to the quota). */
+const probeShare = 0.002;
+/** Fewer requests than this in the second before a 429 are no measure of a quota. */
+const minSample = 10;
+/** How long a failure or success elsewhere on the host counts as evidence of whose trouble it is. */
+const attributionWindowMs = 5000;
+
+export type FailureReason = 'RateLimited' | 'ServerError' | 'ConnectionFailed';
+
+/** How a request ended, fed back to the limiter. */
+export interface Outcome {
+  status?: number;
+  headers?: Record<string, string | string[] | undefined>;
+  /** No answer: the connection failed or timed out. */
+  failure?: 'network';
+}
+
+/** A pause the limiter started: the host, or one repository of it, waits until `until`. */
+export interface PauseEvent {
+  host: string;
+  /** Set when only this repository is paused. */
+  repository?: string;
+  ms: number;
+  reason: FailureReason;
+  /** From a Retry-After (or RateLimit) header, rather than our own backoff. */
+  askedByRegistry: boolean;
+}
 
 export interface Permit {
   /** Ends the request's claim on an in-flight slot and feeds its outcome back to the limiter. */
-  release(outcome?: { status?: number; headers?: Record<string, string | string[] | undefined> }): void;
+  release(outcome?: Outcome): void;
 }
 
 export interface LimiterStats {
   host: string;
   rate: number;
+  /** The rate that last drew a 429 for the whole host, if any. */
+  ceiling: number | undefined;
   inFlight: number;
   queued: number;
   waitedMs: number;
   throttled: number;
   pausedUntil: number;
+  /** Repositories paused on their own right now. */
+  pausedRepositories: number;
 }
+
+interface Waiter {
+  resolve: (permit: Permit) => void;
+  reject: (error: unknown) => void;
+  signal: AbortSignal | undefined;
+  repository: string | undefined;
+  since: number;
+  seq: number;
+  done: boolean;
+}
+
+interface Trouble {
+  pausedUntil: number;
+  /** When the last round of failures began; the requests sent before it are that round. */
+  escalatedAt: number;
+  /** Since when every answer has been a failure; undefined after a success. */
+  failingSince: number | undefined;
+}
+
+interface RepositoryState extends Trouble { parked: Waiter[] }
+
+/** The last two distinct repositories an event happened to, so "another repository, recently" is O(1). */
+class LastTwo {
+  #a: { repository: string | undefined; at: number } | undefined;
+  #b: { repository: string | undefined; at: number } | undefined;
+  note(repository: string | undefined, at: number): void {
+    if (this.#a && this.#a.repository === repository) this.#a.at = at;
+    else {
+      this.#b = this.#a;
+      this.#a = { repository, at };
+    }
+  }
+  /** Whether a repository other than `repository` had the event since `since`. */
+  other(repository: string | undefined, since: number): boolean {
+    const last = this.#a?.repository !== repository ? this.#a : this.#b;
+    return last !== undefined && last.at >= since;
+  }
+}
+
+export interface LimiterClock { now(): number }
+const realClock: LimiterClock = { now: () => performance.now() };
 
 export class HostLimiter {
   readonly host: string;
   readonly #options: RateLimitOptions;
+  readonly #clock: LimiterClock;
   #rate: number;
+  #burst: number;
   #tokens: number;
-  #refilledAt = performance.now();
+  #refilledAt: number;
+  #ceiling: number | undefined;
+  #ceilingAt = 0;
   #inFlight = 0;
-  #pausedUntil = 0;
-  #lastDecrease = 0;
+  #lastDecrease = -Infinity;
   #waitedMs = 0;
   #throttled = 0;
+  #lastHostPauseMs = 0;
+  readonly #hostTrouble: Trouble = { pausedUntil: 0, escalatedAt: -Infinity, failingSince: undefined };
+  readonly #repositories = new Map<string, RepositoryState>();
+  readonly #parkedIn = new Set<RepositoryState>();
+  readonly #ok = new LastTwo();
+  readonly #failed = new LastTwo();
+  /** Grant times of the last second or so, to know the rate actually sent when a 429 comes. */
+  readonly #grants: number[] = [];
+  #queue: Waiter[] = [];
+  #head = 0;
+  #seq = 0;
   #timer: NodeJS.Timeout | undefined;
-  readonly #queue: Waiter[] = [];
+  #timerAt = Infinity;
+  /** One abort listener per distinct signal, however many waiters share it. */
+  readonly #signals = new Map<AbortSignal, { waiters: number; onAbort: () => void }>();
+  readonly #listeners = new Set<(event: PauseEvent) => void>();
 
-  constructor(host: string, options: Partial<RateLimitOptions> = {}) {
+  constructor(host: string, options: Partial<RateLimitOptions> = {}, clock: LimiterClock = realClock) {
     this.host = host;
     this.#options = { ...defaultRateLimit, ...options };
     for (const [key, value] of Object.entries(this.#options)) {
       if (!(Number.isFinite(value) && value > 0)) throw new RangeError(`rate limit ${key} must be a positive number, got ${value}`);
     }
+    this.#clock = clock;
     this.#rate = this.#options.rate;
-    this.#tokens = this.#options.burst;
+    this.#burst = this.#options.burst;
+    this.#tokens = this.#burst;
+    this.#refilledAt = clock.now();
   }
 
   get stats(): LimiterStats {
     return {
-      host: this.host, rate: this.#rate, inFlight: this.#inFlight, queued: this.#queue.length,
-      waitedMs: this.#waitedMs, throttled: this.#throttled, pausedUntil: this.#pausedUntil,
+      host: this.host, rate: this.#rate, ceiling: this.#ceiling, inFlight: this.#inFlight, queued: this.#queued(),
+      waitedMs: this.#waitedMs, throttled: this.#throttled, pausedUntil: this.#hostTrouble.pausedUntil,
+      pausedRepositories: [...this.#repositories.values()].filter((r) => r.pausedUntil > this.#clock.now()).length,
     };
   }
 
-  /** Waits for a token and an in-flight slot, in arrival order. */
-  acquire(signal?: AbortSignal): Promise<Permit> {
+  /** Listens to the pauses this limiter starts; returns the function that stops listening. */
+  onPause(listener: (event: PauseEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Waits for a token and an in-flight slot, in arrival order; a paused repository's requests step aside. */
+  acquire(signal?: AbortSignal, repository?: string): Promise<Permit> {
     signal?.throwIfAborted();
     return new Promise<Permit>((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve, reject, signal, since: performance.now(),
-        onAbort: () => {
-          const i = this.#queue.indexOf(waiter);
-          if (i >= 0) this.#queue.splice(i, 1);
-          reject(signal?.reason);
-          this.#pump();
-        },
-      };
-      signal?.addEventListener('abort', waiter.onAbort, { once: true });
+      const waiter: Waiter = { resolve, reject, signal, repository, since: this.#clock.now(), seq: this.#seq++, done: false };
+      if (signal) this.#watch(signal);
       this.#queue.push(waiter);
       this.#pump();
     });
   }
 
-  /** Stops handing out permits for a while, as a registry's Retry-After asks. */
+  /** Milliseconds until a request for `repository` may go: the longer of the host's and the repository's pause. */
+  pausedFor(repository?: string): number {
+    const now = this.#clock.now();
+    const repo = repository === undefined ? undefined : this.#repositories.get(repository);
+    return Math.max(0, this.#hostTrouble.pausedUntil - now, (repo?.pausedUntil ?? 0) - now);
+  }
+
+  /** Milliseconds the host, or the repository, has answered nothing but failures; 0 when it is healthy. */
+  failingFor(repository?: string): number {
+    const now = this.#clock.now();
+    const repo = repository === undefined ? undefined : this.#repositories.get(repository);
+    const since = Math.min(this.#hostTrouble.failingSince ?? Infinity, repo?.failingSince ?? Infinity);
+    return Number.isFinite(since) ? now - since : 0;
+  }
+
+  /** Stops handing out permits for the whole host for a while, as a registry's Retry-After asks. */
   pause(ms: number): void {
-    this.#pausedUntil = Math.max(this.#pausedUntil, performance.now() + ms);
+    this.#hostTrouble.pausedUntil = Math.max(this.#hostTrouble.pausedUntil, this.#clock.now() + ms);
     // #pump schedules a wake-up only if requests are waiting; an idle pause holds no timer.
     this.#pump();
   }
 
+  #queued(): number {
+    let parked = 0;
+    for (const r of this.#parkedIn) parked += r.parked.filter((w) => !w.done).length;
+    return this.#queue.length - this.#head + parked;
+  }
+
+  #watch(signal: AbortSignal): void {
+    const entry = this.#signals.get(signal);
+    if (entry) {
+      entry.waiters += 1;
+      return;
+    }
+    const onAbort = () => {
+      this.#signals.delete(signal);
+      const drop = (w: Waiter) => {
+        if (w.signal !== signal || w.done) return;
+        w.done = true;
+        w.reject(signal.reason);
+      };
+      for (let i = this.#head; i < this.#queue.length; i++) drop(this.#queue[i]!);
+      for (const r of this.#parkedIn) {
+        r.parked.forEach(drop);
+        r.parked = r.parked.filter((w) => !w.done);
+        if (r.parked.length === 0) this.#parkedIn.delete(r);
+      }
+      this.#pump();
+    };
+    this.#signals.set(signal, { waiters: 1, onAbort });
+    signal.addEventListener('abort', onAbort, { once: true });
+  }
+
+  #unwatch(signal: AbortSignal | undefined): void {
+    if (!signal) return;
+    const entry = this.#signals.get(signal);
+    if (!entry) return;
+    entry.waiters -= 1;
+    if (entry.waiters > 0) return;
+    signal.removeEventListener('abort', entry.onAbort);
+    this.#signals.delete(signal);
+  }
+
   #refill(now: number): void {
-    this.#tokens = Math.min(this.#options.burst, this.#tokens + ((now - this.#refilledAt) / 1000) * this.#rate);
+    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#refilledAt) / 1000) * this.#rate);
     this.#refilledAt = now;
   }
 
+  #repository(name: string): RepositoryState {
+    let state = this.#repositories.get(name);
+    if (!state) {
+      state = { pausedUntil: 0, escalatedAt: -Infinity, failingSince: undefined, parked: [] };
+      this.#repositories.set(name, state);
+    }
+    return state;
+  }
+
+  /** Parked requests of repositories whose pause is over go back to the front, in arrival order. */
+  #unpark(now: number): number {
+    let next = Infinity;
+    const back: Waiter[] = [];
+    for (const r of this.#parkedIn) {
+      if (r.pausedUntil <= now) {
+        for (const w of r.parked) if (!w.done) back.push(w);
+        r.parked = [];
+        this.#parkedIn.delete(r);
+      } else next = Math.min(next, r.pausedUntil);
+    }
+    if (back.length > 0) {
+      back.sort((a, b) => a.seq - b.seq);
+      this.#queue = [...back, ...this.#queue.slice(this.#head)];
+      this.#head = 0;
+    }
+    return next;
+  }
+
   #pump(): void {
-    const now = performance.now();
+    const now = this.#clock.now();
     this.#refill(now);
-    while (this.#queue.length > 0) {
-      if (now < this.#pausedUntil) return this.#schedule(this.#pausedUntil - now);
-      if (this.#inFlight >= this.#options.maxInFlight) return; // a release pumps again
-      if (this.#tokens < 1) return this.#schedule(((1 - this.#tokens) / this.#rate) * 1000);
-      const waiter = this.#queue.shift()!;
-      waiter.signal?.removeEventListener('abort', waiter.onAbort);
+    let wake = this.#unpark(now);
+    while (this.#head < this.#queue.length) {
+      const waiter = this.#queue[this.#head]!;
+      if (waiter.done) {
+        this.#head += 1;
+        continue;
+      }
+      if (now < this.#hostTrouble.pausedUntil) {
+        wake = Math.min(wake, this.#hostTrouble.pausedUntil);
+        break;
+      }
+      const repo = waiter.repository === undefined ? undefined : this.#repositories.get(waiter.repository);
+      if (repo && repo.pausedUntil > now) {
+        // Steps aside until its repository may go again; the rest of the host carries on.
+        repo.parked.push(waiter);
+        this.#parkedIn.add(repo);
+        wake = Math.min(wake, repo.pausedUntil);
+        this.#head += 1;
+        continue;
+      }
+      if (this.#inFlight >= this.#options.maxInFlight) break; // a release pumps again
+      if (this.#tokens < 1) {
+        wake = Math.min(wake, now + ((1 - this.#tokens) / this.#rate) * 1000);
+        break;
+      }
+      this.#head += 1;
+      waiter.done = true;
+      this.#unwatch(waiter.signal);
       this.#tokens -= 1;
       this.#inFlight += 1;
       this.#waitedMs += now - waiter.since;
-      waiter.resolve(this.#permit());
+      this.#grants.push(now);
+      if (this.#grants.length > 4096) this.#grants.splice(0, 2048);
+      waiter.resolve(this.#permit(waiter.repository, now));
     }
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    const waiting = this.#head < this.#queue.length || this.#parkedIn.size > 0;
     // Nobody waits: no timer may keep the process alive.
-    if (this.#timer) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
+    if (!waiting || !Number.isFinite(wake)) this.#clearTimer();
+    else this.#schedule(wake);
   }
 
-  #schedule(ms: number): void {
-    if (this.#timer) return;
+  #clearTimer(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+  }
+
+  #schedule(at: number): void {
+    if (this.#timer && this.#timerAt <= at) return;
+    this.#clearTimer();
+    this.#timerAt = at;
     // Not unref'd: a timer exists only while requests wait, and a process whose every request
     // is waiting for a token must stay alive until it gets one.
-    this.#timer = setTimeout(() => { this.#timer = undefined; this.#pump(); }, Math.max(1, Math.ceil(ms)));
+    this.#timer = setTimeout(() => { this.#timer = undefined; this.#timerAt = Infinity; this.#pump(); }, Math.max(1, Math.ceil(at - this.#clock.now())));
   }
 
-  #permit(): Permit {
+  #permit(repository: string | undefined, grantedAt: number): Permit {
     let released = false;
     return {
       release: (outcome) => {
         if (released) return;
         released = true;
         this.#inFlight -= 1;
-        if (outcome) this.#adapt(outcome.status, outcome.headers ?? {});
+        if (outcome) this.#adapt(outcome, repository, grantedAt);
         this.#pump();
       },
     };
   }
 
-  #adapt(status: number | undefined, headers: Record<string, string | string[] | undefined>): void {
-    const now = performance.now();
-    const waitSeconds = retryAfterSeconds(headers, status);
-    if (status === 429 || waitSeconds !== undefined) {
-      this.#throttled += 1;
-      // Many requests in flight see the same overload; halve once per burst of them, not per 429.
-      if (status === 429 && now - this.#lastDecrease > 1000 / this.#rate + 250) {
-        this.#rate = Math.max(this.#options.minRate, this.#rate / 2);
-        this.#tokens = Math.min(this.#tokens, 0);
-        this.#lastDecrease = now;
-      }
-      if (waitSeconds !== undefined) this.pause(waitSeconds * 1000);
-      else if (status === 429) this.pause(1000 / this.#rate);
-    } else if (status !== undefined && status < 500) {
-      // Additive increase: `recoveryPerSecond` regained per second's worth of good answers.
-      this.#rate = Math.min(this.#options.rate, this.#rate + this.#options.recoveryPerSecond / this.#rate);
+  /** Requests granted within the last second: the rate actually sent. */
+  #sentRate(now: number): number {
+    let n = 0;
+    for (let i = this.#grants.length - 1; i >= 0 && this.#grants[i]! > now - 1000; i--) n += 1;
+    return n;
+  }
+
+  #adapt(outcome: Outcome, repository: string | undefined, grantedAt: number): void {
+    const now = this.#clock.now();
+    const { status } = outcome;
+    const waitSeconds = retryAfterSeconds(outcome.headers ?? {}, status);
+    const reason: FailureReason | undefined = outcome.failure === 'network' ? 'ConnectionFailed'
+      : status === 429 ? 'RateLimited' : status !== undefined && status >= 500 ? 'ServerError' : undefined;
+    if (reason === undefined) {
+      this.#healthy(repository, now);
+      // A healthy answer that says the quota is spent (RateLimit-Remaining: 0) pauses the host.
+      if (waitSeconds !== undefined && waitSeconds > 0) this.#startPause(this.#hostTrouble, undefined, waitSeconds * 1000, 'RateLimited', true);
+      return;
     }
+    if (reason === 'RateLimited') this.#throttled += 1;
+    // Whose trouble is it? A repository's own, unless another repository of the host failed
+    // lately too (a quota, an outage): then the host's. What has no repository (the API
+    // check) is the host's.
+    // The window stretches over the host's last pause: requests held back by it cannot fail.
+    const since = now - attributionWindowMs - this.#lastHostPauseMs;
+    const hostWide = repository === undefined || this.#failed.other(repository, since);
+    this.#failed.note(repository, now);
+    const trouble: Trouble = hostWide ? this.#hostTrouble : this.#repository(repository!);
+    trouble.failingSince ??= now;
+    // A round: the requests sent before the last escalation all see the same trouble; they
+    // pause once between them, not once each.
+    const newRound = grantedAt > trouble.escalatedAt;
+    if (newRound) trouble.escalatedAt = now;
+    // The rate is cut for a host-wide 429, or for one repository's when it is all that is
+    // being served (one busy repository against a host quota looks just like that).
+    if (reason === 'RateLimited' && grantedAt > this.#lastDecrease && (hostWide || !this.#ok.other(repository, since))) this.#decrease(now);
+    const asked = waitSeconds !== undefined && waitSeconds > 0;
+    // Without Retry-After, the longer the trouble has lasted the longer the pause: half of it,
+    // between backoffMinMs and backoffMaxMs. A short storm costs little; an outage is not hammered.
+    const backoff = Math.min(this.#options.backoffMaxMs, Math.max(this.#options.backoffMinMs, (now - trouble.failingSince) / 2));
+    const ms = asked ? waitSeconds * 1000 : backoff * (0.75 + Math.random() * 0.5);
+    if (newRound || asked) this.#startPause(trouble, hostWide ? undefined : repository, ms, reason, asked);
+  }
+
+  #healthy(repository: string | undefined, now: number): void {
+    this.#ok.note(repository, now);
+    this.#hostTrouble.failingSince = undefined;
+    if (repository !== undefined) {
+      const repo = this.#repositories.get(repository);
+      if (repo) {
+        repo.failingSince = undefined;
+        if (repo.pausedUntil <= now && repo.parked.length === 0) this.#repositories.delete(repository);
+      }
+    }
+    this.#climb(now);
+  }
+
+  /** After a 429 for the host: just under the rate that drew it, with a burst that keeps a window under it too. */
+  #decrease(now: number): void {
+    // What was actually sent in the last second. A trickle that meets a 429 says nothing about
+    // the quota (other clients spent it, or it is per minute): the pauses deal with that.
+    const sent = this.#sentRate(now);
+    if (sent < minSample) return;
+    const drew = Math.min(this.#rate, sent);
+    // The quota may have dropped: a ceiling is only ever lowered by what drew a new 429.
+    this.#ceiling = drew;
+    this.#ceilingAt = now;
+    this.#rate = Math.max(this.#options.minRate, drew * settleShare);
+    this.#burst = Math.max(1, Math.min(this.#options.burst, drew * (1 - settleShare) / 2));
+    this.#tokens = Math.min(this.#tokens, 0);
+    this.#lastDecrease = now;
+  }
+
+  /** Each healthy answer buys a little rate: quickly back towards the ceiling, slowly beyond it. */
+  #climb(now: number): void {
+    const max = this.#options.rate;
+    if (this.#rate >= max) return;
+    const ceiling = this.#ceiling;
+    // Per answer, so per second's worth of answers: probeShare of the rate, or recoveryPerSecond.
+    const perAnswer = ceiling !== undefined && this.#rate >= ceiling * settleShare ? probeShare : this.#options.recoveryPerSecond / this.#rate;
+    this.#rate = Math.min(max, this.#rate + perAnswer);
+    if (ceiling !== undefined && this.#rate > ceiling && now - this.#ceilingAt > 60_000) {
+      // Long past the last 429 and above where it was: the quota has grown, forget it.
+      this.#ceiling = undefined;
+      this.#burst = this.#options.burst;
+    }
+  }
+
+  #startPause(trouble: Trouble, repository: string | undefined, ms: number, reason: FailureReason, askedByRegistry: boolean): void {
+    const until = this.#clock.now() + ms;
+    if (until <= trouble.pausedUntil) return;
+    trouble.pausedUntil = until;
+    if (trouble === this.#hostTrouble) this.#lastHostPauseMs = ms;
+    const event: PauseEvent = { host: this.host, ...(repository !== undefined && { repository }), ms, reason, askedByRegistry };
+    for (const listener of this.#listeners) listener(event);
   }
 }
 
@@ -197,16 +495,18 @@ export class Limiters {
   readonly #byHost = new Map<string, HostLimiter>();
   readonly #defaults: Partial<RateLimitOptions>;
   readonly #perHost: Record<string, Partial<RateLimitOptions>>;
+  readonly #clock: LimiterClock;
 
-  constructor(defaults: Partial<RateLimitOptions> = {}, perHost: Record<string, Partial<RateLimitOptions>> = {}) {
+  constructor(defaults: Partial<RateLimitOptions> = {}, perHost: Record<string, Partial<RateLimitOptions>> = {}, clock: LimiterClock = realClock) {
     this.#defaults = defaults;
     this.#perHost = perHost;
+    this.#clock = clock;
   }
 
   for(host: string): HostLimiter {
     let limiter = this.#byHost.get(host);
     if (!limiter) {
-      limiter = new HostLimiter(host, { ...this.#defaults, ...this.#perHost[host] });
+      limiter = new HostLimiter(host, { ...this.#defaults, ...this.#perHost[host] }, this.#clock);
       this.#byHost.set(host, limiter);
     }
     return limiter;

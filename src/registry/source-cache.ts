@@ -36,6 +36,12 @@ export class SourceCache {
     return value;
   }
 
+  /** Puts a value that is already at hand (a manifest just written, to be read back as a source). */
+  set<T extends Buffer | { bytes: Buffer }>(key: string, size: number, value: T): void {
+    if (this.#entries.has(key)) return;
+    void this.get(key, size, () => Promise.resolve(value));
+  }
+
   #drop(key: string, entry: { bytes: number }): void {
     if (this.#entries.get(key) !== entry) return;
     this.#entries.delete(key);

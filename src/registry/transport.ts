@@ -1,14 +1,15 @@
 // HTTP to registries: one keep-alive undici Pool per origin, a timeout on every phase of every
-// request, the host's shared rate limiter, authentication, transient-failure retries and
-// counters. Everything above this file speaks in registry operations, not HTTP.
+// request, the host's shared rate limiter, authentication, transient-failure retries within a
+// time budget, and counters. Everything above this file speaks in registry operations, not HTTP.
 import type { Readable } from 'node:stream';
-import pRetry, { AbortError } from 'p-retry';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { rootCertificates } from 'node:tls';
 import { Pool, type Dispatcher } from 'undici';
 import { Authenticator, type Scope, type TokenResponse } from './auth.ts';
 import type { CredentialStore } from './credentials.ts';
 import { StaticCredentials } from './credentials.ts';
 import { fromNetworkError, reasonForStatus, RegistryError, type RegistryErrorReason } from './errors.ts';
-import { Limiters, retryAfterSeconds, type RateLimitOptions } from './limiter.ts';
+import { Limiters, retryAfterSeconds, type HostLimiter, type PauseEvent, type Permit, type RateLimitOptions } from './limiter.ts';
 import { RegistryStats, statusClass } from './stats.ts';
 
 export interface Timeouts {
@@ -21,10 +22,23 @@ export interface Timeouts {
 }
 
 export interface RetryOptions {
-  /** Attempts in all, the first included. */
+  /**
+   * How long one request may keep retrying transient failures (429, 5xx, resets, timeouts),
+   * and how long a host (or repository) may answer nothing but failures before new requests to
+   * it give up after one attempt. Long enough to ride out a registry's storm: kpromo retries for
+   * about 12 minutes.
+   */
+  budgetMs: number;
+  /** Attempts in all, the first included; by default only the budget bounds them. */
   attempts: number;
+  /** First pause after a failure without Retry-After, doubled per failed round, at most maxDelayMs. */
   minDelayMs: number;
   maxDelayMs: number;
+}
+
+/** A request is held back: the host, or one repository of it, is paused. For progress displays. */
+export interface WaitEvent extends PauseEvent {
+  seconds: number;
 }
 
 export interface TransportOptions {
@@ -40,15 +54,30 @@ export interface TransportOptions {
    * rateLimit and rateLimitByHost are then ignored.
    */
   limiters?: Limiters;
-  /** Hosts spoken to over plain http. Loopback hosts always are. */
+  /** Hosts spoken to over plain http. Loopback hosts always are, unless listed in secureHosts. */
   insecureHosts?: string[];
-  /** Connections kept per origin. */
+  /** Loopback hosts spoken to over https (a registry behind `kubectl port-forward`, a TLS test registry). */
+  secureHosts?: string[];
+  /** Extra CA certificates (PEM) trusted for https registries and token servers, besides the system's. */
+  ca?: string | string[];
+  /**
+   * Per registry host, token realm hosts outside the registry's own domain that may receive its
+   * credentials (see refuseRealm in auth.ts and docs/operations.md).
+   */
+  trustedRealms?: Record<string, string[]>;
+  /**
+   * Connections per origin, default 8: with keep-alive that carries a run's reads and
+   * transfers (8 x 50 requests/s at 20 ms) while a registry sees a handful of connections.
+   * Requests beyond it wait for a free connection.
+   */
   connectionsPerOrigin?: number;
   userAgent?: string;
+  /** Told when a host or repository this client talks to starts a pause of a second or more. */
+  onWait?: (event: WaitEvent) => void;
 }
 
 export const defaultTimeouts: Timeouts = { connectMs: 10_000, headersMs: 30_000, bodyIdleMs: 30_000 };
-export const defaultRetry: RetryOptions = { attempts: 5, minDelayMs: 200, maxDelayMs: 10_000 };
+export const defaultRetry: RetryOptions = { budgetMs: 10 * 60_000, attempts: Infinity, minDelayMs: 200, maxDelayMs: 10_000 };
 
 export interface RegistryRequest {
   host: string;
@@ -74,6 +103,8 @@ export interface RegistryRequest {
    */
   retry?: boolean;
   signal?: AbortSignal;
+  /** Epoch milliseconds after which no further attempt starts and no wait begins that would end later. */
+  deadline?: number;
 }
 
 export interface RegistryResponse {
@@ -85,6 +116,23 @@ export interface RegistryResponse {
 const loopback = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/;
 
 const isStream = (body: RegistryRequest['body']): body is Readable => typeof body === 'object' && body !== null && 'pipe' in body;
+
+/** The repository a request concerns, from its path: what a repository's own pause applies to. */
+export function repositoryOf(path: string): string | undefined {
+  const pathname = path.startsWith('/') ? path : URL.canParse(path) ? new URL(path).pathname : path;
+  return /^\/v2\/(.+?)\/(?:manifests|blobs|tags|referrers)\//.exec(pathname)?.[1];
+}
+
+/** The system error code behind a network failure, if any (ENOTFOUND, ECONNRESET...). */
+function networkCode(error: RegistryError): string | undefined {
+  for (let e: unknown = error.cause; e; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+const duration = (ms: number): string => (ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s` : `${Math.round(ms / 1000)}s`);
 
 export function headerValue(headers: RegistryResponse['headers'], name: string): string | undefined {
   const value = headers[name];
@@ -99,22 +147,44 @@ export class Transport {
   readonly #timeouts: Timeouts;
   readonly #retry: RetryOptions;
   readonly #insecure: Set<string>;
+  readonly #secure: Set<string>;
+  readonly #ca: string[] | undefined;
   readonly #connections: number;
   readonly #userAgent: string;
+  readonly #onWait: ((event: WaitEvent) => void) | undefined;
+  /** Limiters this transport listens to for pauses, and how to stop listening. */
+  readonly #watched = new Map<HostLimiter, () => void>();
+  /**
+   * Origins that sent bytes after a HEAD response (a body a HEAD must not have): their HEADs
+   * close the connection afterwards, as undici does by default, instead of reusing it.
+   */
+  readonly #headBodies = new Set<string>();
+  /** The slot each open response holds, released as soon as the transport knows the outcome. */
+  readonly #permits = new WeakMap<object, Permit>();
 
   constructor(options: TransportOptions = {}) {
     this.#timeouts = { ...defaultTimeouts, ...options.timeouts };
     this.#retry = { ...defaultRetry, ...options.retry };
     if (!(this.#retry.attempts >= 1)) throw new RangeError(`retry attempts must be at least 1, got ${this.#retry.attempts}`);
+    if (!(this.#retry.budgetMs >= 0)) throw new RangeError(`retry budget must be a duration, got ${this.#retry.budgetMs}`);
+    this.#onWait = options.onWait;
     this.#insecure = new Set(options.insecureHosts ?? []);
-    this.#connections = options.connectionsPerOrigin ?? 16;
+    this.#secure = new Set(options.secureHosts ?? []);
+    this.#ca = options.ca === undefined ? undefined : [...rootCertificates, ...[options.ca].flat()];
+    const trustedRealms = options.trustedRealms ?? {};
+    this.#connections = options.connectionsPerOrigin ?? 8;
     this.#userAgent = options.userAgent ?? 'hoist';
-    this.limiters = options.limiters ?? new Limiters(options.rateLimit, options.rateLimitByHost);
-    this.auth = new Authenticator(options.credentials ?? new StaticCredentials(), (r) => this.#tokenRequest(r));
+    this.limiters = options.limiters ?? new Limiters({ backoffMinMs: this.#retry.minDelayMs, backoffMaxMs: this.#retry.maxDelayMs, ...options.rateLimit }, options.rateLimitByHost);
+    this.auth = new Authenticator(options.credentials ?? new StaticCredentials(), (r) => this.#tokenRequest(r), (host) => ({
+      registrySecure: this.origin(host).startsWith('https:'),
+      plainHttpHosts: [...this.#insecure],
+      trustedRealmHosts: trustedRealms[host] ?? [],
+    }));
   }
 
   origin(host: string): string {
-    return `${loopback.test(host) || this.#insecure.has(host) ? 'http' : 'https'}://${host}`;
+    const plain = !this.#secure.has(host) && (loopback.test(host) || this.#insecure.has(host));
+    return `${plain ? 'http' : 'https'}://${host}`;
   }
 
   #pool(origin: string): Pool {
@@ -123,7 +193,7 @@ export class Transport {
       pool = new Pool(origin, {
         connections: this.#connections,
         keepAliveTimeout: 30_000,
-        connect: { timeout: this.#timeouts.connectMs },
+        connect: { timeout: this.#timeouts.connectMs, ...(this.#ca && { ca: this.#ca }) },
         headersTimeout: this.#timeouts.headersMs,
         bodyTimeout: this.#timeouts.bodyIdleMs,
       });
@@ -133,56 +203,90 @@ export class Transport {
   }
 
   async close(): Promise<void> {
+    for (const stop of this.#watched.values()) stop();
+    this.#watched.clear();
     await Promise.all([...this.#pools.values()].map((p) => p.close()));
     this.#pools.clear();
   }
 
+  #limiter(host: string): HostLimiter {
+    const limiter = this.limiters.for(host);
+    if (this.#onWait && !this.#watched.has(limiter)) {
+      const onWait = this.#onWait;
+      this.#watched.set(limiter, limiter.onPause((event) => { if (event.ms >= 1000) onWait({ ...event, seconds: Math.round(event.ms / 1000) }); }));
+    }
+    return limiter;
+  }
+
   /**
-   * Sends a request, retrying what is transient when the body can be sent again. The caller
-   * must consume or dump the returned body: it holds the host's in-flight slot until it ends.
+   * Sends a request, retrying what is transient when the body can be sent again, for as long as
+   * the retry budget allows. Waits between attempts are the host's (or the repository's) pauses:
+   * every request to a troubled host backs off together, as the registry asked (Retry-After)
+   * or as the failures call for. The caller must consume or dump the returned body: it holds
+   * the host's in-flight slot until it ends.
    */
   async request(req: RegistryRequest): Promise<RegistryResponse> {
     const attempts = isStream(req.body) || req.retry === false ? 1 : this.#retry.attempts;
-    try {
-      return await this.#withRetries(req, attempts);
-    } catch (error) {
-      // p-retry rejects with the signal's own reason when aborted: keep one error type for callers.
-      if (req.signal?.aborted && !(error instanceof RegistryError)) {
-        throw new RegistryError('Aborted', req.host, `${req.what}: aborted`, { cause: req.signal.reason });
+    const repository = repositoryOf(req.path);
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      if (req.deadline !== undefined && Date.now() >= req.deadline) throw this.#pastDeadline(req);
+      let failure: RegistryError;
+      try {
+        return await this.#authenticated(req, repository);
+      } catch (error) {
+        // An abort of the caller's signal is one error type for callers, however it surfaced.
+        if (req.signal?.aborted) throw error instanceof RegistryError && error.reason === 'Aborted' ? error : new RegistryError('Aborted', req.host, `${req.what}: aborted`, { cause: req.signal.reason });
+        failure = fromNetworkError(error, req.host, req.what);
       }
-      throw error;
+      if (!failure.transient || attempt >= attempts) throw failure;
+      // A name that does not resolve gets a few attempts, not the whole budget: a DNS hiccup
+      // passes in seconds, a misspelt registry never does.
+      if (attempt >= 3 && networkCode(failure) === 'ENOTFOUND') throw failure;
+      const limiter = this.limiters.for(req.host);
+      const paused = limiter.pausedFor(repository);
+      // A transient failure the limiter does not pause for (a 408, say): this request backs off alone.
+      const wait = paused > 0 ? paused : Math.min(this.#retry.maxDelayMs, this.#retry.minDelayMs * 2 ** (attempt - 1));
+      const spent = Date.now() - started;
+      const failing = limiter.failingFor(repository);
+      if (spent + wait > this.#retry.budgetMs || failing > this.#retry.budgetMs) {
+        const longest = Math.max(spent, failing);
+        throw new RegistryError(failure.reason, failure.host,
+          `${failure.message}; gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${longest > this.#retry.budgetMs ? `${req.host} has failed for ${duration(longest)}, longer than` : `the next wait (${duration(wait)}) would pass`} the retry budget of ${duration(this.#retry.budgetMs)}`,
+          { ...(failure.status !== undefined && { status: failure.status }), ...(failure.retryAfterSeconds !== undefined && { retryAfterSeconds: failure.retryAfterSeconds }), cause: failure });
+      }
+      if (req.deadline !== undefined && Date.now() + wait > req.deadline) throw this.#pastDeadline(req, failure);
+      this.stats.addRetry(req.host);
+      if (paused === 0) {
+        if (wait >= 1000) this.#onWait?.({ host: req.host, ...(repository !== undefined && { repository }), ms: wait, seconds: Math.round(wait / 1000), reason: failure.reason === 'ServerError' ? 'ServerError' : 'ConnectionFailed', askedByRegistry: false });
+        try {
+          await sleep(wait * (0.75 + Math.random() * 0.5), undefined, req.signal ? { signal: req.signal } : {});
+        } catch {
+          throw new RegistryError('Aborted', req.host, `${req.what}: aborted`, { cause: req.signal?.reason });
+        }
+      }
+      // Otherwise the limiter holds the next attempt until the pause is over.
     }
   }
 
-  #withRetries(req: RegistryRequest, attempts: number): Promise<RegistryResponse> {
-    return pRetry(async () => {
-      try {
-        return await this.#authenticated(req);
-      } catch (error) {
-        const failure = fromNetworkError(error, req.host, req.what);
-        if (!failure.transient || failure.reason === 'Aborted') throw new AbortError(failure);
-        throw failure;
-      }
-    }, {
-      retries: attempts - 1,
-      minTimeout: this.#retry.minDelayMs,
-      maxTimeout: this.#retry.maxDelayMs,
-      factor: 2,
-      randomize: true,
-      ...(req.signal && { signal: req.signal }),
-      onFailedAttempt: ({ retriesLeft }) => { if (retriesLeft > 0) this.stats.addRetry(req.host); },
-    });
+  #pastDeadline(req: RegistryRequest, last?: RegistryError): RegistryError {
+    return new RegistryError('DeadlineExceeded', req.host, `${req.host}: ${req.what}: its deadline passed${last ? ` while retrying (${last.message})` : ''}`, last ? { cause: last } : {});
   }
 
-  async #authenticated(req: RegistryRequest): Promise<RegistryResponse> {
+  async #authenticated(req: RegistryRequest, repository: string | undefined): Promise<RegistryResponse> {
     let authorization = await this.auth.authorization(req.host, req.scope, req.signal);
     // A first 401 teaches the challenge; a token that was sent and refused is replaced once.
     let replaced = false;
     for (;;) {
-      const res = await this.#send(req, authorization);
+      const { res, url } = await this.#send(req, authorization, repository);
       if (res.status !== 401 || req.expect.includes(401)) return this.#check(req, res);
-      const challenge = headerValue(res.headers, 'www-authenticate');
       await res.body.dump();
+      if (url.origin !== this.origin(req.host)) {
+        // Another origin (an upload location, a redirect) never gets the registry's credentials,
+        // and its challenge is not the registry's to learn.
+        throw new RegistryError('Unauthorized', req.host, `${req.host}: ${req.what}: ${url.origin}, where the registry sent the request, asked for credentials; the registry's credentials are only sent to ${this.origin(req.host)}`, { status: 401 });
+      }
+      const challenge = headerValue(res.headers, 'www-authenticate');
       const sent = authorization !== undefined;
       const streamUsed = isStream(req.body) && req.body.readableDidRead;
       if ((!sent || !replaced) && !streamUsed && this.auth.unauthorized(req.host, req.scope, challenge, sent)) {
@@ -201,12 +305,14 @@ export class Transport {
     if (req.expect.includes(res.status)) return res;
     let detail = '';
     try {
-      const text = (await res.body.text()).slice(0, 2000);
+      const text = (await readPrefix(res.body, bodyLimits.errorBytes)).slice(0, 2000);
       const errors = (JSON.parse(text) as { errors?: { code?: string; message?: string }[] }).errors;
       detail = errors?.map((e) => `${e.code ?? ''}${e.message ? `: ${e.message}` : ''}`).join('; ') ?? text;
     } catch {
       // not a distribution error document; the status says enough
     }
+    // The limiter learns of a 429 or 5xx now, before the retry loop asks how long to wait.
+    this.#permits.get(res.body)?.release();
     const reason = reasonForStatus(res.status, req.notFound);
     const retryAfter = retryAfterSeconds(res.headers, res.status);
     throw new RegistryError(reason, req.host, `${req.host}: ${req.what}: ${req.method} answered ${res.status}${detail ? ` (${detail})` : ''}`, {
@@ -214,27 +320,29 @@ export class Transport {
     });
   }
 
-  async #send(req: RegistryRequest, authorization: string | undefined): Promise<RegistryResponse> {
-    let url = new URL(req.path, this.origin(req.host));
-    let host = req.host;
-    let withAuth = authorization;
+  /**
+   * Sends to the registry, or to an absolute URL it handed out (an upload location), following
+   * redirects when asked. The registry's Authorization goes only to the registry's own origin
+   * (scheme, host and port): never to another origin, whatever the registry names.
+   */
+  async #send(req: RegistryRequest, authorization: string | undefined, repository: string | undefined): Promise<{ res: RegistryResponse; url: URL }> {
+    const home = this.origin(req.host);
+    let url = new URL(req.path, home);
+    let host = url.host;
     for (let hops = 0; ; hops++) {
-      const res = await this.#once(host, url, req, withAuth);
+      const res = await this.#once(host, url, req, url.origin === home ? authorization : undefined, host === req.host ? repository : undefined);
       const location = headerValue(res.headers, 'location');
-      if (!req.followRedirects || ![301, 302, 303, 307, 308].includes(res.status) || !location || hops >= 5) return res;
+      if (!req.followRedirects || ![301, 302, 303, 307, 308].includes(res.status) || !location || hops >= 5) return { res, url };
       await res.body.dump();
-      const next = new URL(location, url);
-      // Credentials for the registry must not leak to a storage backend on another origin.
-      if (next.origin !== url.origin) withAuth = undefined;
-      url = next;
-      host = next.host;
+      url = new URL(location, url);
+      host = url.host;
     }
   }
 
-  async #once(host: string, url: URL, req: RegistryRequest, authorization: string | undefined): Promise<RegistryResponse> {
-    const limiter = this.limiters.for(host);
+  async #once(host: string, url: URL, req: RegistryRequest, authorization: string | undefined, repository: string | undefined): Promise<RegistryResponse> {
+    const limiter = this.#limiter(host);
     const waitStart = performance.now();
-    const permit = await limiter.acquire(req.signal);
+    const permit = await limiter.acquire(req.signal, repository);
     this.stats.limiterWaitMs += performance.now() - waitStart;
     const started = performance.now();
     const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...req.headers };
@@ -250,10 +358,20 @@ export class Transport {
         method: req.method,
         headers,
         body: req.body ?? null,
+        // undici closes the connection after every HEAD unless told otherwise, in case the
+        // server sends a body with it: a new TCP (and TLS) connection per HEAD, the bulk of a
+        // plan's requests. Registries send none; an origin caught doing it goes back to that.
+        ...(req.method === 'HEAD' && !this.#headBodies.has(url.origin) && { reset: false }),
         ...(req.signal && { signal: req.signal }),
       });
     } catch (error) {
-      permit.release();
+      // Bytes that are no response (what a HEAD body left on the connection) fail the request
+      // that read them; it is retried on a new connection, and this origin's HEADs stop reusing.
+      if ((error as Error)?.name === 'HTTPParserError') this.#headBodies.add(url.origin);
+      // A connection that failed or timed out is the host's trouble; our own abort, or a body
+      // stream of ours that failed (a corrupt source blob), is not.
+      const failure = req.signal?.aborted ? undefined : fromNetworkError(error, host, req.what);
+      permit.release(failure && (failure.reason === 'ConnectionFailed' || failure.reason === 'Timeout') ? { failure: 'network' } : undefined);
       this.stats.recordRequest({ host, method: req.method, statusClass: 'error', durationMs: performance.now() - started });
       throw error;
     }
@@ -266,11 +384,13 @@ export class Transport {
     this.stats.addBytes(host, bytesRead, bodyBytes);
     res.body.once('close', () => permit.release(outcome));
     res.body.once('error', () => permit.release(outcome));
+    this.#permits.set(res.body, { release: () => permit.release(outcome) });
     return { status: res.statusCode, headers: res.headers, body: res.body };
   }
 
   async #tokenRequest(r: { url: URL; method: 'GET' | 'POST'; headers: Record<string, string>; body?: string; signal?: AbortSignal }): Promise<{ status: number; body: TokenResponse | undefined }> {
-    return pRetry(async () => {
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
       try {
         const res = await this.#pool(r.url.origin).request({
           path: `${r.url.pathname}${r.url.search}`, method: r.method,
@@ -280,20 +400,95 @@ export class Transport {
         this.stats.recordRequest({ host: r.url.host, method: r.method, statusClass: statusClass(res.statusCode), status: res.statusCode, durationMs: 0 });
         if (res.statusCode >= 500 || res.statusCode === 429) {
           await res.body.dump();
-          throw new RegistryError(reasonForStatus(res.statusCode), r.url.host, `token server ${r.url.origin} answered ${res.statusCode}`, { status: res.statusCode });
+          const retryAfter = retryAfterSeconds(res.headers, res.statusCode);
+          throw new RegistryError(reasonForStatus(res.statusCode), r.url.host, `token server ${r.url.origin} answered ${res.statusCode}`, {
+            status: res.statusCode, ...(retryAfter !== undefined && { retryAfterSeconds: retryAfter }),
+          });
         }
+        const bytes = await readCapped(res.body, res.headers, bodyLimits.tokenBytes, r.url.host, `the answer of token server ${r.url.origin}`);
         let body: TokenResponse | undefined;
         try {
-          body = (await res.body.json()) as TokenResponse;
+          body = JSON.parse(bytes.toString('utf8')) as TokenResponse;
         } catch {
           body = undefined;
         }
         return { status: res.statusCode, body };
       } catch (error) {
+        if (r.signal?.aborted) throw new RegistryError('Aborted', r.url.host, `token request to ${r.url.origin}: aborted`, { cause: r.signal.reason });
         const failure = fromNetworkError(error, r.url.host, `token request to ${r.url.origin}`);
-        if (!failure.transient) throw new AbortError(failure);
-        throw failure;
+        // Token servers are few and shared: each token request backs off on its own, within the budget.
+        const wait = failure.retryAfterSeconds !== undefined && failure.retryAfterSeconds > 0
+          ? failure.retryAfterSeconds * 1000
+          : Math.min(this.#retry.maxDelayMs, this.#retry.minDelayMs * 2 ** (attempt - 1)) * (0.75 + Math.random() * 0.5);
+        if (!failure.transient || attempt >= this.#retry.attempts || Date.now() - started + wait > this.#retry.budgetMs) throw failure;
+        this.stats.addRetry(r.url.host);
+        try {
+          await sleep(wait, undefined, r.signal ? { signal: r.signal } : {});
+        } catch {
+          throw new RegistryError('Aborted', r.url.host, `token request to ${r.url.origin}: aborted`, { cause: r.signal?.reason });
+        }
       }
-    }, { retries: this.#retry.attempts - 1, minTimeout: this.#retry.minDelayMs, maxTimeout: this.#retry.maxDelayMs, ...(r.signal && { signal: r.signal }) });
+    }
+  }
+}
+
+/** Bodies the client buffers, and the most it will buffer of each; beyond, it refuses. */
+export const bodyLimits = {
+  /** An error document: only its first part is read, for the message. */
+  errorBytes: 64 * 1024,
+  /** A token server's answer: a JWT or two and some fields. */
+  tokenBytes: 1024 * 1024,
+  /** One page of a tag list. 16 MiB is ~120,000 tags of 128 characters. */
+  tagPageBytes: 16 * 1024 * 1024,
+  /** Tags of one repository across all pages. */
+  tags: 1_000_000,
+};
+
+/**
+ * A whole body, refused past `limit` bytes (declared or received) so a misbehaving registry
+ * cannot exhaust memory: the connection is dropped, nothing more is read.
+ */
+export async function readCapped(body: RegistryResponse['body'], headers: RegistryResponse['headers'], limit: number, host: string, what: string): Promise<Buffer> {
+  const tooLarge = () => new RegistryError('ResponseTooLarge', host, `${host}: ${what} is larger than ${limit} bytes; refusing it`);
+  const declared = Number(headerValue(headers, 'content-length') ?? 0);
+  if (declared > limit) {
+    body.destroy();
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      body.destroy();
+      throw tooLarge();
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/** At most the first `limit` bytes of a body; the rest is not read (the connection is dropped). */
+async function readPrefix(body: RegistryResponse['body'], limit: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size >= limit) {
+      body.destroy();
+      break;
+    }
+  }
+  return Buffer.concat(chunks, size).subarray(0, limit).toString('utf8');
+}
+
+/** A JSON document from a capped body, or an InvalidResponse naming what it was. */
+export function parseJson<T>(bytes: Buffer, host: string, what: string): T {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as T;
+  } catch {
+    // Never the parser's message: it quotes the text, which may be anything.
+    throw new RegistryError('InvalidResponse', host, `${host}: ${what} is not valid JSON`);
   }
 }

@@ -1,7 +1,7 @@
 // The fault proxy against a real registry: it must forward faithfully when no rule applies, and
 // each fault must reach a plain fetch client the way the registry client's tests rely on.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
+import { createServer, get as get2 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
@@ -102,7 +102,8 @@ describe('fault proxy', () => {
       assert.equal((err.cause as { code?: string } | undefined)?.code, 'ECONNRESET');
       return true;
     });
-    assert.deepEqual(proxy.requests.at(-1), { method: 'GET', path: `/v2/${repo}/manifests/v1`, status: 0, fault: 'reset' });
+    const { method, path, status, fault } = proxy.requests.at(-1)!;
+    assert.deepEqual({ method, path, status, fault }, { method: 'GET', path: `/v2/${repo}/manifests/v1`, status: 0, fault: 'reset' });
     assert.equal((await get(manifestUrl())).res.status, 200);
   });
 
@@ -179,5 +180,37 @@ describe('fault proxy', () => {
     assert.ok(Date.now() - started < 1000, `${Date.now() - started} ms`);
     const timersAfter = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     assert.ok(timersAfter <= timersBefore, `timers before ${timersBefore}, after ${timersAfter}`);
+  });
+
+  test('a body rule streams a huge answer as it is read and counts what was sent', async () => {
+    proxy.requests.length = 0;
+    proxy.addRule({ match: { path: /\/tags\/list/ }, times: 1, fault: { kind: 'body', status: 200, bytes: 1024 * 1024 * 1024, prefix: '{"tags":["', fill: 'a', chunked: true } });
+    const res = await fetch(`${proxy.url}/v2/${repo}/tags/list`);
+    const reader = res.body!.getReader();
+    let read = 0;
+    while (read < 1024 * 1024) read += (await reader.read()).value?.length ?? 0;
+    assert.equal(res.headers.get('content-length'), null, 'chunked: no length declared');
+    await reader.cancel();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const sent = proxy.requests.at(-1)!.bytesSent;
+    assert.ok(sent >= read && sent < 64 * 1024 * 1024, `${sent} bytes sent of 1 GiB`);
+  });
+
+  test('headers and respond rules shape answers; requests keep their headers; connections are counted', async () => {
+    proxy.resetConnections();
+    let fetchConnectionsBefore = 0;
+    proxy.addRule({ match: { path: /\/manifests\// }, times: 1, fault: { kind: 'headers', edit: (headers) => ({ ...headers, 'x-edited': 'yes' }) } });
+    proxy.addRule({ match: { path: /\/tags\/list/ }, times: 1, fault: { kind: 'respond', answer: ({ path }) => ({ status: 200, headers: { link: `<${path}>; rel="next"` }, body: '{}' }) } });
+    const edited = await get(manifestUrl(), { headers: { ...accept, authorization: 'Bearer x' } });
+    assert.equal(edited.res.headers.get('x-edited'), 'yes');
+    assert.equal(sha256(edited.body), image.digest, 'the body is the registry\'s');
+    assert.equal(proxy.requests.at(-1)!.headers.authorization, 'Bearer x');
+    const answered = await fetch(`${proxy.url}/v2/${repo}/tags/list`);
+    assert.equal(answered.headers.get('link'), `</v2/${repo}/tags/list>; rel="next"`);
+    assert.equal(await answered.text(), '{}');
+    fetchConnectionsBefore = proxy.connections;
+    // Two requests on fresh connections of their own.
+    for (let i = 0; i < 2; i++) await new Promise((resolve, reject) => get2(`${proxy.url}/v2/`, { agent: false }, (res) => res.resume().on('end', resolve)).on('error', reject));
+    assert.equal(proxy.connections, fetchConnectionsBefore + 2);
   });
 });

@@ -43,7 +43,15 @@ describe('copy between anonymous registries', () => {
     assert.equal(second.alreadyPresent, true);
     assert.deepEqual(second.tagsWritten, []);
     assert.equal(writes(client) - before, 0, 'a second copy must not write');
-    assert.equal(client.stats.count() - reads, 3, 'one HEAD per tag and one for the digest');
+    assert.equal(client.stats.count() - reads, 2, 'one HEAD per tag, read again before it would be written; the digest this client just wrote needs none');
+    const fresh = new RegistryClient();
+    try {
+      const again = await new ImageCopier(fresh).copy({ src: repo(staging, 'team/app'), dst: repo(prod, 'team/app'), digest: image.digest, tags: ['v1', 'stable'] });
+      assert.equal(again.alreadyPresent, true);
+      assert.equal(fresh.stats.count(), 3, 'a client that knows nothing reads the digest and each tag');
+    } finally {
+      await fresh.close();
+    }
   });
 
   test('a multi-arch index (OCI and Docker list) arrives with all children and the same digest', async () => {
@@ -80,6 +88,36 @@ describe('copy between anonymous registries', () => {
     assert.deepEqual(result.tagConflicts, [{ tag: 'v1', digest: b.digest }]);
     assert.deepEqual(result.tagsWritten, ['v1-a']);
     assert.equal(await crane('digest', '--insecure', `${prod.host}/tags/app:v1`), b.digest);
+  });
+
+  test('a copy into a repository the client just listed empty skips the reads whose answer it knows', async () => {
+    const image = buildImage({ layers: [5000, 7000] });
+    await pushImage(staging, 'lean/app', image);
+    const lean = new RegistryClient();
+    try {
+      const dst = repo(prod, 'lean/app');
+      assert.deepEqual(await lean.listTagsOrEmpty(dst), []);
+      const before = lean.stats.count({ host: prod.host });
+      await new ImageCopier(lean).copy({ src: repo(staging, 'lean/app'), dst, digest: image.digest, tags: ['v1'] });
+      const byMethod = (method: string) => lean.stats.count({ host: prod.host, method });
+      // Per blob an upload session and its PUT; the tag read again right before it is written; the manifest.
+      assert.equal(lean.stats.count({ host: prod.host }) - before, 2 * image.blobs.length + 2);
+      assert.equal(byMethod('HEAD'), 1, 'only the tag re-read: no digest HEAD, no blob HEADs');
+      assert.equal(await crane('digest', '--insecure', `${prod.host}/lean/app:v1`), image.digest);
+      // Inside one registry, into another empty repository: mounts, no HEADs before them, and
+      // the manifest just written is not read back.
+      const other = repo(prod, 'lean/other');
+      await lean.listTagsOrEmpty(other);
+      const gets = byMethod('GET');
+      const heads = byMethod('HEAD');
+      const result = await new ImageCopier(lean).copy({ src: dst, dst: other, digest: image.digest, tags: ['v1'] });
+      assert.equal(result.blobsMounted, image.blobs.length);
+      assert.equal(byMethod('HEAD') - heads, 1);
+      assert.ok(byMethod('GET') - gets <= 2, 'the list, and at most the source manifest');
+      assert.equal(await crane('digest', '--insecure', `${prod.host}/lean/other:v1`), image.digest);
+    } finally {
+      await lean.close();
+    }
   });
 
   test('chunked uploads stream a large layer in PATCH pieces and keep the digest', async () => {
@@ -228,6 +266,57 @@ describe('authentication', () => {
       assert.equal(tokens.requests.length - before, 2, 'one replacement token, then give up');
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('connections', () => {
+  let registry: TestRegistry;
+  let image: BuiltImage;
+  before(async () => {
+    registry = await startRegistry();
+    image = buildImage();
+    await pushImage(registry, 'conn/app', image, ['v1']);
+  });
+  after(() => registry.stop());
+
+  test('HEADs reuse keep-alive connections: 300 reads open at most 8 connections', async () => {
+    const proxy = await startFaultProxy(registry.url);
+    const client = new RegistryClient();
+    try {
+      const r = repo({ ...registry, host: proxy.host }, 'conn/app');
+      for (let round = 0; round < 30; round++) {
+        const heads = await Promise.all(Array.from({ length: 8 }, () => client.headManifest(r, 'v1')));
+        assert.ok(heads.every((h) => h?.digest === image.digest));
+        assert.equal((await client.headBlob(r, image.blobs[0]!.digest)), image.blobs[0]!.size);
+        assert.equal((await client.getManifest(r, image.digest)).digest, image.digest);
+      }
+      assert.equal(proxy.requests.length, 300);
+      // undici's default closes the connection after every HEAD: 270 connections here.
+      assert.ok(proxy.connections <= 8, `${proxy.connections} connections for ${proxy.requests.length} requests`);
+    } finally {
+      await client.close();
+      await proxy.close();
+    }
+  });
+
+  test('a server that sends a body after a HEAD answer: every read is still right, and that origin stops reusing HEAD connections', async () => {
+    const proxy = await startFaultProxy(registry.url);
+    // The stray bytes arrive after the client has sent its next request on the connection.
+    proxy.addRule({ match: { method: 'HEAD' }, fault: { kind: 'headBody', body: '{"a body":"after a HEAD"}', delayMs: 30 } });
+    proxy.addRule({ match: { method: 'GET' }, fault: { kind: 'delay', ms: 100 } });
+    const client = new RegistryClient({ retry: { minDelayMs: 10, maxDelayMs: 50 }, connectionsPerOrigin: 1 });
+    try {
+      const r = repo({ ...registry, host: proxy.host }, 'conn/app');
+      for (let round = 0; round < 10; round++) {
+        assert.equal((await client.headManifest(r, 'v1'))?.digest, image.digest);
+        assert.equal((await client.getManifest(r, 'v1')).digest, image.digest);
+      }
+      // Reusing the HEAD's connection would break the GET after every HEAD (ten retries).
+      assert.equal(client.stats.retries, 1, 'the stray bytes broke one GET, which was retried; then HEADs no longer reused connections');
+    } finally {
+      await client.close();
+      await proxy.close();
     }
   });
 });

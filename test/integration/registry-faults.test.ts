@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { defaultRateLimit, ImageCopier, RegistryClient, RegistryError, type Repository } from '../../src/registry/index.ts';
+import type { WaitEvent } from '../../src/registry/transport.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { buildImage, pushImage, type BuiltImage } from '../support/images.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
@@ -11,6 +12,8 @@ import { runTool } from '../support/testbed.ts';
 
 const craneDigest = async (ref: string) => (await runTool('crane', ['digest', '--insecure', ref])).trim();
 const fastRetries = { attempts: 5, minDelayMs: 20, maxDelayMs: 200 };
+/** Only a time budget bounds the retries, as by default; short pauses to keep the test quick. */
+const budgeted = (budgetMs: number) => ({ budgetMs, minDelayMs: 20, maxDelayMs: 300 });
 
 describe('faults between the client and a registry', () => {
   let staging: TestRegistry;
@@ -30,7 +33,7 @@ describe('faults between the client and a registry', () => {
   const src = (): Repository => ({ host: proxy.host, name: 'app' });
   const dst = (): Repository => ({ host: prod.host, name: `copy${n}/app` });
 
-  test('a storm of 429s with Retry-After slows the host down and the copy completes', async () => {
+  test('429s with Retry-After pause the repository as asked and the copy completes', async () => {
     proxy.addRule({ match: { path: /\/blobs\// }, times: 4, fault: { kind: 'status', status: 429, headers: { 'retry-after': '1' } } });
     const client = new RegistryClient({ retry: fastRetries });
     try {
@@ -39,7 +42,8 @@ describe('faults between the client and a registry', () => {
       assert.equal(result.blobsCopied, 3);
       assert.ok(performance.now() - started >= 900, 'the Retry-After pause was honoured');
       const limiter = client.transport.limiters.stats.find((s) => s.host === proxy.host)!;
-      assert.ok(limiter.throttled >= 1 && limiter.rate < defaultRateLimit.rate, `limiter slowed down: ${JSON.stringify(limiter)}`);
+      // Four requests are a trickle, no measure of a quota: the rate stays, the pauses do the work.
+      assert.ok(limiter.throttled === 4 && limiter.rate === defaultRateLimit.rate, `limiter: ${JSON.stringify(limiter)}`);
       assert.ok(client.stats.retries >= 4, `retries ${client.stats.retries}`);
       assert.equal(await craneDigest(`${prod.host}/copy${n}/app:v1`), image.digest);
     } finally {
@@ -138,6 +142,99 @@ describe('faults between the client and a registry', () => {
     } finally {
       await client.close();
       await dstProxy.close();
+    }
+  });
+
+  test('a storm of 40 429s without Retry-After is ridden out: only the time budget bounds the retries', { timeout: 120_000 }, async () => {
+    proxy.addRule({ times: 40, fault: { kind: 'status', status: 429 } });
+    const client = new RegistryClient({ retry: budgeted(60_000) });
+    try {
+      await new ImageCopier(client).copy({ src: src(), dst: dst(), digest: image.digest, tags: ['v1'] });
+      assert.equal(proxy.requests.filter((r) => r.status === 429).length, 40, 'every 429 of the storm was met');
+      assert.equal(await craneDigest(`${prod.host}/copy${n}/app:v1`), image.digest);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a burst of 30 5xx answers is ridden out, backing off per host', { timeout: 120_000 }, async () => {
+    proxy.addRule({ times: 30, fault: { kind: 'status', status: 503 } });
+    const waits: WaitEvent[] = [];
+    const client = new RegistryClient({ retry: budgeted(60_000), onWait: (e) => waits.push(e) });
+    try {
+      await new ImageCopier(client).copy({ src: src(), dst: dst(), digest: image.digest, tags: ['v1'] });
+      assert.equal(proxy.requests.filter((r) => r.status === 503).length, 30);
+      assert.equal(await craneDigest(`${prod.host}/copy${n}/app:v1`), image.digest);
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('one repository throttled with Retry-After: 30 pauses that repository, not the host; its copy meets its deadline', { timeout: 120_000 }, async () => {
+    const other = buildImage({ layers: [30_000] });
+    await pushImage(staging, 'fast/app', other, ['v1']);
+    proxy.addRule({ match: { method: 'GET', path: /^\/v2\/app\/blobs\// }, fault: { kind: 'status', status: 429, headers: { 'retry-after': '30' } } });
+    const waits: WaitEvent[] = [];
+    let paused!: () => void;
+    const repositoryPaused = new Promise<void>((resolve) => { paused = resolve; });
+    const client = new RegistryClient({ retry: budgeted(10 * 60_000), onWait: (e) => { waits.push(e); if (e.repository === 'app') paused(); } });
+    try {
+      const slow = new ImageCopier(client, { copyTimeoutMs: 5000 }).copy({ src: src(), dst: dst(), digest: image.digest, tags: ['v1'] });
+      let slowSettled = false;
+      const slowOutcome = slow.then(() => 'done', (e: unknown) => e).finally(() => { slowSettled = true; });
+      // Wait until the slow repository is paused, then copy another repository of the same host.
+      await repositoryPaused;
+      const fast = await new ImageCopier(client).copy({ src: { host: proxy.host, name: 'fast/app' }, dst: { host: prod.host, name: `fast${n}/app` }, digest: other.digest, tags: ['v1'] });
+      assert.equal(slowSettled, false, 'the other repository was copied while the throttled one waits out its Retry-After');
+      assert.deepEqual(fast.tagsWritten, ['v1']);
+      assert.equal(await craneDigest(`${prod.host}/fast${n}/app:v1`), other.digest);
+      const outcome = await slowOutcome;
+      assert.ok(outcome instanceof RegistryError && outcome.reason === 'DeadlineExceeded', String(outcome));
+      assert.match(outcome.message, /was not done within 5s, the copy deadline/);
+      const wait = waits.find((w) => w.repository === 'app')!;
+      assert.deepEqual({ host: wait.host, seconds: wait.seconds, reason: wait.reason, asked: wait.askedByRegistry }, { host: proxy.host, seconds: 30, reason: 'RateLimited', asked: true });
+      assert.ok(!waits.some((w) => w.repository === undefined), 'the host as a whole was never paused');
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a tag list whose next page is itself is refused after two pages, not followed for ever', async () => {
+    proxy.addRule({ match: { path: /\/tags\/list/ }, fault: { kind: 'headers', edit: (headers, req) => ({ ...headers, link: `<${req.path.split('?')[0]}?n=100&last=v1>; rel="next"` }) } });
+    const client = new RegistryClient({ retry: fastRetries });
+    try {
+      await assert.rejects(client.listTags(src()), (e: unknown) => e instanceof RegistryError && e.reason === 'PaginationLoop' && /links back to a page already read/.test(e.message));
+      assert.equal(proxy.requests.length, 2);
+      proxy.clearRules();
+      proxy.addRule({ match: { path: /\/tags\/list/ }, fault: { kind: 'headers', edit: (headers) => ({ ...headers, link: '<http://127.0.0.9:1/v2/app/tags/list?last=x>; rel="next"' }) } });
+      await assert.rejects(client.listTags(src()), (e: unknown) => e instanceof RegistryError && e.reason === 'InvalidResponse' && /not another page of the same list/.test(e.message));
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a host that only fails is given up on after the retry budget, then at the first failure', async () => {
+    proxy.addRule({ fault: { kind: 'status', status: 503 } });
+    const client = new RegistryClient({ retry: budgeted(1500) });
+    try {
+      await assert.rejects(client.headManifest(src(), 'v1'), (e: unknown) => e instanceof RegistryError && e.reason === 'ServerError' && /retry budget of 2s/.test(e.message));
+      const before = proxy.requests.length;
+      await assert.rejects(client.headManifest(src(), 'v1'), (e: unknown) => e instanceof RegistryError && /has failed for \d+s/.test(e.message));
+      assert.equal(proxy.requests.length - before, 1, 'a host failing for longer than the budget gets one attempt');
+      proxy.clearRules();
+      assert.equal((await client.headManifest(src(), 'v1'))?.digest, image.digest, 'and is used again as soon as it answers');
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('a registry name that does not resolve fails after three attempts, not after the whole budget', async () => {
+    const client = new RegistryClient({ retry: budgeted(60_000), insecureHosts: ['no-such-registry.invalid:5000'] });
+    try {
+      await assert.rejects(client.listTags({ host: 'no-such-registry.invalid:5000', name: 'app' }), (e: unknown) => e instanceof RegistryError && e.reason === 'ConnectionFailed' && /ENOTFOUND/.test(e.message));
+      assert.equal(client.stats.retries, 2);
+    } finally {
+      await client.close();
     }
   });
 });

@@ -1,9 +1,10 @@
 // A fault-injecting reverse proxy in front of a real test registry: the registry client's tests
 // and the benchmarks need 429s, 5xx, resets, stalls, corruption and latency on demand, from a
 // registry that otherwise behaves exactly like the real one.
-import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { pipeline, Transform } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 
 /** `ms: Infinity` stalls until the client gives up or the proxy closes. */
@@ -17,7 +18,22 @@ export type Fault =
   | { kind: 'stallHeaders'; ms: number }
   /** Forwards the upstream response with bytes flipped in the body, same length. */
   | { kind: 'corrupt' }
-  | { kind: 'delay'; ms: number };
+  | { kind: 'delay'; ms: number }
+  /**
+   * Answers `status` with a body of `bytes` bytes produced as the client reads it (the start
+   * given by `prefix`, then `fill` repeated): a huge error page, tag list or token without the
+   * proxy holding it in memory.
+   */
+  | { kind: 'body'; status: number; bytes: number; prefix?: string; fill?: string; headers?: Record<string, string>; chunked?: boolean }
+  /** Answers what `answer` makes of the request, without asking the registry. */
+  | { kind: 'respond'; answer: (request: { method: string; path: string }) => { status: number; headers?: Record<string, string>; body?: string } }
+  /** Forwards the request and lets `edit` change the response headers (a Location, a challenge). */
+  | { kind: 'headers'; edit: (headers: OutgoingHttpHeaders, request: { method: string; path: string }) => OutgoingHttpHeaders }
+  /**
+   * For a HEAD: forwards it, then writes these bytes after the response, as a body a HEAD must
+   * not have; `delayMs` later, so the client may already have sent its next request.
+   */
+  | { kind: 'headBody'; body: string; delayMs?: number };
 
 export interface FaultRule {
   /** Which requests; `path` is tested against the path with its query. Default: all. */
@@ -37,6 +53,10 @@ export interface ProxiedRequest {
   status: number;
   /** The fault kind applied, or 'quota'. */
   fault?: string;
+  /** The request's headers as the client sent them (to check where credentials went). */
+  headers: IncomingHttpHeaders;
+  /** Body bytes written to the client (for `body` faults: how much the client read before hanging up). */
+  bytesSent: number;
 }
 
 export interface FaultProxy {
@@ -47,6 +67,9 @@ export interface FaultProxy {
   addRule(rule: FaultRule): void;
   clearRules(): void;
   requests: ProxiedRequest[];
+  /** TCP connections accepted since the start (or the last reset). */
+  connections: number;
+  resetConnections(): void;
   /** More than `limit` requests within `windowMs` are answered 429 with Retry-After (seconds). */
   setQuota(quota: { limit: number; windowMs: number } | undefined): void;
   /** Latency added before every request is handled. */
@@ -83,7 +106,33 @@ function reply(req: IncomingMessage, res: ServerResponse, entry: ProxiedRequest,
     ...headers,
   });
   entry.status = status;
+  entry.bytesSent += Buffer.byteLength(text);
   res.end(text);
+}
+
+/** `bytes` bytes: `prefix`, then `fill` repeated, made as the reader asks for them. */
+function generated(bytes: number, prefix: string, fill: string): Readable {
+  let sent = 0;
+  const chunk = Buffer.alloc(64 * 1024, fill);
+  const head = Buffer.from(prefix);
+  return new Readable({
+    read() {
+      if (sent >= bytes) return void this.push(null);
+      const piece = sent === 0 ? Buffer.concat([head, chunk]) : chunk;
+      const out = piece.subarray(0, Math.min(piece.length, bytes - sent));
+      sent += out.length;
+      this.push(out);
+    },
+  });
+}
+
+function counter(entry: ProxiedRequest): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      entry.bytesSent += chunk.length;
+      done(null, chunk);
+    },
+  });
 }
 
 function corrupter(): Transform {
@@ -113,7 +162,12 @@ function staller(ms: number, afterBytes: number, signal: AbortSignal): Transform
   });
 }
 
-export async function startFaultProxy(upstreamUrl: string): Promise<FaultProxy> {
+export interface FaultProxyOptions {
+  /** Serve https with this key and certificate (PEM) instead of plain http. */
+  tls?: { key: string; cert: string };
+}
+
+export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOptions = {}): Promise<FaultProxy> {
   const upstream = new URL(upstreamUrl);
   const agent = new Agent({ keepAlive: true });
   const rules: { rule: FaultRule; seen: number; used: number }[] = [];
@@ -123,6 +177,7 @@ export async function startFaultProxy(upstreamUrl: string): Promise<FaultProxy> 
   let admitted: number[] = [];
   let proxyHost = '';
   let tagPageSize: number | undefined;
+  let connections = 0;
 
   async function servePagedTags(req: IncomingMessage, res: ServerResponse, entry: ProxiedRequest, size: number): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://proxy');
@@ -199,7 +254,9 @@ export async function startFaultProxy(upstreamUrl: string): Promise<FaultProxy> 
       else res.destroy();
     });
     upstreamReq.on('response', (upstreamRes) => {
-      res.writeHead(upstreamRes.statusCode ?? 502, rewriteLocation(endToEnd(upstreamRes.headers)));
+      let headers: OutgoingHttpHeaders = rewriteLocation(endToEnd(upstreamRes.headers));
+      if (fault?.kind === 'headers') headers = fault.edit({ ...headers }, { method: entry.method, path: entry.path });
+      res.writeHead(upstreamRes.statusCode ?? 502, headers);
       entry.status = res.statusCode;
       const stages: Transform[] = [];
       if (fault?.kind === 'corrupt') stages.push(corrupter());
@@ -207,13 +264,21 @@ export async function startFaultProxy(upstreamUrl: string): Promise<FaultProxy> 
         res.flushHeaders();
         stages.push(staller(fault.ms, fault.afterBytes ?? 0, signal));
       }
-      pipeline([upstreamRes, ...stages, res], () => {});
+      // The response lets go of its socket when it ends: keep hold of it for a headBody fault.
+      const socket = res.socket;
+      pipeline([upstreamRes, ...stages, counter(entry), res], () => {
+        // Bytes a HEAD response must not carry, on the connection the client may reuse.
+        if (fault?.kind !== 'headBody' || entry.method !== 'HEAD' || !socket) return;
+        const write = () => { if (!socket.destroyed) socket.write(fault.body); };
+        if (fault.delayMs) setTimeout(write, fault.delayMs).unref();
+        else write();
+      });
     });
     req.pipe(upstreamReq);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const entry: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', status: 0 };
+    const entry: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', status: 0, headers: req.headers, bytesSent: 0 };
     requests.push(entry);
     // Ends this request's timers when its connection closes: the client gave up, or close()
     // destroyed every connection.
@@ -232,6 +297,17 @@ export async function startFaultProxy(upstreamUrl: string): Promise<FaultProxy> 
       switch (fault?.kind) {
         case 'status':
           return reply(req, res, entry, fault.status, fault.headers, fault.body);
+        case 'respond': {
+          const answer = fault.answer({ method: entry.method, path: entry.path });
+          return reply(req, res, entry, answer.status, answer.headers, answer.body);
+        }
+        case 'body': {
+          req.resume();
+          res.writeHead(fault.status, { 'content-type': 'application/json', ...(!fault.chunked && { 'content-length': String(fault.bytes) }), ...fault.headers });
+          entry.status = fault.status;
+          pipeline([generated(fault.bytes, fault.prefix ?? '', fault.fill ?? 'a'), counter(entry), res], () => {});
+          return;
+        }
         case 'reset':
           req.socket.resetAndDestroy();
           return;
@@ -249,7 +325,10 @@ export async function startFaultProxy(upstreamUrl: string): Promise<FaultProxy> 
     }
   }
 
-  const server = createServer((req, res) => void handle(req, res));
+  const server = options.tls
+    ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, (req, res) => void handle(req, res))
+    : createServer((req, res) => void handle(req, res));
+  server.on(options.tls ? 'secureConnection' : 'connection', () => { connections += 1; });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -258,8 +337,10 @@ export async function startFaultProxy(upstreamUrl: string): Promise<FaultProxy> 
 
   return {
     host: proxyHost,
-    url: `http://${proxyHost}`,
+    url: `${options.tls ? 'https' : 'http'}://${proxyHost}`,
     requests,
+    get connections() { return connections; },
+    resetConnections: () => { connections = 0; },
     addRule: (rule) => void rules.push({ rule, seen: 0, used: 0 }),
     clearRules: () => void rules.splice(0),
     setQuota(q) {

@@ -78,6 +78,8 @@ export class MemoryRegistry {
     const client = {
       stats: { onRequest() {}, byHost: new Map(), count: () => self.calls.length },
       async close() {},
+      // The real client remembers what its reads showed; this one always asks again.
+      known: () => undefined,
       async listTags(repo: Repository) {
         const r = self.#call('GET', repo, 'tags');
         if (!r) throw new RegistryError('RepositoryNotFound', repo.host, `${repo.host}/${repo.name}: no such repository`);

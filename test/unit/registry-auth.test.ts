@@ -2,7 +2,7 @@
 // references, pagination links.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseChallenge } from '../../src/registry/auth.ts';
+import { parseChallenge, type RealmContext } from '../../src/registry/auth.ts';
 import { nextPage } from '../../src/registry/client.ts';
 import { parseDockerConfig } from '../../src/registry/credentials.ts';
 import { parseReference } from '../../src/api/reference.ts';
@@ -59,4 +59,36 @@ test('Link pagination headers', () => {
 test('Link headers: several links in one header, or several headers', () => {
   assert.equal(nextPage('</v2/a/tags/list?last=a>; rel="prev", </v2/a/tags/list?last=z>; rel="next"'), '/v2/a/tags/list?last=z');
   assert.equal(nextPage(['</x?p=1>; rel="prev"', '</x?p=3>; rel="next"']), '/x?p=3');
+});
+
+test('token realms: which may be used, and which may receive credentials', async () => {
+  const { credentialDomain, refuseRealm } = await import('../../src/registry/auth.ts');
+  assert.equal(credentialDomain('registry-1.docker.io'), 'docker.io');
+  assert.equal(credentialDomain('ghcr.io'), 'ghcr.io');
+  assert.equal(credentialDomain('us-docker.pkg.dev'), 'pkg.dev');
+  assert.equal(credentialDomain('127.0.0.1:5000'), '127.0.0.1');
+  assert.equal(credentialDomain('[::1]:5000'), '::1');
+  assert.equal(credentialDomain('localhost:5000'), 'localhost');
+  const https: RealmContext = { registrySecure: true, plainHttpHosts: [], trustedRealmHosts: [] };
+  const http: RealmContext = { registrySecure: false, plainHttpHosts: ['lan.example:5000'], trustedRealmHosts: [] };
+  const refuse = (realm: string, host: string, creds: boolean, ctx = https) => refuseRealm(new URL(realm), host, creds, ctx);
+  // Docker Hub, GHCR, GitLab: realms inside the registry's domain.
+  assert.equal(refuse('https://auth.docker.io/token', 'registry-1.docker.io', true), undefined);
+  assert.equal(refuse('https://ghcr.io/token', 'ghcr.io', true), undefined);
+  assert.equal(refuse('https://gitlab.com/jwt/auth', 'registry.gitlab.com', true), undefined);
+  assert.equal(refuse('https://127.0.0.1:9999/token', '127.0.0.1:5000', true), undefined, 'another port of the same address');
+  // Elsewhere: refused with credentials, allowed without.
+  assert.match(refuse('https://evil.example/token', 'ghcr.io', true)!, /outside the registry's domain ghcr\.io/);
+  assert.match(refuse('https://ghcr.io.evil.example/token', 'ghcr.io', true)!, /outside/);
+  assert.match(refuse('https://notghcr.io/token', 'ghcr.io', true)!, /outside/);
+  assert.match(refuse('https://127.0.0.2/token', '127.0.0.1:5000', true)!, /outside/);
+  assert.equal(refuse('https://evil.example/token', 'ghcr.io', false), undefined);
+  assert.equal(refuseRealm(new URL('https://auth.example/token'), 'reg.other.example', true, { ...https, trustedRealmHosts: ['auth.example'] }), undefined);
+  // Plain http: never for an https registry, with or without credentials.
+  assert.match(refuse('http://ghcr.io/token', 'ghcr.io', false)!, /plain http while the registry is https/);
+  assert.equal(refuse('http://127.0.0.1:9000/token', '127.0.0.1:5000', true, http), undefined);
+  assert.equal(refuse('http://lan.example/token', 'lan.example:5000', true, http), undefined);
+  assert.match(refuse('http://other.example/token', 'lan.example:5000', false, http)!, /not allowed as insecure/);
+  assert.match(refuse('ftp://ghcr.io/token', 'ghcr.io', false)!, /scheme/);
+  assert.match(refuse('https://user:pw@ghcr.io/token', 'ghcr.io', false)!, /user information/);
 });

@@ -27,24 +27,34 @@ test('no more than maxInFlight requests are open at once', async () => {
   assert.equal(third, true);
 });
 
-test('a 429 halves the rate and Retry-After pauses the host; healthy answers climb back', async () => {
-  const limiter = new HostLimiter('h', { rate: 40, burst: 1, maxInFlight: 10, recoveryPerSecond: 40 });
-  (await limiter.acquire()).release({ status: 429, headers: { 'retry-after': '1' } });
-  assert.equal(limiter.stats.rate, 20);
+test('a 429 cuts the rate to just under what was sent, Retry-After pauses the host; healthy answers climb back', async () => {
+  const limiter = new HostLimiter('h', { rate: 40, burst: 40, maxInFlight: 40, recoveryPerSecond: 40 });
+  const permits = await Promise.all(Array.from({ length: 20 }, () => limiter.acquire()));
+  permits.slice(1).forEach((p) => p.release({ status: 200 }));
+  permits[0]!.release({ status: 429, headers: { 'retry-after': '1' } });
+  assert.equal(limiter.stats.rate, 18, '20 requests in the last second drew the 429: 90% of that');
+  assert.equal(limiter.stats.ceiling, 20);
   const waitStart = performance.now();
   const permit = await limiter.acquire();
   assert.ok(performance.now() - waitStart >= 900, 'paused for the Retry-After second');
   permit.release({ status: 200 });
   for (let i = 0; i < 30; i++) (await limiter.acquire()).release({ status: 200 });
-  assert.ok(limiter.stats.rate > 20 && limiter.stats.rate <= 40, `rate climbed back to ${limiter.stats.rate}`);
+  assert.ok(limiter.stats.rate > 18 && limiter.stats.rate <= 40, `rate climbed back to ${limiter.stats.rate}`);
 });
 
-test('a burst of 429s from requests already in flight halves the rate once, not per answer', async () => {
-  const limiter = new HostLimiter('h', { rate: 64, burst: 10, maxInFlight: 10 });
-  const permits = await Promise.all(Array.from({ length: 8 }, () => limiter.acquire()));
+test('a trickle of requests that meets a 429 keeps its rate: the pause deals with it', async () => {
+  const limiter = new HostLimiter('h', { rate: 40, burst: 10, maxInFlight: 10 });
+  (await limiter.acquire()).release({ status: 429 });
+  assert.equal(limiter.stats.rate, 40);
+  assert.ok(limiter.pausedFor() > 0);
+});
+
+test('a burst of 429s from requests already in flight cuts the rate once, not per answer', async () => {
+  const limiter = new HostLimiter('h', { rate: 64, burst: 12, maxInFlight: 12 });
+  const permits = await Promise.all(Array.from({ length: 12 }, () => limiter.acquire()));
   for (const p of permits) p.release({ status: 429 });
-  assert.equal(limiter.stats.rate, 32);
-  assert.equal(limiter.stats.throttled, 8);
+  assert.equal(limiter.stats.rate, 12 * 0.9);
+  assert.equal(limiter.stats.throttled, 12);
 });
 
 test('an aborted wait leaves the queue', async () => {
@@ -100,4 +110,123 @@ test('a pause or an abandoned wait leaves no timer behind to keep a process aliv
   controller.abort(new Error('gone'));
   await assert.rejects(waiting, /gone/);
   assert.equal(timers(), before, 'and it goes when the waiter does');
+});
+
+/** Lets timers fired by a mock tick run their promise callbacks. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+test('converges just under a sliding-window quota and stays there (mock timers, 3 simulated minutes)', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+  const { HostLimiter: Limiter } = await import('../../src/registry/limiter.ts');
+  const limiter = new Limiter('quota.example', {}, { now: () => Date.now() });
+  // The benchmark's quota proxy: at most `quota` requests admitted in any sliding second, 429 and
+  // Retry-After (whole seconds, at least 1) past it; 20 ms of latency before the check.
+  const quota = 100;
+  const admitted: number[] = [];
+  const served: { at: number; status: number }[] = [];
+  const serve = () => {
+    const now = Date.now();
+    while (admitted.length > 0 && admitted[0]! <= now - 1000) admitted.shift();
+    if (admitted.length >= quota) {
+      served.push({ at: now, status: 429 });
+      return { status: 429, headers: { 'retry-after': String(Math.max(1, Math.ceil((admitted[0]! + 1000 - now) / 1000))) } };
+    }
+    admitted.push(now);
+    served.push({ at: now, status: 200 });
+    return { status: 200 };
+  };
+  let running = true;
+  const worker = async (i: number) => {
+    while (running) {
+      const permit = await limiter.acquire(undefined, `repo${i % 8}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      permit.release(serve());
+    }
+  };
+  const workers = Array.from({ length: 32 }, (_, i) => worker(i));
+  const seconds = 180;
+  for (let ms = 0; ms < seconds * 1000; ms += 5) {
+    t.mock.timers.tick(5);
+    await settle();
+  }
+  running = false;
+  for (let ms = 0; ms < 5000; ms += 5) { t.mock.timers.tick(5); await settle(); }
+  await Promise.all(workers);
+
+  const late = served.filter((s) => s.at >= 30_000);
+  const okPerSecond = late.filter((s) => s.status === 200).length / (seconds - 30);
+  const throttledShare = late.filter((s) => s.status === 429).length / late.length;
+  // The old AIMD limiter (halve on 429, pause the host, +20/s) settled at 37-62% of the quota.
+  assert.ok(okPerSecond >= 0.85 * quota, `served ${okPerSecond.toFixed(1)}/s of a ${quota}/s quota`);
+  assert.ok(throttledShare < 0.02, `${(throttledShare * 100).toFixed(2)}% of requests drew a 429 once settled`);
+  const { ceiling } = limiter.stats;
+  t.diagnostic(`served ${okPerSecond.toFixed(1)}/s, ${(throttledShare * 100).toFixed(2)}% 429s, ceiling ${ceiling?.toFixed(1)}, rate ${limiter.stats.rate.toFixed(1)}`);
+  assert.ok(ceiling !== undefined && ceiling > 0.8 * quota && ceiling < 1.3 * quota, `remembered ceiling ${ceiling}`);
+});
+
+test('a repository throttled on its own is paused; the rest of the host goes on', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+  const limiter = new HostLimiter('h', { rate: 1000, burst: 1000, maxInFlight: 10 }, { now: () => Date.now() });
+  // Other repositories are being answered...
+  for (const repo of ['a', 'b']) (await limiter.acquire(undefined, repo)).release({ status: 200 });
+  // ...while one answers 429 with Retry-After: 30.
+  (await limiter.acquire(undefined, 'slow')).release({ status: 429, headers: { 'retry-after': '30' } });
+  assert.equal(limiter.pausedFor('slow'), 30_000);
+  assert.equal(limiter.pausedFor('a'), 0, 'only that repository waits');
+  assert.equal(limiter.stats.rate, 1000, 'and the host keeps its rate');
+  let slowGot = false;
+  const slow = limiter.acquire(undefined, 'slow').then((p) => { slowGot = true; return p; });
+  const other = await limiter.acquire(undefined, 'a');
+  other.release({ status: 200 });
+  await settle();
+  assert.equal(slowGot, false);
+  t.mock.timers.tick(30_000);
+  await settle();
+  assert.equal(slowGot, true, 'it goes again once its pause is over');
+  (await slow).release({ status: 200 });
+
+  // When several repositories are throttled at once, it is the host's quota: the host pauses.
+  for (const repo of ['a', 'b']) (await limiter.acquire(undefined, repo)).release({ status: 429, headers: { 'retry-after': '5' } });
+  assert.equal(limiter.pausedFor('c'), 5000, 'a repository that drew nothing waits too');
+});
+
+test('failures back off per host in rounds, longer the longer they last, and a success ends the trouble', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+  const limiter = new HostLimiter('h', { rate: 1000, burst: 1000, maxInFlight: 16, backoffMinMs: 100, backoffMaxMs: 1000 }, { now: () => Date.now() });
+  const round = async () => {
+    const permits = await Promise.all(Array.from({ length: 8 }, () => limiter.acquire()));
+    for (const p of permits) p.release({ status: 503 });
+    return limiter.pausedFor();
+  };
+  const pauses: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    pauses.push(await round());
+    t.mock.timers.tick(pauses.at(-1)!);
+    await settle();
+  }
+  // Eight failures a round pause once, for half the time the host has been failing (+-25%),
+  // at least backoffMinMs, at most backoffMaxMs.
+  assert.ok(pauses[0]! >= 75 && pauses[0]! <= 125, `first pause ${pauses[0]} ms`);
+  assert.ok(pauses.every((p) => p >= 75 && p <= 1250), pauses.join(' '));
+  assert.ok(pauses.at(-1)! >= 750, `after ${pauses.length} rounds the pause is ${pauses.at(-1)} ms`);
+  assert.equal(limiter.failingFor(), pauses.slice(0, -1).reduce((a, b) => a + b, 0) + pauses.at(-1)!, 'the host has been failing all along');
+  (await limiter.acquire()).release({ status: 200 });
+  assert.equal(limiter.failingFor(), 0);
+  assert.ok((await round()) <= 125, 'after a success the backoff starts small again');
+});
+
+test('waiters sharing one signal cost one abort listener, and an abort rejects them all', async () => {
+  const { EventEmitter } = await import('node:events');
+  const getEventListeners = (target: EventTarget, name: string) => EventEmitter.getEventListeners(target, name);
+  const limiter = new HostLimiter('h', { rate: 1000, burst: 1000, maxInFlight: 1 });
+  const held = await limiter.acquire();
+  const controller = new AbortController();
+  const waiting = Array.from({ length: 500 }, (_, i) => limiter.acquire(controller.signal, `r${i % 5}`));
+  assert.equal(getEventListeners(controller.signal, 'abort').length, 1);
+  controller.abort(new Error('stop'));
+  const results = await Promise.allSettled(waiting);
+  assert.ok(results.every((r) => r.status === 'rejected'));
+  assert.equal(limiter.stats.queued, 0);
+  assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
+  held.release();
 });

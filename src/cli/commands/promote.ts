@@ -25,7 +25,10 @@ const flags = {
   output: { type: 'string', short: 'o', default: 'table' },
   'registry-config': { type: 'string' },
   'insecure-registry': { type: 'string', multiple: true },
+  'trusted-realm': { type: 'string', multiple: true },
   timeout: { type: 'string', default: '1h' },
+  'retry-budget': { type: 'string', default: '10m' },
+  'edge-timeout': { type: 'string', default: '30m' },
   quiet: { type: 'boolean', short: 'q', default: false },
   ...trustFlags,
 } as const;
@@ -41,7 +44,13 @@ Flags:
       --registry-config FILE   dockerconfigjson with registry credentials
                                (default $DOCKER_CONFIG/config.json or ~/.docker/config.json)
       --insecure-registry HOST talk plain http to HOST (loopback registries always are)
+      --trusted-realm REGISTRY=HOST
+                               let REGISTRY's token server on HOST, outside its domain,
+                               receive its credentials (docs/operations.md)
       --timeout DURATION       give up after this long, e.g. 30m (default 1h)
+      --retry-budget DURATION  how long one request may retry 429s, 5xx and resets, and a
+                               registry may fail before it is given up on (default 10m)
+      --edge-timeout DURATION  how long one edge's copy may take (default 30m)
   -q, --quiet                  no progress lines, only the result
 
 ${trustFlagHelp.trimStart()}
@@ -97,6 +106,20 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
   // Node's timers hold at most 2^31-1 ms (24.8 days); a longer one would fire at once.
   if (timeoutMs > maxTimerMs) throw new UsageError(`--timeout must be at most 576h, got "${values.timeout}"`);
 
+  const durationFlag = (name: 'retry-budget' | 'edge-timeout', allowZero: boolean): number => {
+    const ms = parseDuration(values[name]);
+    if (ms === undefined || ms < 0 || (!allowZero && ms === 0) || ms > maxTimerMs) throw new UsageError(`--${name} must be a duration such as 10m, at most 576h, got "${values[name]}"`);
+    return ms;
+  };
+  const retryBudgetMs = durationFlag('retry-budget', true);
+  const trustedRealms: Record<string, string[]> = {};
+  for (const pair of values['trusted-realm'] ?? []) {
+    const [registry, host, ...rest] = pair.split('=');
+    if (!registry || !host || rest.length > 0) throw new UsageError(`--trusted-realm must be REGISTRY=HOST, got "${pair}"`);
+    (trustedRealms[registry] ??= []).push(host);
+  }
+  const edgeTimeoutMs = durationFlag('edge-timeout', false);
+
   const loaded = await loadManifests(target).catch((error: unknown) => {
     throw error instanceof ManifestPathError ? new UsageError(error.message) : error;
   });
@@ -108,8 +131,11 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
 
   const trust = await trustFromFlags(values, loaded.specs.map((s) => s.resourceSpec));
   const dryRun = planOnly || !values.confirm;
-  const client = new RegistryClient({ credentials: credentials(values['registry-config']), insecureHosts: values['insecure-registry'] ?? [] });
   const progress = createProgress(io.err, { quiet: values.quiet });
+  const client = new RegistryClient({
+    credentials: credentials(values['registry-config']), insecureHosts: values['insecure-registry'] ?? [], trustedRealms,
+    retry: { budgetMs: retryBudgetMs }, copyTimeoutMs: edgeTimeoutMs, onWait: (e) => progress.onWait(e),
+  });
   const controller = new AbortController();
   const interrupt = () => controller.abort(new Error('interrupted'));
   process.once('SIGINT', interrupt);

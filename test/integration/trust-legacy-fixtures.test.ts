@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import type { RunContext } from '../../src/pipeline/types.ts';
+import { EdgeOutcome, type RunContext } from '../../src/pipeline/types.ts';
 import { validatePhase } from '../../src/pipeline/phases/validate.ts';
 import { RegistryClient } from '../../src/registry/index.ts';
 import { checkAdmission } from '../../src/signing/admission.ts';
@@ -128,10 +128,10 @@ describe('real legacy .sig signatures in a registry', () => {
     try {
       const meta = metaOf('containers-image-fulcio-rekor');
       const repo = { host: registry.host, name: 'legacy/containers-image-fulcio-rekor' };
-      const edge = (digest: string) => ({ src: repo, dst: { host: 'prod.example', name: 'app' }, digest, tags: ['v1'], state: 'promote', missingTags: [], knownTags: new Map() });
+      const edge = (digest: string) => new EdgeOutcome({ src: repo, dst: { host: 'prod.example', name: 'app' }, digest, tags: ['v1'] });
       const plan = [edge(meta.digest), edge(otherDigest)];
       const ctx = {
-        edges: plan, plan, results: [], attestations: [], client, signal: AbortSignal.timeout(60_000), emit: () => {},
+        edges: plan.map((o) => o.edge), outcomes: plan, attestations: [], client, signal: AbortSignal.timeout(60_000), emit: () => {},
         options: {
           mode: 'Plan', concurrency: 2, planConcurrency: 2,
           // As spec.verification.signatures says it; the trusted root is the built-in public-good one.
@@ -142,7 +142,8 @@ describe('real legacy .sig signatures in a registry', () => {
       assert.match(outcome.message, /1 of 2 staging digests verified, 1 refused/);
       assert.equal(plan[0]!.state, 'promote', 'the real signature passes');
       assert.equal(plan[1]!.state, 'unverified');
-      assert.match((plan[1] as { reason?: string }).reason ?? '', /SignatureNotVerified: .*SignedDigestMismatch/);
+      assert.equal(plan[1]!.reason, 'SignatureNotVerified');
+      assert.match(plan[1]!.detail ?? '', /SignedDigestMismatch/);
     } finally {
       await client.close();
     }

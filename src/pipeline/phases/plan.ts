@@ -3,19 +3,23 @@
 // each fact is read once: one HEAD per source digest, one tag listing per destination
 // repository, and a manifest HEAD only for a destination tag that exists.
 import { formatReference, formatRepository, type Repository } from '../../api/reference.ts';
-import { describeError, forEachLimitBy } from '../../registry/index.ts';
+import type { Reason } from '../../api/reasons.ts';
+import { forEachLimitBy, RegistryError } from '../../registry/index.ts';
 import { EdgeOutcome, type Phase, type RunContext, type TagConflict } from '../types.ts';
+
+/** Why a read failed: the registry's own reason (Unauthorized, PaginationLoop, ...) when it gave one. */
+export interface ReadFailure { reason: Reason; message: string }
 
 /** What Plan read, keyed by formatReference-style text so equal repositories meet. */
 export interface PlanFacts {
-  /** `host/repo@digest` of each source digest: true present, false absent, text: why reading failed. */
-  sources: Map<string, boolean | string>;
+  /** `host/repo@digest` of each source digest: true present, false absent, or why reading failed. */
+  sources: Map<string, boolean | ReadFailure>;
   /** `host/repo` of each destination repository whose tags could not be listed: why. */
-  unlisted: Map<string, string>;
+  unlisted: Map<string, ReadFailure>;
   /** `host/repo` -> tag -> digest, for the destination tags the edges name that exist. */
   tags: Map<string, Map<string, string>>;
   /** `host/repo:tag` or `host/repo@digest` whose read failed: why. */
-  readErrors: Map<string, string>;
+  readErrors: Map<string, ReadFailure>;
   /** `host/repo@digest` of untagged edges' digests already in their destination. */
   presentDigests: Set<string>;
 }
@@ -31,13 +35,13 @@ async function readAll(ctx: RunContext, reads: Read[]): Promise<void> {
 }
 
 /** A read whose failure is recorded by `onError` rather than thrown (unless the run is aborted). */
-function guarded(ctx: RunContext, read: () => Promise<void>, onError: (why: string) => void): () => Promise<void> {
+function guarded(ctx: RunContext, read: () => Promise<void>, onError: (why: ReadFailure) => void): () => Promise<void> {
   return async () => {
     try {
       await read();
     } catch (error) {
       ctx.signal.throwIfAborted();
-      onError(describeError(error));
+      onError(error instanceof RegistryError ? { reason: error.reason, message: error.message } : { reason: 'PlanFailed', message: (error as Error).message });
     }
   };
 }
@@ -97,14 +101,14 @@ async function readDestinations(ctx: RunContext, facts: PlanFacts, listings: Map
 export function classify(outcome: EdgeOutcome, facts: PlanFacts): void {
   const { src, dst, digest, tags } = outcome.edge;
   const source = facts.sources.get(at(src, digest));
-  if (typeof source === 'string') return outcome.end('failed', 'PlanFailed', `reading the source failed: ${source}`);
+  if (typeof source === 'object') return outcome.end('failed', source.reason, `reading the source failed: ${source.message}`);
   if (source !== true) return outcome.end('lost', 'DigestNotFound', `${at(src, digest)} does not exist`);
   const repo = formatRepository(dst);
   // A failed read fails only the edges that needed it, not the whole repository.
   const readError = facts.unlisted.get(repo)
     ?? tags.map((tag) => facts.readErrors.get(tagged(dst, tag))).find((e) => e !== undefined)
     ?? (tags.length === 0 ? facts.readErrors.get(at(dst, digest)) : undefined);
-  if (readError !== undefined) return outcome.end('failed', 'PlanFailed', `reading the destination failed: ${readError}`);
+  if (readError !== undefined) return outcome.end('failed', readError.reason, `reading the destination failed: ${readError.message}`);
   const known = facts.tags.get(repo);
   const conflicts: TagConflict[] = [];
   let missing = 0;

@@ -36,7 +36,10 @@ function flagsOf(command: Command): FlagSpecs {
 }
 
 async function completionSources(): Promise<CompletionSource[]> {
-  return Promise.all(commands.map(async (c) => ({ name: c.name, summary: c.summary, flags: flagsOf(await c.load()) })));
+  // One at a time: loading client-node from two commands at once races its CommonJS parts.
+  const sources: CompletionSource[] = [];
+  for (const c of commands) sources.push({ name: c.name, summary: c.summary, flags: flagsOf(await c.load()) });
+  return sources;
 }
 
 const usageOf = async (entry: CommandEntry) => `${entry.summary}\n\nUsage:\n  ${(await entry.load()).usage}\n`;

@@ -72,6 +72,6 @@ test('plan --diff DIR --parse-only: the table and the JSON of a change, exit 3 w
   assert.deepEqual(data.changes.map((c) => [c.change, c.digest, c.moves]), [['add', d('b'), [{ tag: 'v1', from: d('a'), to: d('b') }]]]);
   assert.deepEqual(data.removed.map((r) => r.digest), [d('a')]);
   const table = await run(['plan', '-f', head, '--diff', base, '--parse-only']);
-  assert.match(table.out, /^MOVE\s+prod\.example\/p\/app\s+b{12}\s+v1\s+moves v1 was a{12}$/m);
+  assert.match(table.out, /^MOVE\s+prod\.example\/p\/app\s+b{12}\s+v1\s+moves v1 from a{12}$/m);
   assert.match(table.out, /^REMOVE\s+prod\.example\/p\/app\s+a{12}\s+v1\s+no longer in the manifests; nothing is deleted from the registry$/m);
 });

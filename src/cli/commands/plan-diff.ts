@@ -50,7 +50,7 @@ function table(header: string[], rows: string[][]): string[] {
 function renderTable(diff: EdgeDiff, rows: Row[], base: string, report: RunReport | undefined): string {
   const live = report !== undefined;
   const body = rows.map(({ changed: c, outcome }) => {
-    const moved = c.moves.map((m) => `${m.tag} was ${short(m.from)}`).join(', ');
+    const moved = c.moves.map((m) => `${m.tag} from ${short(m.from)}`).join(', ');
     const [state, detail] = planCell(outcome);
     const note = [moved && `moves ${moved}`, detail].filter(Boolean).join('; ');
     return [changeName(c).toUpperCase(), formatRepository(c.edge.dst), short(c.edge.digest), tagsCell(c), ...(live ? [state.toUpperCase()] : []), note];

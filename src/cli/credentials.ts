@@ -32,6 +32,9 @@ export function dockerConfigCredentials(path: string | undefined): StaticCredent
   } catch (error) {
     throw new UsageError(`--registry-config ${file}: ${(error as Error).message}`);
   }
+  // An empty file (--registry-config /dev/null, or an unset CI secret written out) means
+  // "no credentials": anonymous reads, on purpose.
+  if (text.trim() === '') return new StaticCredentials();
   return parseDockerConfig(text, file);
 }
 
@@ -66,7 +69,8 @@ export async function runCredentials(flags: CredentialFlags, manifests: LoadedMa
       return base;
     }
     throw new UsageError(`manifest ${label(first)}: registry "${registry.name}" takes its credentials from Secret "${registry.secretName}" (credentials.secretRef); `
-      + `pass --secrets-dir DIR holding ${secretsDirHelp(registry.secretName!)}, or --registry-config FILE with an entry for ${registryHost(registry.name)}`);
+      + `pass --secrets-dir DIR holding ${secretsDirHelp(registry.secretName!)}, or --registry-config FILE with an entry for ${registryHost(registry.name)} `
+      + '(--registry-config /dev/null reads anonymously, as a read-only plan of public registries may)');
   }
   const dir = new SecretsDir(flags.secretsDir);
   const entries: Record<string, Credential> = Object.fromEntries(base.hosts.map((h) => [h, base.get(h)]));

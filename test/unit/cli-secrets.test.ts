@@ -97,7 +97,7 @@ test('a mounted Secret volume layout: DIR/<name>/.dockerconfigjson, the kubelet\
 test('without --secrets-dir the error says which flag supplies the Secret; --registry-config instead is noted', async () => {
   await assert.rejects(runCredentials({}, await manifest('releng'), quiet), (e: Error) => {
     assert.ok(e instanceof UsageError);
-    assert.match(e.message, /registry "prod\.example\/images\/bom" takes its credentials from Secret "prod-push" \(credentials\.secretRef\); pass --secrets-dir DIR holding a Secret manifest named prod-push in DIR\/\*\.yaml \(kubectl get secret prod-push -o yaml > DIR\/prod-push\.yaml\), or DIR\/prod-push\/<key> files, or --registry-config FILE with an entry for prod\.example/);
+    assert.match(e.message, /registry "prod\.example\/images\/bom" takes its credentials from Secret "prod-push" \(credentials\.secretRef\); pass --secrets-dir DIR holding a Secret manifest named prod-push in DIR\/\*\.yaml \(kubectl get secret prod-push -o yaml > DIR\/prod-push\.yaml\), or DIR\/prod-push\/<key> files, or --registry-config FILE with an entry for prod\.example \(--registry-config \/dev\/null reads anonymously/);
     return true;
   });
   const config = join(tmp, 'config.json');
@@ -106,6 +106,8 @@ test('without --secrets-dir the error says which flag supplies the Secret; --reg
   const credentials = await runCredentials({ registryConfig: config }, await manifest(), (l) => notes.push(l));
   assert.deepEqual(credentials.get('prod.example'), { kind: 'basic', username: 'docker', password: 'cfg' });
   assert.match(notes.join('\n'), /credentials\.secretRef of 1 manifest\(s\) not read \(no --secrets-dir\); using --registry-config/);
+  const anonymous = await runCredentials({ registryConfig: '/dev/null' }, await manifest(), quiet);
+  assert.deepEqual(anonymous.get('prod.example'), { kind: 'anonymous' }, '--registry-config /dev/null: anonymous on purpose');
 });
 
 test('a Secret that cannot serve the registry is refused as the controller refuses it', async () => {

@@ -123,9 +123,14 @@ export interface PlannedRun {
   stopped?: number;
 }
 
-/** Runs the pipeline over `edges` with the flags' registry client, progress and trust; Ctrl-C ends it with 130. */
-export async function runEdges(edges: Edge[], loaded: LoadedManifests, values: Values, io: CommandIO, mode: 'Plan' | 'Promote'): Promise<PlannedRun> {
-  const sign = mode === 'Promote';
+/**
+ * Runs the pipeline over `edges` with the flags' registry client, progress and trust; Ctrl-C
+ * ends it with 130. `command` is who asks: promote checks its signing settings even in a dry
+ * run (so a mistake shows before --confirm), plan has none.
+ */
+export async function runEdges(edges: Edge[], loaded: LoadedManifests, values: Values, io: CommandIO, mode: 'Plan' | 'Promote', command: 'plan' | 'promote'): Promise<PlannedRun> {
+  const sign = command === 'promote';
+  const writes = mode === 'Promote';
   const timeoutMs = durationFlag(values, 'timeout', false);
   const secretsDir = values['secrets-dir'] === undefined ? undefined : new SecretsDir(values['secrets-dir']);
   const namespaces = new Set(loaded.specs.map((s) => s.namespace));
@@ -136,7 +141,7 @@ export async function runEdges(edges: Edge[], loaded: LoadedManifests, values: V
   const client = new RegistryClient({
     credentials, insecureHosts: values['insecure-registry'] ?? [], trustedRealms: trustedRealms(values['trusted-realm'] ?? []),
     retry: { budgetMs: durationFlag(values, 'retry-budget', true) },
-    ...(sign && { copyTimeoutMs: durationFlag(values, 'edge-timeout', false) }),
+    ...(writes && { copyTimeoutMs: durationFlag(values, 'edge-timeout', false) }),
     onWait: (e) => progress.onWait(e),
   });
   const progress = createProgress(io.err, { quiet: values.quiet === true, stats: client.stats });
@@ -149,7 +154,7 @@ export async function runEdges(edges: Edge[], loaded: LoadedManifests, values: V
   const signal = AbortSignal.any([interrupt.signal, AbortSignal.timeout(timeoutMs)]);
   try {
     const report = await runPipeline(edges, client, {
-      mode, concurrency: sign ? positiveInt('concurrency', values.concurrency!) : 1,
+      mode, concurrency: writes ? positiveInt('concurrency', values.concurrency!) : 1,
       planConcurrency: positiveInt('plan-concurrency', values['plan-concurrency']!), signal, onEvent: (e) => progress.onEvent(e),
       ...(trust && { trust }),
     });
@@ -159,7 +164,7 @@ export async function runEdges(edges: Edge[], loaded: LoadedManifests, values: V
     progress.finish();
     if (!signal.aborted) throw error;
     const why = interrupt.signal.aborted ? (exit === ExitCode.Interrupted ? 'interrupted' : 'terminated') : `timed out after ${values.timeout}`;
-    io.err.write(`error: ${why}; ${sign ? 'what was copied stays, and a rerun finishes the job' : 'nothing was written'}\n`);
+    io.err.write(`error: ${why}; ${writes ? 'what was copied stays, and a rerun finishes the job' : 'nothing was written'}\n`);
     return { stopped: interrupt.signal.aborted ? exit : ExitCode.Failed };
   } finally {
     process.off('SIGINT', onInt);

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { main } from '../../src/cli/main.ts';
+import { trustFromFlags } from '../../src/cli/trust.ts';
 
 export function capture(): { io: { out: Writable; err: Writable }; out: () => string; err: () => string } {
   let out = '';
@@ -114,4 +118,37 @@ test('on a Node older than 24, bin/hoist.js prints one clear line and exits 1', 
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   assert.match(r.stderr, /^hoist needs Node\.js 24 or newer, but .* is v20\.11\.1; in the checkout run `npx hoist \.\.\.`/);
   assert.doesNotMatch(r.stderr, /ERR_UNKNOWN_FILE_EXTENSION|at /);
+});
+
+test('promote checks its signing settings even in a dry run; plan leaves them out', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hoist-cli-sign-'));
+  try {
+    const file = join(dir, 'pm.yaml');
+    writeFileSync(file, `apiVersion: hoist.dev/v1alpha1
+kind: PromotionManifest
+metadata:
+  name: app
+spec:
+  registries:
+    - name: 127.0.0.1:1/staging
+      src: true
+    - name: 127.0.0.1:1/prod
+  images:
+    - name: app
+      dmap:
+        "sha256:${'a'.repeat(64)}": ["v1"]
+  signing:
+    keyless: {}
+`);
+    const dry = capture();
+    assert.equal(await main(['promote', '-f', file, '-q'], dry.io), 2);
+    assert.match(dry.err(), /keyless signing needs --identity-token-file FILE/);
+    // Plan's trust settings leave signing out, so nothing about it can fail there.
+    const spec = { registries: [], images: [], signing: { keyless: {} }, verification: { signatures: { mode: 'Warn', keys: [{ secretRef: { name: 'k' } }] } } } as never;
+    const planTrust = await trustFromFlags({}, [spec], { sign: false });
+    assert.deepEqual(Object.keys(planTrust ?? {}).filter((k) => k !== 'readSecret'), ['verification']);
+    await assert.rejects(trustFromFlags({}, [spec], { sign: true }), /keyless signing needs --identity-token-file/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

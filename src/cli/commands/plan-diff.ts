@@ -113,7 +113,7 @@ export async function planDiff(target: string, baseRef: string, values: Values, 
   }
   let report: RunReport | undefined;
   if (!values['parse-only'] && diff.changed.length > 0) {
-    const planned = await runEdges(diff.changed.map((c) => c.edge), loaded, values, io, 'Plan');
+    const planned = await runEdges(diff.changed.map((c) => c.edge), loaded, values, io, 'Plan', 'plan');
     if (!planned.report) return planned.stopped!;
     report = planned.report;
   }

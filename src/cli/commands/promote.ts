@@ -45,7 +45,7 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
   if (v['parse-only']) return printParsedPlan(loaded, output, io, verdict);
   if (verdict.nothingAccepted) return ExitCode.Failed;
   const dryRun = planOnly || !v.confirm;
-  const { report, stopped } = await runEdges(edgesFromSpecs(loaded.specs.map(({ spec }) => spec)), loaded, v, io, dryRun ? 'Plan' : 'Promote');
+  const { report, stopped } = await runEdges(edgesFromSpecs(loaded.specs.map(({ spec }) => spec)), loaded, v, io, dryRun ? 'Plan' : 'Promote', planOnly ? 'plan' : 'promote');
   if (!report) return stopped!;
   io.out.write(renderReport(report, output, loaded.specs.map((s) => s.source)));
   if (dryRun && !planOnly && output === 'table' && report.outcome !== 'Failed') {

@@ -25,11 +25,15 @@ const commands: CommandEntry[] = [
   { name: 'version', summary: 'Print the version of hoist', load: async () => (await import('./commands/version.ts')).versionCommand },
 ];
 
-/** A command's flags: its own list, or those its usage text names (the controller's). */
+/**
+ * A command's flags: its own list, or those its usage text names (the controller's). In a
+ * usage line a flag's value follows after one space ("--namespace NS", "--lease-duration 15s"),
+ * its description after several.
+ */
 function flagsOf(command: Command): FlagSpecs {
   if (command.flags) return command.flags;
   const found: FlagSpecs = {};
-  for (const m of command.usage.matchAll(/^\s+(?:-(\w), )?--([a-z][\w-]*)( [A-Z_]|\s+[a-z.]+\|)?/gm)) {
+  for (const m of command.usage.matchAll(/(?:-(\w), )?--([a-z][\w-]*)( [^\s-])?/g)) {
     found[m[2]!] = { type: m[3] ? 'string' : 'boolean', ...(m[1] && { short: m[1] }) };
   }
   return found;

@@ -50,7 +50,8 @@ spec:
     const missing = await runHoist(['plan', '-f', pm]);
     assert.equal(missing.code, 2, missing.stderr);
     assert.match(missing.stderr, /takes its credentials from Secret "prod-push" \(credentials\.secretRef\); pass --secrets-dir DIR/);
-    assert.doesNotMatch(missing.stderr, /anonymous/);
+    // The old symptom: the registry's "refused anonymous access" instead of a word about the Secret.
+    assert.doesNotMatch(missing.stderr, /refused anonymous access|Unauthorized/);
 
     // As `kubectl create secret docker-registry prod-push --dry-run=client -o yaml` writes it.
     const secrets = join(dir, 'secrets');

@@ -1,65 +1,74 @@
 // Trust settings for a one-off CLI run. Two sources, as kubectl users and cosign users expect:
 // PromotionManifest YAML carries spec.verification/signing/attestation and names Secrets, which
-// --secrets-dir serves from files laid out as a mounted Secret volume (DIR/<secret>/<key>); or
+// --secrets-dir serves (Secret manifests or a mounted Secret volume: secrets.ts); or
 // cosign-style flags (--key, --verify-key, --builder-id) describe the policy directly. Flags win.
 // Keyless material (Fulcio, the OIDC token, the trusted root) is not part of a spec, so those
 // flags complete either source.
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { PromotionManifestSpec } from '../api/promotion-manifest.ts';
 import type { TrustOptions } from '../pipeline/index.ts';
 import { TrustError } from '../signing/errors.ts';
 import { readSigningConfigFile } from '../signing/signing-config.ts';
 import { isPublicGoodFulcio, loadTrustedRoot } from '../signing/trust-material.ts';
 import { UsageError } from './command.ts';
+import { secretsDirHelp } from './secrets.ts';
 
-export const trustFlags = {
-  key: { type: 'string' },
+/** What Plan and Validate use: which signatures and provenance staging digests must carry. */
+export const verifyFlags = {
   'verify-key': { type: 'string', multiple: true },
+  'verify-identity': { type: 'string', multiple: true },
   'verify-mode': { type: 'string' },
   'builder-id': { type: 'string', multiple: true },
-  'skip-attestation': { type: 'boolean', default: false },
-  'legacy-signature-tag': { type: 'boolean', default: false },
-  'secrets-dir': { type: 'string' },
+  'trusted-root': { type: 'string' },
+  'insecure-ignore-tlog': { type: 'boolean', default: false },
+  'insecure-ignore-sct': { type: 'boolean', default: false },
+} as const;
+
+/** What only Promote uses: signing what it promoted and the promotion attestation. */
+export const signFlags = {
+  key: { type: 'string' },
   keyless: { type: 'boolean', default: false },
   'fulcio-url': { type: 'string' },
   'identity-token-file': { type: 'string' },
-  'trusted-root': { type: 'string' },
-  'verify-identity': { type: 'string', multiple: true },
-  'insecure-ignore-tlog': { type: 'boolean', default: false },
-  'insecure-ignore-sct': { type: 'boolean', default: false },
   'timestamp-server-url': { type: 'string' },
   'rekor-url': { type: 'string' },
   'signing-config': { type: 'string' },
   'signature-format': { type: 'string', multiple: true },
+  'skip-attestation': { type: 'boolean', default: false },
+  'legacy-signature-tag': { type: 'boolean', default: false },
 } as const;
+
+export const trustFlags = { ...verifyFlags, ...signFlags } as const;
 
 const defaultFulcioURL = 'https://fulcio.sigstore.dev';
 
-export const trustFlagHelp = `
-Trust flags (cosign-compatible keys; a PromotionManifest's own spec is used when none is given):
+export const verifyFlagHelp = `
+Verification flags (cosign-compatible; a PromotionManifest's own spec.verification is used when none is given):
       --verify-key FILE        staging digests must carry a signature by this public key (repeatable)
       --verify-identity ISSUER=SUBJECT_REGEXP
                                ... or a keyless signature whose certificate has this OIDC issuer and
                                a subject matching the regexp (repeatable; needs --trusted-root)
       --verify-mode MODE       Enforce (refuse unverified digests; default) or Warn
       --builder-id ID          staging digests must have SLSA provenance from this builder (repeatable)
+      --trusted-root FILE      sigstore trusted_root.json: Fulcio CAs, Rekor and CT logs, timestamp
+                               authorities (default: the public-good root built into hoist)
+      --insecure-ignore-tlog   accept staging signatures without a Rekor entry (cosign's flag)
+      --insecure-ignore-sct    accept Fulcio certificates without an SCT (cosign's flag)`;
+
+export const signFlagHelp = `
+Signing flags (a PromotionManifest's own spec.signing and spec.attestation are used when none is given):
       --key FILE               sign promoted digests with this cosign private key ($COSIGN_PASSWORD)
       --keyless                sign keyless: a Fulcio certificate for --identity-token-file's identity
-      --fulcio-url URL         Fulcio for keyless signing (default ${defaultFulcioURL})
+      --fulcio-url URL         Fulcio for keyless signing (default ${defaultFulcioURL}); a Fulcio
+                               other than the public-good one needs --trusted-root, so hoist
+                               recognises its own signatures
       --identity-token-file FILE  OIDC ID token Fulcio accepts (re-read for every certificate)
-      --trusted-root FILE      sigstore trusted_root.json: Fulcio CAs, Rekor and CT logs, timestamp
-                               authorities (default: the public-good root built into hoist; keyless
-                               signing needs it to recognise its own signatures)
-      --insecure-ignore-tlog   accept staging signatures without a Rekor entry (cosign's flag)
-      --insecure-ignore-sct    accept Fulcio certificates without an SCT (cosign's flag)
       --timestamp-server-url URL  RFC 3161 timestamp authority for our signatures (cosign's flag)
       --rekor-url URL          Rekor v1 log for our signatures
       --signing-config FILE    Sigstore signing config: Fulcio, Rekor (v1 or v2) and TSA to sign with
       --signature-format FMT   bundle, legacy or both (default both; repeatable)
       --skip-attestation       sign, but attach no promotion attestation
-      --legacy-signature-tag   also write the legacy sha256-<hex>.sig tag (the default now)
-      --secrets-dir DIR        Secrets named by PromotionManifest specs, as DIR/<secret>/<key>`;
+      --legacy-signature-tag   also write the legacy sha256-<hex>.sig tag (the default now)`;
 
 interface TrustFlagValues {
   key?: string;
@@ -68,7 +77,6 @@ interface TrustFlagValues {
   'builder-id'?: string[];
   'skip-attestation'?: boolean;
   'legacy-signature-tag'?: boolean;
-  'secrets-dir'?: string;
   keyless?: boolean;
   'fulcio-url'?: string;
   'identity-token-file'?: string;
@@ -169,9 +177,16 @@ async function sigstoreFromFlags(values: TrustFlagValues): Promise<Partial<Trust
   };
 }
 
-export async function trustFromFlags(values: TrustFlagValues, resourceSpecs: (PromotionManifestSpec | undefined)[]): Promise<TrustOptions | undefined> {
-  const trust = await trustFromSources(values, resourceSpecs);
-  checkKeyless(trust, values);
+export interface TrustContext {
+  /** Promote signs and attests; Plan only verifies, so the spec's signing settings are not its business. */
+  sign: boolean;
+  /** One key of a Secret the specs name (--secrets-dir); undefined when no directory was given. */
+  readSecret?: ((name: string, key: string) => Promise<Buffer>) | undefined;
+}
+
+export async function trustFromFlags(values: TrustFlagValues, resourceSpecs: (PromotionManifestSpec | undefined)[], context: TrustContext): Promise<TrustOptions | undefined> {
+  const trust = await trustFromSources(values, resourceSpecs, context);
+  if (context.sign) checkKeyless(trust, values);
   const { fulcioFromConfig, ...sigstore } = await sigstoreFromFlags(values) as Partial<TrustOptions> & { fulcioFromConfig?: string };
   if (!trust) return Object.keys(sigstore).length > 0 ? sigstore : undefined;
   const withSigstore: TrustOptions = { ...trust, ...sigstore };
@@ -183,7 +198,7 @@ export async function trustFromFlags(values: TrustFlagValues, resourceSpecs: (Pr
   return withSigstore;
 }
 
-function trustFromSources(values: TrustFlagValues, resourceSpecs: (PromotionManifestSpec | undefined)[]): TrustOptions | undefined {
+function trustFromSources(values: TrustFlagValues, resourceSpecs: (PromotionManifestSpec | undefined)[], context: TrustContext): TrustOptions | undefined {
   const verifyKeys = values['verify-key'] ?? [];
   const builderIds = values['builder-id'] ?? [];
   const identities = (values['verify-identity'] ?? []).map(parseVerifyIdentity);
@@ -223,7 +238,8 @@ function trustFromSources(values: TrustFlagValues, resourceSpecs: (PromotionMani
     } as TrustOptions;
   }
 
-  const present = resourceSpecs.filter((s): s is PromotionManifestSpec => s !== undefined).map(sectionsOf);
+  const present = resourceSpecs.filter((s): s is PromotionManifestSpec => s !== undefined).map(sectionsOf)
+    .map((s): Sections => (context.sign || !s.verification ? (context.sign ? s : {}) : { verification: s.verification }));
   const distinct = new Set(present.map((s) => JSON.stringify(s)));
   if (distinct.size === 0 || (distinct.size === 1 && Object.keys(present[0]!).length === 0)) {
     return Object.keys(common).length > 0 ? common : undefined;
@@ -231,13 +247,13 @@ function trustFromSources(values: TrustFlagValues, resourceSpecs: (PromotionMani
   if (distinct.size > 1 || present.length !== resourceSpecs.length) {
     throw new UsageError('the manifests carry different verification/signing settings; run them one at a time, or give trust flags for all');
   }
-  const dir = values['secrets-dir'];
+  const { readSecret } = context;
   return {
     ...common,
     ...present[0]!,
     readSecret: async (name, key) => {
-      if (!dir) throw new Error(`the manifest names Secret "${name}"; pass --secrets-dir DIR with ${name}/${key} in it`);
-      return readOrExplain(join(dir, name, key), `Secret ${name}`);
+      if (!readSecret) throw new Error(`the manifest names Secret "${name}"; pass --secrets-dir DIR holding ${secretsDirHelp(name)}`);
+      return readSecret(name, key);
     },
   };
 }

@@ -6,7 +6,15 @@ const hoistBin = new URL('../../bin/hoist.js', import.meta.url).pathname;
 
 export interface HoistRun { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-export function runHoist(args: string[], options: { env?: NodeJS.ProcessEnv; killWhen?: (stderr: string) => boolean } = {}): Promise<HoistRun> {
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  /** SIGKILLs hoist once its stderr so far matches. */
+  killWhen?: (stderr: string) => boolean;
+  /** Sends the signal returned, once its stderr so far calls for one (Ctrl-C is SIGINT). */
+  signalWhen?: (stderr: string) => NodeJS.Signals | undefined;
+}
+
+export function runHoist(args: string[], options: RunOptions = {}): Promise<HoistRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [hoistBin, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DOCKER_CONFIG: '/nonexistent', ...options.env },
@@ -17,6 +25,8 @@ export function runHoist(args: string[], options: { env?: NodeJS.ProcessEnv; kil
     child.stderr.on('data', (d: Buffer) => {
       stderr += d;
       if (options.killWhen?.(stderr)) child.kill('SIGKILL');
+      const signal = options.signalWhen?.(stderr);
+      if (signal) child.kill(signal);
     });
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));

@@ -265,7 +265,13 @@ test('exit codes: 2 for bad usage (arguments, a path that does not exist), 1 for
     assert.match(r.err, /Run 'hoist (convert|validate|plan) --help' for usage/);
   }
   assert.equal((await run(['validate', 'test/fixtures/manifests/thin-broken'])).code, 1);
-  assert.equal((await run(['convert', 'test/fixtures/manifests'])).code, 1);
+  // A folder of kpromo manifests converts file by file; the broken resource beside them is refused (3).
+  const mixed = await run(['convert', 'test/fixtures/manifests']);
+  assert.equal(mixed.code, 3, mixed.err);
+  assert.match(mixed.out, /name: plain\n/);
+  assert.match(mixed.err, /converted 1 manifest into 1 resource; not converted: app/);
+  mkdirSync(join(tmp, 'empty-for-convert'));
+  assert.equal((await run(['convert', join(tmp, 'empty-for-convert')])).code, 1);
 });
 
 test('a linked directory on the way out of the tree is refused too, unread', async () => {

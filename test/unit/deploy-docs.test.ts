@@ -9,12 +9,12 @@ import { test } from 'node:test';
 import { parse } from 'yaml';
 
 const read = (path: string) => readFileSync(path, 'utf8');
-const guides = ['getting-started.md', 'migrating-from-kpromo.md', 'resource-reference.md', 'operations.md', 'troubleshooting.md'];
+const guides = ['getting-started.md', 'ci.md', 'migrating-from-kpromo.md', 'resource-reference.md', 'operations.md', 'troubleshooting.md'];
 
 test('docs/README.md links every guide, and every relative link in them resolves', () => {
   const index = read('docs/README.md');
   for (const guide of guides) assert.match(index, new RegExp(`\\]\\(${guide.replace('.', '\\.')}\\)`), guide);
-  const files = ['docs/README.md', ...guides.map((g) => `docs/${g}`), 'charts/hoist/README.md', 'deploy/argocd/README.md'];
+  const files = ['docs/README.md', ...guides.map((g) => `docs/${g}`), 'charts/hoist/README.md', 'deploy/argocd/README.md', 'README.md', 'examples/README.md', 'examples/gitops/README.md'];
   for (const file of files) {
     // Inline code (patterns, shell) is not a link.
     for (const m of read(file).replace(/`[^`\n]*`/g, '').matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)) {
@@ -62,10 +62,10 @@ test('the chart README documents every value', () => {
   assert.deepEqual(keys.filter((k) => !readme.includes(`| \`${k}\` |`)), []);
 });
 
-test('getting started shows Helm, kustomize, a first manifest, kubectl get pm -w and a Flux health check', () => {
+test('getting started shows the local controller, Helm, kustomize, a first manifest, kubectl get pm -w and the GitOps examples', () => {
   const guide = read('docs/getting-started.md');
-  for (const text of ['helm install hoist charts/hoist', 'kubectl apply --server-side -k deploy/base', 'kind: PromotionManifest', 'kubectl get pm -n releng -w',
-    'kind: Kustomization', 'wait: true', 'healthChecks:', 'deploy/argocd/health.lua']) {
+  for (const text of ['npm run demo:controller', 'npx hoist controller', 'helm install hoist charts/hoist', 'deploy/base', 'kind: PromotionManifest', 'kubectl get pm -n releng -w',
+    'examples/gitops', 'wait: true', 'deploy/argocd/health.lua']) {
     assert.ok(guide.includes(text), text);
   }
 });

@@ -1,182 +1,83 @@
 // `hoist promote` and `hoist plan`: the pipeline once, from kpromo manifests or PromotionManifest
 // YAML, against live registries. Flags follow `kpromo cip`; promote is a dry run unless
-// --confirm is given, as kpromo's is.
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { maxTimerMs, parseDuration } from '../../api/duration.ts';
-import { loadManifests, ManifestPathError, type LoadedManifests } from '../../manifest/load.ts';
-import { edgesFromSpecs, runPipeline, type Edge, type RunReport } from '../../pipeline/index.ts';
-import { parseDockerConfig, RegistryClient, StaticCredentials } from '../../registry/index.ts';
-import { ExitCode, UsageError, type Command, type CommandIO } from '../command.ts';
-import { createProgress } from '../progress.ts';
-import { trustFlagHelp, trustFlags, trustFromFlags } from '../trust.ts';
-import { renderReport, type OutputFormat } from '../render.ts';
+// --confirm is given, as kpromo's is. Plan reads and verifies only, so it takes only the flags
+// that matter to reading and verifying; `plan --diff BASE` plans only what a change adds.
+import { edgesFromSpecs } from '../../pipeline/index.ts';
+import { ExitCode, type Command, type CommandIO } from '../command.ts';
+import { parseFlags } from '../flags.ts';
+import { renderReport } from '../render.ts';
+import {
+  copyFlagHelp, copyFlags, durationFlag, exitCodes, loadTarget, manifestTarget, outputFormat, positiveInt, readFlagHelp, readFlags,
+  reportExitCode, runEdges, trustedRealms, type Values,
+} from '../run.ts';
+import { signFlagHelp, signFlags, verifyFlagHelp, verifyFlags } from '../trust.ts';
 import { printParsedPlan, reportManifestProblems } from './manifest-output.ts';
+import { diffFlagHelp, planDiff } from './plan-diff.ts';
 
-const flags = {
-  manifest: { type: 'string', short: 'f' },
-  'thin-manifest-dir': { type: 'string' },
-  confirm: { type: 'boolean', default: false },
-  'parse-only': { type: 'boolean', default: false },
-  concurrency: { type: 'string', default: '8' },
-  'plan-concurrency': { type: 'string', default: '16' },
-  output: { type: 'string', short: 'o', default: 'table' },
-  'registry-config': { type: 'string' },
-  'insecure-registry': { type: 'string', multiple: true },
-  'trusted-realm': { type: 'string', multiple: true },
-  timeout: { type: 'string', default: '1h' },
-  'retry-budget': { type: 'string', default: '10m' },
-  'edge-timeout': { type: 'string', default: '30m' },
-  quiet: { type: 'boolean', short: 'q', default: false },
-  ...trustFlags,
-} as const;
+export const planFlags = { ...readFlags, ...verifyFlags, diff: { type: 'string' } } as const;
+export const promoteFlags = { ...readFlags, ...copyFlags, ...verifyFlags, ...signFlags } as const;
 
-const flagHelp = `
-Flags:
-  -f, --manifest FILE|DIR      a kpromo manifest, PromotionManifest YAML, or a directory of them
-      --thin-manifest-dir DIR  a kpromo thin-manifest directory (manifests/<p>/, images/<p>/)
-      --parse-only             check the manifests and stop, touching no registry
-      --concurrency N          edges copied at once (default 8)
-      --plan-concurrency N     registry reads at once per registry host while planning (default 16)
-  -o, --output FORMAT          table, json or yaml (default table)
-      --registry-config FILE   dockerconfigjson with registry credentials
-                               (default $DOCKER_CONFIG/config.json or ~/.docker/config.json)
-      --insecure-registry HOST talk plain http to HOST (loopback registries always are)
-      --trusted-realm REGISTRY=HOST
-                               let REGISTRY's token server on HOST, outside its domain,
-                               receive its credentials (docs/operations.md)
-      --timeout DURATION       give up after this long, e.g. 30m (default 1h)
-      --retry-budget DURATION  how long one request may retry 429s, 5xx and resets, and a
-                               registry may fail before it is given up on (default 10m)
-      --edge-timeout DURATION  how long one edge's copy may take (default 30m)
-  -q, --quiet                  no progress lines, only the result
-
-${trustFlagHelp.trimStart()}
-
-Exit codes: 0 done; 1 failed, or no manifest accepted; 2 bad usage; 3 done, but something was refused
-(tag moves, lost digests, or manifests and dmap entries refused when loading).`;
-
-/** Done, but some edges were refused: tag moves or digests missing from staging. */
-const refusedExitCode = 3;
-
-function positiveInt(name: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new UsageError(`--${name} must be a whole number of at least 1, got "${text}"`);
-  return value;
-}
-
-function credentials(path: string | undefined): StaticCredentials {
-  const fallback = join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
-  const file = path ?? (existsSync(fallback) ? fallback : undefined);
-  if (!file) return new StaticCredentials();
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new UsageError(`--registry-config ${file}: ${(error as Error).message}`);
-  }
-  return parseDockerConfig(text, file);
-}
-
-function toEdges(loaded: LoadedManifests): Edge[] {
-  return edgesFromSpecs(loaded.specs.map(({ spec }) => spec));
-}
-
-function exitCode(report: RunReport): number {
-  if (report.outcome === 'Failed') return ExitCode.Failed;
-  if (report.outcome === 'Refused') return refusedExitCode;
-  return ExitCode.Ok;
-}
+const plansNothing = 'plan copies nothing; it is a flag of hoist promote';
+const signsNothing = 'plan signs nothing; signing flags belong to hoist promote';
+const planElsewhere: Record<string, string> = {
+  confirm: 'plan never writes; run hoist promote --confirm to promote',
+  concurrency: plansNothing, 'edge-timeout': plansNothing,
+  ...Object.fromEntries(Object.keys(signFlags).map((f) => [f, signsNothing])),
+};
 
 async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: flags, allowPositionals: true });
-  const target = values.manifest ?? values['thin-manifest-dir'] ?? positionals[0];
-  if (target === undefined) throw new UsageError('name the manifests with --manifest FILE or --thin-manifest-dir DIR');
-  if ([values.manifest, values['thin-manifest-dir'], positionals[0]].filter((v) => v !== undefined).length > 1 || positionals.length > 1) {
-    throw new UsageError('give one of --manifest, --thin-manifest-dir or a path, once');
-  }
-  const output = values.output as OutputFormat;
-  if (!['table', 'json', 'yaml'].includes(output)) throw new UsageError(`--output must be table, json or yaml, got "${values.output}"`);
-  const concurrency = positiveInt('concurrency', values.concurrency);
-  const planConcurrency = positiveInt('plan-concurrency', values['plan-concurrency']);
-  const timeoutMs = parseDuration(values.timeout);
-  if (timeoutMs === undefined || timeoutMs <= 0) throw new UsageError(`--timeout must be a duration such as 30m or 1h, got "${values.timeout}"`);
-  // Node's timers hold at most 2^31-1 ms (24.8 days); a longer one would fire at once.
-  if (timeoutMs > maxTimerMs) throw new UsageError(`--timeout must be at most 576h, got "${values.timeout}"`);
+  const { values, positionals } = planOnly
+    ? parseFlags('plan', args, planFlags, { positionals: true, elsewhere: planElsewhere })
+    : parseFlags('promote', args, promoteFlags, { positionals: true, elsewhere: { diff: 'compare against a base with hoist plan --diff BASE' } });
+  const v = values as Values;
+  const target = manifestTarget(v, positionals);
+  const output = outputFormat(v.output);
+  // Checked before anything is read, so a typo fails fast.
+  positiveInt('plan-concurrency', v['plan-concurrency']!);
+  if (!planOnly) positiveInt('concurrency', v.concurrency!);
+  for (const name of ['timeout', 'retry-budget', ...(planOnly ? [] : ['edge-timeout' as const])] as const) durationFlag(v, name, name === 'retry-budget');
+  trustedRealms(v['trusted-realm'] ?? []);
+  if (v.diff !== undefined) return planDiff(target, v.diff, v, output, io);
 
-  const durationFlag = (name: 'retry-budget' | 'edge-timeout', allowZero: boolean): number => {
-    const ms = parseDuration(values[name]);
-    if (ms === undefined || ms < 0 || (!allowZero && ms === 0) || ms > maxTimerMs) throw new UsageError(`--${name} must be a duration such as 10m, at most 576h, got "${values[name]}"`);
-    return ms;
-  };
-  const retryBudgetMs = durationFlag('retry-budget', true);
-  const trustedRealms: Record<string, string[]> = {};
-  for (const pair of values['trusted-realm'] ?? []) {
-    const [registry, host, ...rest] = pair.split('=');
-    if (!registry || !host || rest.length > 0) throw new UsageError(`--trusted-realm must be REGISTRY=HOST, got "${pair}"`);
-    (trustedRealms[registry] ??= []).push(host);
-  }
-  const edgeTimeoutMs = durationFlag('edge-timeout', false);
-
-  const loaded = await loadManifests(target).catch((error: unknown) => {
-    throw error instanceof ManifestPathError ? new UsageError(error.message) : error;
-  });
+  const loaded = await loadTarget(target);
   // Refused manifests and entries are reported; every valid one goes on (exit 3 at the end).
   const verdict = reportManifestProblems(loaded, io);
-  if (values['parse-only']) return printParsedPlan(loaded, output, io, verdict);
+  if (v['parse-only']) return printParsedPlan(loaded, output, io, verdict);
   if (verdict.nothingAccepted) return ExitCode.Failed;
-  const edges = toEdges(loaded);
-
-  const trust = await trustFromFlags(values, loaded.specs.map((s) => s.resourceSpec));
-  const dryRun = planOnly || !values.confirm;
-  const progress = createProgress(io.err, { quiet: values.quiet });
-  const client = new RegistryClient({
-    credentials: credentials(values['registry-config']), insecureHosts: values['insecure-registry'] ?? [], trustedRealms,
-    retry: { budgetMs: retryBudgetMs }, copyTimeoutMs: edgeTimeoutMs, onWait: (e) => progress.onWait(e),
-  });
-  const controller = new AbortController();
-  const interrupt = () => controller.abort(new Error('interrupted'));
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
-  const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)]);
-  let report: RunReport;
-  try {
-    report = await runPipeline(edges, client, {
-      mode: dryRun ? 'Plan' : 'Promote', concurrency, planConcurrency, signal, onEvent: (e) => progress.onEvent(e),
-      ...(trust && { trust }),
-    });
-  } catch (error) {
-    progress.finish();
-    if (signal.aborted) {
-      const why = controller.signal.aborted ? 'interrupted' : `timed out after ${values.timeout}`;
-      io.err.write(`error: ${why}; what was copied stays, and a rerun finishes the job\n`);
-      return ExitCode.Failed;
-    }
-    throw error;
-  } finally {
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
-    await client.close();
-  }
-  progress.finish();
+  const dryRun = planOnly || !v.confirm;
+  const { report, stopped } = await runEdges(edgesFromSpecs(loaded.specs.map(({ spec }) => spec)), loaded, v, io, dryRun ? 'Plan' : 'Promote', planOnly ? 'plan' : 'promote');
+  if (!report) return stopped!;
   io.out.write(renderReport(report, output, loaded.specs.map((s) => s.source)));
   if (dryRun && !planOnly && output === 'table' && report.outcome !== 'Failed') {
     io.err.write('dry run: nothing was written; pass --confirm to promote\n');
   }
-  const code = exitCode(report);
-  return code === ExitCode.Ok && verdict.someRefused ? refusedExitCode : code;
+  const code = reportExitCode(report);
+  return code === ExitCode.Ok && verdict.someRefused ? ExitCode.Refused : code;
 }
 
 export const promoteCommand: Command = {
   name: 'promote',
-  usage: `hoist promote --manifest FILE | --thin-manifest-dir DIR [--confirm] [flags]\n${flagHelp}`,
+  usage: `hoist promote --manifest FILE | --thin-manifest-dir DIR [--confirm] [flags]
+${readFlagHelp}
+${copyFlagHelp.trimStart()}
+${verifyFlagHelp}
+${signFlagHelp}
+${exitCodes}`,
+  flags: promoteFlags,
   run: (args, io) => run(args, io, false),
 };
 
 export const planCommand: Command = {
   name: 'plan',
-  usage: `hoist plan --manifest FILE | --thin-manifest-dir DIR [flags]\n${flagHelp}`,
-  run: (args, io) => run(args.filter((a) => a !== '--confirm'), io, true),
+  usage: `hoist plan --manifest FILE | --thin-manifest-dir DIR [--diff BASE] [flags]
+
+Reads the registries and shows what a promotion would do: what it would copy, what is already
+there, tag moves it would refuse, digests missing from staging, and the verification verdicts.
+Nothing is written.
+${readFlagHelp}
+${diffFlagHelp}
+${verifyFlagHelp}
+${exitCodes}`,
+  flags: planFlags,
+  run: (args, io) => run(args, io, true),
 };

@@ -6,7 +6,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { checkAttestations, type VerifiedAttestation } from '../../provenance/attestations.ts';
 import { slsaPredicateTypes } from '../../provenance/slsa.ts';
 import { parseDockerConfig, parseReference, RegistryClient, StaticCredentials, type Reference } from '../../registry/index.ts';
@@ -18,6 +17,7 @@ import type { IdentityMatcher, SignerPolicy } from '../../signing/policy.ts';
 import { publicGoodTrustedRoot, readTrustedRootFile, type TrustedRoot } from '../../signing/trusted-root.ts';
 import type { Verified } from '../../signing/verify.ts';
 import { ExitCode, UsageError, type Command, type CommandIO } from '../command.ts';
+import { parseFlags } from '../flags.ts';
 
 const flags = {
   key: { type: 'string', multiple: true },
@@ -223,7 +223,7 @@ function table(report: ImageReport): string {
 }
 
 async function run(args: string[], io: CommandIO): Promise<number> {
-  const { values, positionals } = parseArgs({ args, options: flags, allowPositionals: true });
+  const { values, positionals } = parseFlags('verify', args, flags, { positionals: true });
   if (positionals.length === 0) throw new UsageError('name the image: hoist verify HOST/REPOSITORY@sha256:<digest> (or :TAG)');
   if (values.output !== 'table' && values.output !== 'json') throw new UsageError(`--output must be table or json, got "${values.output}"`);
   const refs = positionals.map((text) => {
@@ -256,5 +256,6 @@ async function run(args: string[], io: CommandIO): Promise<number> {
 export const verifyCommand: Command = {
   name: 'verify',
   usage: `hoist verify IMAGE@DIGEST|IMAGE:TAG... [flags]\n${flagHelp}`,
+  flags,
   run,
 };

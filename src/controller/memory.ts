@@ -15,6 +15,8 @@ export interface RunRecord {
   /** Secrets the spec names, for the Secret watch's index. */
   secrets: readonly string[];
   condition: ManifestCondition;
+  /** Suspended: the generation and pending requestedAt already acknowledged on the status. */
+  suspended?: { generation: number; requestedAt: string | undefined };
 }
 
 export class RunMemory {

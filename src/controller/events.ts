@@ -152,5 +152,5 @@ export interface EventFacts {
 function interruptedEvent(i: NonNullable<EventFacts['interrupted']>): RunEvent {
   const unlisted = i.edges - i.refs.length;
   const items = unlisted > 0 ? [...i.refs, `${unlisted} more not listed`] : i.refs;
-  return { type: 'Normal', reason: 'Promoted', message: fitList(`promoted ${i.edges} by a run started at ${i.startedAt} that was interrupted; found in production now: `, items) };
+  return { type: 'Normal', reason: 'Promoted', message: fitList(`promoted ${i.edges} by a run started at ${i.startedAt.replace(/\.\d+Z$/, 'Z')} that was interrupted; found in production now: `, items) };
 }

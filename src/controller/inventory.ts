@@ -38,7 +38,7 @@ export function inventoryOf(report: RunReport, refusedEntries = 0): Inventory {
 export function lastPromoted(current: Status | undefined, report: RunReport, facts: RunFacts | undefined): Status['lastPromoted'] {
   const at = (d: Date) => `${d.toISOString().slice(0, 19)}Z`;
   if (report.summary.promoted > 0 && facts) return { at: at(facts.startedAt), edges: report.summary.promoted };
-  if (facts?.interrupted && facts.interrupted.edges > 0) return { at: facts.interrupted.startedAt, edges: facts.interrupted.edges, interrupted: true };
+  if (facts?.interrupted && facts.interrupted.edges > 0) return { at: at(new Date(facts.interrupted.startedAt)), edges: facts.interrupted.edges, interrupted: true };
   return current?.lastPromoted;
 }
 
@@ -60,7 +60,7 @@ export function plannedProgress(startedAt: Date, generation: number, outcomes: r
     toPromote += 1;
     if (pending.length < limits.statusPending) pending.push(clipText(destinationRef(outcome), 512));
   }
-  return { startedAt: `${startedAt.toISOString().slice(0, 19)}Z`, generation, phase: 'Plan', toPromote, presentBefore, pending };
+  return { startedAt: startedAt.toISOString(), generation, phase: 'Plan', toPromote, presentBefore, pending };
 }
 
 /**

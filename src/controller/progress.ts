@@ -34,7 +34,8 @@ export class ProgressReporter {
 
   constructor(options: ProgressOptions) {
     this.#o = options;
-    this.#progress = { startedAt: `${options.startedAt.toISOString().slice(0, 19)}Z`, generation: options.generation };
+    // Milliseconds: the run's identity (the next run of this key tells its own record from an interrupted one's).
+    this.#progress = { startedAt: options.startedAt.toISOString(), generation: options.generation };
     this.#lastWrite = options.clock.now();
   }
 

@@ -174,7 +174,8 @@ export class Reconciler {
     const mode = obj.spec?.mode === 'Plan' ? 'Plan' : 'Promote';
     // A progress record left on the status means a run that never finished (this process runs
     // one run per key at a time, and removes the record when a run ends).
-    const interrupted = obj.status?.progress;
+    const recorded = obj.status?.progress;
+    const interrupted = recorded && recorded.startedAt !== memory?.lastRun ? recorded : undefined;
     if (interrupted) log.info({ startedAt: interrupted.startedAt, toPromote: interrupted.toPromote }, 'an earlier run was interrupted; this run reports what it had copied');
     return { key, obj, namespace, name, generation, requestedAt, mode, log, secrets: memory?.secrets ?? [], intervalMs: fallbackIntervalMs, startedAt: new Date(this.#clock.now()), interrupted };
   }
@@ -325,7 +326,7 @@ export class Reconciler {
       return;
     }
     const { uid, generation = 0 } = run.obj.metadata;
-    this.#memory.set(run.key, { uid, generation, requestedAt: run.requestedAt, nextRunAt, stale: false, secrets: run.secrets, condition });
+    this.#memory.set(run.key, { uid, generation, requestedAt: run.requestedAt, nextRunAt, stale: false, secrets: run.secrets, condition, lastRun: run.startedAt.toISOString() });
   }
 
   #onEvent(event: PipelineEvent, log: Logger): void {

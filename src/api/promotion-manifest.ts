@@ -204,7 +204,7 @@ export const promotionManifestStatusSchema = z.object({
     planned: count, promoted: count, alreadyPresent: count, lost: count, failed: count, tagMoves: count,
   }).partial().optional().describe('Edge counts of the last run.'),
   inventory: z.object({
-    desired: count.describe('Edges the spec names (after refused entries are taken out).'),
+    desired: count.describe('Edges the spec names, refused dmap entries included.'),
     present: count.describe('Edges whose digest and tags are in production.'),
     refused: count.describe('Edges refused: tag moves, lost digests, failed verification, refused dmap entries.'),
     failed: count.describe('Edges whose read or copy failed.'),

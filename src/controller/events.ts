@@ -130,7 +130,9 @@ export function runEvents(report: RunReport, facts: EventFacts = {}): RunEvent[]
   const lost = byState('lost', ({ edge }) => formatReference({ ...edge.src, digest: edge.digest }));
   if (lost.length > 0) events.push({ type: 'Warning', reason: 'DigestNotFound', message: fitList(`${plural(lost.length, 'source digest')} not in staging: `, lost) });
   const failed = failureGroups(report.edges);
-  if (failed.length > 0) {
+  // A Plan that could read no edge fails the run with the same rollup: one Warning, not two.
+  const planFailedAll = report.reason === 'PlanFailed' && report.summary.failed === report.summary.planned;
+  if (failed.length > 0 && !planFailedAll) {
     const count = report.summary.failed;
     const groups = failed.map((g) => `${g.host}: ${g.reason} (${plural(g.edges, 'edge')}): ${clipText(g.example, 240)}`);
     events.push({ type: 'Warning', reason: 'PromotionFailed', message: fitList(`${count} of ${plural(report.summary.planned, 'edge')} failed${count === report.summary.planned ? '' : ', the others are done'}: `, groups) });

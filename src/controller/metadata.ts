@@ -7,11 +7,10 @@ import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node'
 import { fetch } from 'undici';
 import type { ListResult } from './reflector.ts';
 
-const accept = [
-  'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1',
-  'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1',
-  'application/json',
-].join(',');
+// One type per request: a watch asked for the List type first answers 200 and streams nothing
+// (kube-apiserver 1.34), so lists and watches each name exactly their own.
+const acceptList = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+const acceptWatch = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
 
 /** A PartialObjectMetadata: what a metadata list or watch delivers per object. */
 export interface PartialObject {
@@ -34,7 +33,7 @@ class ApiError extends Error {
  * A KubeConfig whose requests ask for metadata only: the client-node Watch (which takes no
  * headers of its own) built on it streams PartialObjectMetadata events.
  */
-export function metadataOnly(config: KubeConfig): KubeConfig {
+export function metadataOnly(config: KubeConfig, accept = acceptWatch): KubeConfig {
   const wrapped = Object.create(config) as KubeConfig;
   wrapped.applySecurityAuthentication = async (context: RequestContext) => {
     await config.applySecurityAuthentication(context);
@@ -50,7 +49,7 @@ export async function listMetadata(config: KubeConfig, path: string, query: Reco
   const url = new URL(cluster.server + path);
   for (const [key, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(key, String(value));
   const context = new RequestContext(url.toString(), HttpMethod.GET);
-  await metadataOnly(config).applySecurityAuthentication(context);
+  await metadataOnly(config, acceptList).applySecurityAuthentication(context);
   const response = await fetch(url, { headers: context.getHeaders(), dispatcher: context.getDispatcher() as never, signal: AbortSignal.timeout(60_000) });
   const text = await response.text();
   if (!response.ok) throw new ApiError(response.status, text, path);

@@ -2,7 +2,7 @@
 // roll failures up per registry, present/desired and the other columns, a status written once
 // per run, progress at a bounded rate with a write-ahead record of what Promote copies, an
 // interrupted run's copies reported by the next run, suspend as Flux's helm-controller, a spec
-// with refused dmap entries running the rest, and a Plan whose every read failed not succeeding.
+// with refused dmap entries running the rest, and a Plan that could read no edge not succeeding.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { promotionManifestStatusSchema } from '../../src/api/promotion-manifest.ts';
@@ -156,7 +156,7 @@ describe('progress', () => {
   });
 });
 
-test('a Plan whose every read failed has not succeeded', async () => {
+test('a Plan that could read no edge has not succeeded', async () => {
   const registry = new MemoryRegistry();
   registry.failHost('staging.example', 'Unauthorized');
   const client = registry.client();
@@ -168,7 +168,7 @@ test('a Plan whose every read failed has not succeeded', async () => {
   const result = await planPhase.run(ctx);
   assert.equal(result.stop, 'failed');
   assert.equal(result.reason, 'PlanFailed');
-  assert.match(result.message, /^every read failed: staging\.example: Unauthorized \(3 edges\): reading the source failed/);
+  assert.match(result.message, /^no edge could be read: staging\.example: Unauthorized \(3 edges\): reading the source failed/);
 });
 
 describe('the reconciler', () => {

@@ -90,7 +90,7 @@ function trustedRealms(pairs: string[] | undefined): Record<string, string[]> {
 interface SigningFlags { 'signing-config'?: string | undefined; 'rekor-url'?: string | undefined; 'timestamp-server-url'?: string | undefined; 'fulcio-url'?: string | undefined }
 
 /** Fulcio and the signing services from --signing-config, with --fulcio-url, --rekor-url and --timestamp-server-url winning. */
-async function signingFromFlags(values: SigningFlags): Promise<{ fulcioUrl: string; signingServices?: SigningServices }> {
+export async function signingFromFlags(values: SigningFlags): Promise<{ fulcioUrl: string; signingServices?: SigningServices }> {
   const config = values['signing-config'] === undefined ? undefined : await readSigningConfigFile(values['signing-config']).catch((error: unknown) => {
     throw error instanceof TrustError ? new UsageError(`--signing-config: ${error.message}`) : error;
   });

@@ -178,7 +178,7 @@ export const planPhase: Phase = {
     ctx.emit({ type: 'planned', edges: ctx.outcomes.length, toPromote, outcomes: ctx.outcomes });
     // Every read failed: the phase did not succeed, whatever it classified.
     if (ctx.outcomes.length > 0 && ctx.outcomes.every((o) => o.state === 'failed')) {
-      return { message: `every read failed: ${describeFailureGroups(failureGroups(ctx.outcomes))}`, stop: 'failed', reason: 'PlanFailed' };
+      return { message: `no edge could be read: ${describeFailureGroups(failureGroups(ctx.outcomes))}`, stop: 'failed', reason: 'PlanFailed' };
     }
     if (toPromote === 0) return { message: `${message}; nothing to promote`, stop: 'done' };
     return { message };

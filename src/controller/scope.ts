@@ -48,8 +48,8 @@ function manifestCheck(o: PreflightOptions): Check {
       await (o.namespace ? o.custom.listNamespacedCustomObject({ ...query, namespace: o.namespace }) : o.custom.listClusterCustomObject(query));
       return undefined;
     } catch (error) {
+      if (o.selector && statusCode(error) === 400) return `--selector "${o.selector}" is not a valid label selector: ${apiMessage(error)}`;
       return fatal(`listing ${names.plural}.${group}`, error, {
-        400: `--selector "${o.selector ?? ''}" is not a valid label selector`,
         403: `the controller's RBAC must allow list and watch on ${names.plural}${o.namespace ? ` in namespace ${o.namespace}` : ' in every namespace (or pass --namespace)'}`,
         404: `the CRD ${names.plural}.${group} is not installed (kubectl apply --server-side -f crds/)${o.namespace ? `, or namespace ${o.namespace} does not exist` : ''}`,
       });

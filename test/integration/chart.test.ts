@@ -199,7 +199,7 @@ describe('charts/hoist', () => {
     assert.equal(defaults.some((o) => o.kind === 'ConfigMap'), false);
 
     const inline = mounted(all);
-    const configMap = all.find((o) => o.kind === 'ConfigMap')!;
+    const configMap = all.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'hoist-trusted-root')!;
     assert.equal(configMap.metadata.name, 'hoist-trusted-root');
     assert.ok(JSON.parse(configMap.data['trusted_root.json']).certificateAuthorities.length > 0);
     assert.equal(inline.arg, `--trusted-root=${inline.mount.mountPath}/trusted_root.json`);

@@ -129,4 +129,58 @@ spec:
     assert.equal(condition(rerun, 'Ready')?.status, 'True');
     assert.match(condition(rerun, 'Sign')?.message ?? '', /^0 digests signed by https:\/\/kubernetes.io\/namespaces\/default\/serviceaccounts\/hoist from \S+, 1 already signed/);
   });
+
+  test('a resource\'s own trusted root (ConfigMap), an issuer pattern and bundle-only signing', async () => {
+    assert.ok(controller, 'runs after the test above started the controller');
+    const image = buildImage();
+    await pushImage(staging, 'own', image);
+    await runTool('cosign', ['sign', '--identity-token', await tokenFile('builder'), '--signing-config', bed.signingConfig, '--trusted-root', fulcio.trustedRootPath, ...http, '-y', `${staging.host}/own@${image.digest}`]);
+    const publicGood = new URL('../../src/signing/roots/public-good.json', import.meta.url).pathname;
+    await kubectl(kube, ['create', 'configmap', 'public-good-root', `--from-file=trusted_root.json=${publicGood}`]);
+    await kubectl(kube, ['create', 'configmap', 'bed-root', `--from-file=root.json=${fulcio.trustedRootPath}`]);
+    const yaml = (name: string, root: string) => `apiVersion: hoist.dev/v1alpha1
+kind: PromotionManifest
+metadata:
+  name: ${name}
+  namespace: default
+spec:
+  interval: 1h
+  registries:
+    - name: ${staging.host}
+      src: true
+    - name: ${prod.host}/${name}
+  images:
+    - name: own
+      dmap:
+        "${image.digest}": ["v1"]
+  verification:
+    trustedRoot: ${root}
+    signatures:
+      identities:
+        - issuerRegExp: ^${issuer.replace(/[.]/g, '\\.')}$
+          subjectRegExp: /serviceaccounts/builder$
+  signing:
+    keyless: {}
+    formats: [bundle]
+`;
+    // The resource's root replaces the controller's: against public-good the bed's signature fails.
+    await apply(kube, yaml('own-public-good', '{ configMapRef: { name: public-good-root } }'));
+    await apply(kube, yaml('own-missing', '{ configMapRef: { name: no-such-configmap } }'));
+    await apply(kube, yaml('own-bed', '{ configMapRef: { name: bed-root, key: root.json } }'));
+    const stalled = async (name: string, reason: string) => waitFor(`${name} Stalled ${reason}`, async () => {
+      const pm = await getPm(kube, name);
+      return condition(pm, 'Stalled')?.reason === reason ? pm : undefined;
+    }, 120_000);
+    await stalled('own-public-good', 'VerificationFailed');
+    const missing = await stalled('own-missing', 'InvalidTrustedRoot');
+    assert.match(condition(missing, 'Stalled')!.message, /ConfigMap default\/no-such-configmap does not exist/);
+    const pm = await waitForReady(kube, 'own-bed', 'True', 120_000);
+    assert.equal(pm.status?.counts?.promoted, 1);
+    // bundle only: a referrer, no legacy sha256-<hex>.sig tag; so policy-controller would refuse it.
+    const tags = (await runTool('crane', ['ls', '--insecure', `${prod.host}/own-bed/own`])).trim().split('\n');
+    assert.deepEqual(tags.filter((t) => t.endsWith('.sig')), [], tags.join(' '));
+    assert.equal(condition(pm, 'Admissible')?.status, 'False');
+    assert.equal(condition(pm, 'Admissible')?.reason, 'NoLegacySignature');
+    assert.equal(pm.status?.admission?.[0]?.reason, 'NoLegacySignature');
+  });
 });

@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
 import { startController, type RunningController } from '../../src/controller/index.ts';
+import { listMetadata } from '../../src/controller/metadata.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { apply, applyCrd, condition, getEvents, getPm, kubectl, waitFor, waitForReady, type Pm } from '../support/controller.ts';
 import { buildImage, buildIndex, pushImage, type BuiltImage } from '../support/images.ts';
@@ -279,6 +281,17 @@ describe('hoist controller on a real API server', () => {
     } finally {
       race = undefined;
     }
+  });
+
+  test('the Secret watch is metadata only: the API server sends it no Secret data', async () => {
+    const config = new KubeConfig();
+    config.loadFromFile(kube.kubeconfig);
+    const list = await listMetadata(config, '/api/v1/secrets');
+    const secret = list.items.find((s) => s.metadata?.name === 'locked-push');
+    assert.ok(secret, 'the Secret the manifest names is listed');
+    assert.equal(secret.kind, 'PartialObjectMetadata');
+    assert.equal('data' in secret, false);
+    assert.doesNotMatch(JSON.stringify(list), /dockerconfigjson"?:\s*"ey/, 'no Secret value anywhere in the list');
   });
 
   test('probes and metrics use the contract names', async () => {

@@ -246,3 +246,12 @@ describe('the reconciler', () => {
     assert.doesNotMatch(await h.metrics.registry.getSingleMetricAsString('hoist_manifest_condition'), /name="pm"/);
   });
 });
+
+test('a per-resource log line has one "name": the resource\'s (the logger\'s own name is "logger")', () => {
+  const lines: string[] = [];
+  const log = createLogger({ level: 'info', destination: { write: (line: string) => { lines.push(line); } } });
+  log.child({ namespace: 'ns', name: 'pm' }).info('reconcile started');
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0]!.match(/"name":/g)?.length, 1, lines[0]);
+  assert.deepEqual([JSON.parse(lines[0]!).name, JSON.parse(lines[0]!).logger], ['pm', 'hoist-controller']);
+});

@@ -48,12 +48,27 @@ for file in "$src"/*.yaml; do
   render "$file" > "$out/$(basename "$file")"
 done
 
+# The alert rules and the dashboard, for metrics.prometheusRule and metrics.grafanaDashboard
+# (Helm reads files inside the chart only).
+files="$root/charts/hoist/files"
+if $check; then
+  for f in deploy/prometheus/hoist-alerts.yaml deploy/grafana/hoist-dashboard.json; do
+    if ! cmp -s "$root/$f" "$files/$(basename "$f")"; then
+      echo "charts/hoist/files/$(basename "$f") is out of date with $f; run scripts/sync-chart-crds.sh" >&2
+      exit 1
+    fi
+  done
+else
+  mkdir -p "$files"
+  cp "$root/deploy/prometheus/hoist-alerts.yaml" "$root/deploy/grafana/hoist-dashboard.json" "$files/"
+fi
+
 if $check; then
   if ! diff -ru "$dst" "$out"; then
     echo "charts/hoist/templates/crds is out of date with crds/; run scripts/sync-chart-crds.sh" >&2
     exit 1
   fi
-  echo "charts/hoist/templates/crds is in sync with crds/"
+  echo "charts/hoist/templates/crds and charts/hoist/files are in sync"
 else
-  echo "wrote $(ls "$out" | sed 's|^|charts/hoist/templates/crds/|' | tr '\n' ' ')"
+  echo "wrote $(ls "$out" | sed 's|^|charts/hoist/templates/crds/|' | tr '\n' ' ')charts/hoist/files/"
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every part of Hoist's test bed, idempotently, into a per-machine cache:
-#   Debian: docker-registry (CNCF distribution), skopeo, htpasswd, openssl, lua5.4, zsh and fish
+#   Debian: docker-registry (CNCF distribution), skopeo, htpasswd, openssl, lua5.4, zsh and fish,
+#   prometheus (promtool)
 #   Go modules, pinned: crane, cosign, helm, fulcio, timestamp-server, rekor-server-posix (Rekor v2),
 #   tesseract-posix (CT log), etcd, kube-apiserver (built once, cached per version)
 #   kpromo-edges: kpromo's own manifest parser (sigs.k8s.io/promo-tools/v4), for the parity test

@@ -9,5 +9,5 @@ TIMESTAMP_AUTHORITY_VERSION=v2.1.3   # github.com/sigstore/timestamp-authority/v
 REKOR_TILES_VERSION=v2.3.0   # github.com/sigstore/rekor-tiles/v2: Rekor v2 on POSIX storage (no Trillian, no database); v2.4+ needs Go 1.27
 TESSERACT_VERSION=v0.1.1     # github.com/transparency-dev/tesseract: a static-ct-api CT log on POSIX storage, for Fulcio's SCTs
 HELM_VERSION=v4.3.1          # helm.sh/helm/v4: go.mod has no replace directives, so `go install` builds it
-DEBIAN_PACKAGES="docker-registry skopeo apache2-utils openssl ca-certificates lua5.4 zsh fish"   # zsh, fish: hoist completion is tested in them
+DEBIAN_PACKAGES="docker-registry skopeo apache2-utils openssl ca-certificates lua5.4 zsh fish prometheus"   # zsh, fish: hoist completion is tested in them; prometheus: alert and dashboard tests
 KPROMO_VERSION=v4.5.1        # sigs.k8s.io/promo-tools/v4: its parser, built into scripts/testbed/kpromo-edges for the parity test

@@ -61,14 +61,20 @@ export function buildCrd(): JsonSchema {
         served: true,
         storage: true,
         subresources: { status: {} },
+        // The state of the world, as Flux's columns: present/desired, refused and failed edges
+        // after the last run that read the registries, when something was last promoted, and
+        // whether reconciling is suspended. The last run's own counts are in -o wide.
         additionalPrinterColumns: [
           { name: 'Ready', type: 'string', jsonPath: `${readyCondition}.status` },
-          { name: 'Promoted', type: 'integer', jsonPath: '.status.counts.promoted' },
-          { name: 'Lost', type: 'integer', jsonPath: '.status.counts.lost' },
-          { name: 'Failed', type: 'integer', jsonPath: '.status.counts.failed' },
-          { name: 'Mode', type: 'string', jsonPath: '.spec.mode', priority: 1 },
-          { name: 'Status', type: 'string', jsonPath: `${readyCondition}.message`, priority: 1 },
+          { name: 'Present', type: 'string', jsonPath: '.status.inventory.presentOfDesired', description: 'Edges in production / edges the spec names' },
+          { name: 'Refused', type: 'integer', jsonPath: '.status.inventory.refused', description: 'Tag moves, lost digests, failed verification, refused dmap entries' },
+          { name: 'Failed', type: 'integer', jsonPath: '.status.inventory.failed', description: 'Edges whose read or copy failed in the last run' },
+          { name: 'Last Promoted', type: 'date', jsonPath: '.status.lastPromoted.at' },
+          { name: 'Suspended', type: 'boolean', jsonPath: '.spec.suspend' },
           { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          { name: 'Mode', type: 'string', jsonPath: '.spec.mode', priority: 1 },
+          { name: 'Promoted', type: 'integer', jsonPath: '.status.counts.promoted', priority: 1, description: 'Edges the last run promoted' },
+          { name: 'Status', type: 'string', jsonPath: `${readyCondition}.message`, priority: 1 },
         ],
         schema: {
           openAPIV3Schema: {

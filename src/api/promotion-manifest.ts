@@ -35,6 +35,9 @@ export const limits = {
   statusPhases: 16,
   statusFailedImages: 20,
   statusAttestations: 50,
+  statusPending: 50,
+  statusFailureGroups: 10,
+  statusAdmission: 20,
 } as const;
 
 const listMapByName = { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] };
@@ -71,7 +74,8 @@ const policyMode = z.enum(['Enforce', 'Warn', 'Off']).default('Enforce')
 
 const identity = withRules(
   z.strictObject({
-    issuer: z.string().min(1).describe('OIDC issuer of the signing certificate, e.g. https://accounts.google.com.'),
+    issuer: z.string().min(1).optional().describe('Exact OIDC issuer of the signing certificate, e.g. https://accounts.google.com (cosign --certificate-oidc-issuer).'),
+    issuerRegExp: z.string().min(1).optional().describe('RE2 regular expression the OIDC issuer must match (cosign --certificate-oidc-issuer-regexp).'),
     subject: z.string().min(1).optional().describe('Exact certificate subject (SAN), e.g. an email or workflow URI.'),
     subjectRegExp: z.string().min(1).optional().describe('RE2 regular expression the certificate subject must match.'),
   }),
@@ -79,8 +83,12 @@ const identity = withRules(
     rule: 'has(self.subject) != has(self.subjectRegExp)',
     message: 'set exactly one of subject or subjectRegExp',
     holds: (v) => (v.subject === undefined) !== (v.subjectRegExp === undefined),
+  }, {
+    rule: 'has(self.issuer) != has(self.issuerRegExp)',
+    message: 'set exactly one of issuer or issuerRegExp',
+    holds: (v) => (v.issuer === undefined) !== (v.issuerRegExp === undefined),
   }],
-).describe('A keyless signer: issuer and subject (or subject pattern) of its Fulcio certificate.');
+).describe('A keyless signer: issuer (or issuer pattern) and subject (or subject pattern) of its Fulcio certificate.');
 
 const signaturePolicy = withRules(
   z.strictObject({
@@ -88,6 +96,10 @@ const signaturePolicy = withRules(
     identities: z.array(identity).max(limits.policyEntries).optional().describe('Keyless signers whose signatures are accepted.'),
     keys: z.array(z.strictObject({ secretRef: secretRef.describe('Secret holding a PEM public key under the key cosign.pub.') }))
       .max(limits.policyEntries).optional().describe('Public keys whose signatures are accepted.'),
+    insecureIgnoreTlog: z.boolean().optional()
+      .describe('Accept signatures without a transparency-log entry, as cosign --insecure-ignore-tlog; keyless signatures then need an RFC 3161 timestamp. Default false.'),
+    insecureIgnoreSCT: z.boolean().optional()
+      .describe('Accept Fulcio certificates without a signed certificate timestamp, as cosign --insecure-ignore-sct (a private Fulcio without a CT log). Default false.'),
   }),
   [{
     rule: "self.mode == 'Off' || (has(self.identities) && size(self.identities) > 0) || (has(self.keys) && size(self.keys) > 0)",
@@ -111,6 +123,23 @@ const provenancePolicy = withRules(
   }],
 ).describe('Which SLSA provenance a staging digest must have before it is promoted.');
 
+const keyRef = (what: string) => z.strictObject({
+  name: z.string().min(1).max(253).describe(`Name of a ${what} in the namespace of the PromotionManifest.`),
+  key: z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/).optional().describe('Key holding the trusted_root.json; default trusted_root.json.'),
+});
+
+const trustedRoot = withRules(
+  z.strictObject({
+    configMapRef: keyRef('ConfigMap').optional().describe('A ConfigMap holding a sigstore trusted_root.json.'),
+    secretRef: keyRef('Secret').optional().describe('A Secret holding a sigstore trusted_root.json.'),
+  }),
+  [{
+    rule: 'has(self.configMapRef) != has(self.secretRef)',
+    message: 'set exactly one of configMapRef or secretRef',
+    holds: (v) => (v.configMapRef === undefined) !== (v.secretRef === undefined),
+  }],
+).describe('The sigstore trusted root (Fulcio CAs, Rekor and CT logs, timestamp authorities) to verify staging signatures against, instead of the controller\'s (--trusted-root, else the public-good root).');
+
 const signing = withRules(
   z.strictObject({
     keyless: z.strictObject({
@@ -119,6 +148,8 @@ const signing = withRules(
     key: z.strictObject({
       secretRef: secretRef.describe('Secret holding the cosign private key (cosign.key) and its password (cosign.password).'),
     }).optional().describe('Sign with a private key.'),
+    formats: z.array(z.enum(['bundle', 'legacy'])).min(1).max(2).optional()
+      .describe('Signature and attestation formats written: bundle (OCI referrers, cosign v3) and/or legacy (sha256-<hex>.sig/.att tags, what sigstore policy-controller and Kyverno read by default). Default both; both are always read.'),
   }),
   [{
     rule: 'has(self.keyless) != has(self.key)',
@@ -145,6 +176,7 @@ export const promotionManifestSpecSchema = z.strictObject({
   verification: z.strictObject({
     signatures: signaturePolicy.optional(),
     provenance: provenancePolicy.optional(),
+    trustedRoot: trustedRoot.optional(),
   }).optional().describe('Checks on staging digests before anything is copied.'),
   signing: signing.optional(),
   attestation: z.strictObject({
@@ -171,6 +203,41 @@ export const promotionManifestStatusSchema = z.object({
   counts: z.object({
     planned: count, promoted: count, alreadyPresent: count, lost: count, failed: count, tagMoves: count,
   }).partial().optional().describe('Edge counts of the last run.'),
+  inventory: z.object({
+    desired: count.describe('Edges the spec names, refused dmap entries included.'),
+    present: count.describe('Edges whose digest and tags are in production.'),
+    refused: count.describe('Edges refused: tag moves, lost digests, failed verification, refused dmap entries.'),
+    failed: count.describe('Edges whose read or copy failed.'),
+    presentOfDesired: z.string().max(32).describe('present/desired, for kubectl get.'),
+  }).partial().optional().describe('The state of production as the last run that read the registries found it; absent when the last run could not read them.'),
+  lastPromoted: z.object({
+    at: z.iso.datetime().describe('When the run that promoted started.'),
+    edges: count.describe('Edges that run promoted.'),
+    interrupted: z.boolean().optional().describe('The run was interrupted (a killed controller); the next run found its copies in production.'),
+  }).optional().describe('The last run that promoted something.'),
+  progress: z.object({
+    startedAt: z.iso.datetime(),
+    generation: count,
+    phase: z.string().max(64).optional(),
+    done: count.optional(),
+    total: count.optional(),
+    toPromote: count.optional().describe('Edges Plan found missing; what this run is copying.'),
+    presentBefore: count.optional().describe('Edges present when Plan ended.'),
+    pending: z.array(z.string().max(512)).max(limits.statusPending).optional()
+      .describe('The first edges this run is copying (destination references), so a run that is killed still tells what it was promoting.'),
+  }).optional().describe('The run going on now: written at a bounded rate, and before anything is copied; removed when the run ends.'),
+  failures: z.array(z.object({
+    host: z.string().max(255).describe('The registry host whose read or write failed.'),
+    reason: z.string().max(128),
+    edges: count,
+    message: z.string().max(1024).optional(),
+  })).max(limits.statusFailureGroups).optional().describe('Failed edges of the last run rolled up per registry host and reason.'),
+  admission: z.array(z.object({
+    image: z.string().max(512).describe('Destination image reference.'),
+    admissible: z.boolean(),
+    reason: z.string().max(128),
+    message: z.string().max(1024).optional(),
+  })).max(limits.statusAdmission).optional().describe('Whether an admission controller with sigstore policy-controller\'s defaults (legacy .sig, a Rekor entry) would admit each signed digest in each destination; the first entries.'),
   phases: z.array(z.object({
     name: z.string().min(1).max(64),
     result: z.enum(['Succeeded', 'Failed', 'Skipped']),

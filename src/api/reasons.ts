@@ -52,6 +52,9 @@ const named = {
   Succeeded: { topic: 'status', uses: ['run'], terminal: false, meaning: '`Ready=True`: the last run did everything the manifest asks (mode `Promote`)', action: 'nothing' },
   Planned: { topic: 'status', uses: ['run'], terminal: false, meaning: '`Ready=True` in mode `Plan`: the registries were read and checked; nothing was written', action: 'set `spec.mode: Promote` to promote' },
   Progressing: { topic: 'status', uses: [], terminal: false, meaning: '`Reconciling=True`, `Ready=Unknown`: a run is going on', action: 'wait; `kubectl get pm -w` shows the end' },
+  Suspended: { topic: 'status', uses: ['event'], terminal: false, meaning: '`spec.suspend: true`: nothing runs; Ready keeps the last run\'s verdict (its observedGeneration follows the spec, as Flux\'s helm-controller does, so `kubectl wait` answers); a Normal Event says so, and that a `requestedAt` set meanwhile waits for the resume', action: 'set `spec.suspend: false` to resume' },
+  Admissible: { topic: 'status', uses: [], terminal: false, meaning: '`Admissible=True`: every signed digest checked in its destinations has a legacy `.sig` signature with a Rekor entry by the controller\'s signer, so sigstore policy-controller with its defaults would admit it (`status.admission` lists them)', action: 'nothing' },
+  NoLegacySignature: { topic: 'trust', uses: ['message'], terminal: false, meaning: '`Admissible=False`: a promoted digest has no legacy `.sig` signature in its destination, which policy-controller and Kyverno read by default', action: 'keep `legacy` in `spec.signing.formats` (the default writes both)' },
   ProgressingWithRetry: { topic: 'status', uses: [], terminal: false, meaning: '`Reconciling=True` after a failed run; `Ready=False` names the failure. Retried with backoff; Argo CD shows it Degraded', action: 'read the Ready reason below' },
 
   // How a run ended, when it did not succeed.

@@ -9,6 +9,7 @@ import { limits, type Condition, type PromotionManifestStatus } from '../api/pro
 import { isTerminal, phaseNames } from '../api/reasons.ts';
 import { formatReference } from '../api/reference.ts';
 import { problemEdges, type RunReport } from '../pipeline/index.ts';
+import { failureLines, inventoryOf, lastPromoted, type Progress, type RunFacts } from './inventory.ts';
 
 export type Status = PromotionManifestStatus;
 
@@ -82,22 +83,55 @@ function phaseConditions(current: Status | undefined, conditions: Condition[], r
 }
 
 /** At the end of a run: the kstatus conditions, counts, phase conditions and capped lists. */
-export function finishedStatus(current: Status | undefined, generation: number, report: RunReport, now: Date, requestedAt?: string): Status {
+export function finishedStatus(current: Status | undefined, generation: number, report: RunReport, now: Date, requestedAt?: string, facts?: RunFacts): Status {
   const k = kstatusConditions(report);
   let conditions = setCondition(current?.conditions ?? [], k.ready, generation, now);
   conditions = k.stalled ? setCondition(conditions, k.stalled, generation, now) : removeCondition(conditions, 'Stalled');
   conditions = k.reconciling ? setCondition(conditions, k.reconciling, generation, now) : removeCondition(conditions, 'Reconciling');
   // A run that never planned has no phases: those of an earlier run would describe another spec.
   conditions = phaseConditions(current, conditions, report, generation, now);
-  const status: Status = { ...current, observedGeneration: generation, conditions };
+  const { progress: _running, ...rest } = current ?? {};
+  const status: Status = { ...rest, observedGeneration: generation, conditions };
   if (requestedAt !== undefined) status.lastHandledReconcileAt = requestedAt;
-  if (report.phases.length === 0) return status;
+  const promoted = lastPromoted(current, report, facts);
+  if (promoted) status.lastPromoted = promoted;
+  if (report.phases.length === 0) {
+    // Nothing was read: what production holds is unknown now, and the last run's counts are not
+    // this spec's (the FAILED column must not show an old run's count while Stalled).
+    delete status.inventory;
+    delete status.failures;
+    return status;
+  }
   const s = report.summary;
   status.counts = { planned: s.planned, promoted: s.promoted, alreadyPresent: s.alreadyPresent, lost: s.lost, failed: s.failed, tagMoves: s.tagMoves };
+  status.inventory = inventoryOf(report, facts?.refusedEntries);
   status.phases = report.phases.slice(0, limits.statusPhases).map((p) => ({ name: p.name, result: p.result, durationMs: p.durationMs, message: clip(p.message, 1024) }));
   status.failedImages = failedImages(report);
+  status.failures = failureLines(report);
   status.attestations = report.attestations.slice(0, limits.statusAttestations).map((a) => ({ digest: a.digest, ref: clip(a.ref, 512) }));
   return status;
+}
+
+/**
+ * Suspended, as Flux's helm-controller: the conditions keep their status, reason and message
+ * (the last run's verdict), the generation is acknowledged so kstatus and `kubectl wait` see an
+ * observed object, and Reconciling is removed since nothing runs. The progress record of an
+ * interrupted run stays for the run after the resume.
+ */
+export function suspendedStatus(current: Status | undefined, generation: number, now: Date): Status {
+  const conditions = (current?.conditions ?? []).filter((c) => c.type !== 'Reconciling').map((c) => ({ ...c, observedGeneration: generation }));
+  if (!conditions.some((c) => c.type === 'Ready')) {
+    return { ...current, observedGeneration: generation, conditions: setCondition(conditions, { type: 'Ready', status: 'Unknown', reason: 'Suspended', message: 'suspended before its first run; nothing runs until spec.suspend is false' }, generation, now) };
+  }
+  return { ...current, observedGeneration: generation, conditions };
+}
+
+/** While a run goes on: Reconciling=True with the phase and edges done, and the progress record. */
+export function progressStatus(current: Status | undefined, generation: number, mode: string, progress: Progress, now: Date): Status {
+  const status = startedStatus(current, generation, mode, now);
+  const where = progress.phase ? `: ${progress.phase}${progress.total ? ` ${progress.done ?? 0}/${progress.total} edges` : ''}` : '';
+  status.conditions = setCondition(status.conditions ?? [], { type: 'Reconciling', status: 'True', reason: 'Progressing', message: `running generation ${generation} (${mode})${where}` }, generation, now);
+  return { ...status, progress };
 }
 
 /** Failed, refused and lost edges, the first limits.statusFailedImages of them, in plan order. */

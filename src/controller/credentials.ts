@@ -34,7 +34,10 @@ export function apiSecretReader(core: CoreV1Api): SecretReader {
 /** The trust settings that name Secrets (a fixed signing key, public keys to verify with). */
 export interface TrustSecretRefs {
   signing?: { key?: { secretRef: { name: string } } } | undefined;
-  verification?: { signatures?: { keys?: { secretRef: { name: string } }[] | undefined } | undefined } | undefined;
+  verification?: {
+    signatures?: { keys?: { secretRef: { name: string } }[] | undefined } | undefined;
+    trustedRoot?: { secretRef?: { name: string } | undefined } | undefined;
+  } | undefined;
 }
 
 /**
@@ -46,6 +49,7 @@ export function referencedSecrets(model: PromotionSpec, trust: TrustSecretRefs =
     ...model.registries.flatMap((r) => (r.secretName ? [r.secretName] : [])),
     ...(trust.signing?.key ? [trust.signing.key.secretRef.name] : []),
     ...(trust.verification?.signatures?.keys ?? []).map((k) => k.secretRef.name),
+    ...(trust.verification?.trustedRoot?.secretRef ? [trust.verification.trustedRoot.secretRef.name] : []),
   ])];
 }
 

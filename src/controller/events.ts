@@ -9,8 +9,9 @@ import { apiVersion, kind } from '../api/promotion-manifest.ts';
 import type { Reason } from '../api/reasons.ts';
 import { formatReference } from '../api/reference.ts';
 import type { Logger } from '../observability/logger.ts';
-import type { EdgeOutcome, EdgeState, RunReport } from '../pipeline/index.ts';
+import { failureGroups, type EdgeOutcome, type EdgeState, type RunReport } from '../pipeline/index.ts';
 import { aggregationKey, EventCache } from './event-cache.ts';
+import { clipText, destinationRef } from './inventory.ts';
 import { apiMessage, isNotFound, type ObjectMeta } from './kube.ts';
 
 export const component = 'hoist-controller';
@@ -74,7 +75,7 @@ export function apiEventSink(core: EventApi, instance: string, logger: Logger, c
   return {
     record(object, type, reason, message) {
       const { name = '', namespace = '', uid } = object.metadata;
-      const text = message.slice(0, 1024);
+      const text = message.length > maxEventMessage ? clipText(message, maxEventMessage) : message;
       const key = aggregationKey({ ...(uid && { uid }), namespace, name, type, reason, message: text });
       const run = (pending.get(key) ?? Promise.resolve()).then(() => write(key, object, type, reason, text));
       pending.set(key, run);
@@ -92,22 +93,66 @@ export interface RunEvent {
   message: string;
 }
 
+/** The longest Event message written; client-go's recorder and events.k8s.io cap notes at 1 KiB. */
+export const maxEventMessage = 1024;
+
+/**
+ * `prefix` and as many whole items as fit in `max` characters, then "and N more": an item is
+ * never cut in the middle (a reference cut short names nothing).
+ */
+export function fitList(prefix: string, items: readonly string[], max = maxEventMessage): string {
+  let text = prefix;
+  for (let i = 0; i < items.length; i++) {
+    const next = `${text}${i > 0 ? ', ' : ''}${items[i]}`;
+    const left = items.length - i - 1;
+    // Room is kept for " and N more" after every item, so stopping later always fits.
+    const reserve = left > 0 ? ` and ${left} more`.length : 0;
+    if (next.length + reserve > max) return `${text}${i > 0 ? ' and' : ''} ${items.length - i} more`.slice(0, max);
+    text = next;
+  }
+  return text.slice(0, max);
+}
+
 /** Run reasons whose edges already have an Event listing them; no second Event for the run. */
 const listedReasons = new Set<Reason>(['TagMoveRefused', 'DigestNotFound', 'ImagesFailed']);
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 /** The Events a finished run records: what was promoted, refused, lost or failed, and why the run ended. */
-export function runEvents(report: RunReport): RunEvent[] {
+export function runEvents(report: RunReport, facts: EventFacts = {}): RunEvent[] {
   const byState = (state: EdgeState, describe: (e: EdgeOutcome) => string) => report.edges.filter((e) => e.state === state).map(describe);
-  const list = (refs: string[]) => `${refs.slice(0, 10).join(', ')}${refs.length > 10 ? ` and ${refs.length - 10} more` : ''}`;
   const events: RunEvent[] = [];
-  const promoted = byState('promoted', ({ edge }) => formatReference({ ...edge.dst, tag: edge.tags[0], digest: edge.digest }));
-  if (promoted.length > 0) events.push({ type: 'Normal', reason: 'Promoted', message: `promoted ${promoted.length}: ${list(promoted)}` });
-  const refused = byState('tagMove', ({ edge, conflicts, detail }) => `${formatReference(edge.dst)} (${conflicts?.map((c) => `${c.tag} -> ${c.digest.slice(0, 19)}`).join(', ') ?? detail})`);
-  if (refused.length > 0) events.push({ type: 'Warning', reason: 'TagMoveRefused', message: `refused ${refused.length} tag move(s), production tags are never moved: ${list(refused)}` });
+  if (facts.interrupted) events.push(interruptedEvent(facts.interrupted));
+  const promoted = byState('promoted', destinationRef);
+  if (promoted.length > 0) events.push({ type: 'Normal', reason: 'Promoted', message: fitList(`promoted ${promoted.length}: `, promoted) });
+  const refused = byState('tagMove', ({ edge, conflicts, detail }) => `${formatReference(edge.dst)} (${conflicts?.map((c) => `${c.tag} -> ${c.digest.slice(0, 19)}…`).join(', ') ?? detail})`);
+  if (refused.length > 0) events.push({ type: 'Warning', reason: 'TagMoveRefused', message: fitList(`refused ${plural(refused.length, 'tag move')}, production tags are never moved: `, refused) });
   const lost = byState('lost', ({ edge }) => formatReference({ ...edge.src, digest: edge.digest }));
-  if (lost.length > 0) events.push({ type: 'Warning', reason: 'DigestNotFound', message: `${lost.length} source digest(s) not in staging: ${list(lost)}` });
-  const failed = byState('failed', ({ edge, reason }) => `${formatReference({ ...edge.dst, digest: edge.digest })}: ${reason}`);
-  if (failed.length > 0) events.push({ type: 'Warning', reason: 'PromotionFailed', message: `${failed.length} image(s) failed: ${list(failed)}` });
-  if (report.outcome !== 'Succeeded' && !listedReasons.has(report.reason)) events.push({ type: 'Warning', reason: report.reason, message: report.message });
+  if (lost.length > 0) events.push({ type: 'Warning', reason: 'DigestNotFound', message: fitList(`${plural(lost.length, 'source digest')} not in staging: `, lost) });
+  const failed = failureGroups(report.edges);
+  // A Plan that could read no edge fails the run with the same rollup: one Warning, not two.
+  const planFailedAll = report.reason === 'PlanFailed' && report.summary.failed === report.summary.planned;
+  if (failed.length > 0 && !planFailedAll) {
+    const count = report.summary.failed;
+    const groups = failed.map((g) => `${g.host}: ${g.reason} (${plural(g.edges, 'edge')}): ${clipText(g.example, 240)}`);
+    events.push({ type: 'Warning', reason: 'PromotionFailed', message: fitList(`${count} of ${plural(report.summary.planned, 'edge')} failed${count === report.summary.planned ? '' : ', the others are done'}: `, groups) });
+  }
+  if (facts.refusedEntries) events.push(facts.refusedEntries);
+  if (report.outcome !== 'Succeeded' && !listedReasons.has(report.reason) && report.reason !== facts.refusedEntries?.reason) {
+    events.push({ type: 'Warning', reason: report.reason, message: clipText(report.message, maxEventMessage) });
+  }
   return events;
+}
+
+export interface EventFacts {
+  /** What an interrupted earlier run promoted, as this run found it. */
+  interrupted?: { startedAt: string; refs: string[]; edges: number };
+  /** The dmap entries refused when the spec was accepted, as one Warning. */
+  refusedEntries?: RunEvent;
+}
+
+function interruptedEvent(i: NonNullable<EventFacts['interrupted']>): RunEvent {
+  const unlisted = i.edges - i.refs.length;
+  const items = unlisted > 0 ? [...i.refs, `${unlisted} more not listed`] : i.refs;
+  return { type: 'Normal', reason: 'Promoted', message: fitList(`promoted ${i.edges} by a run started at ${i.startedAt.replace(/\.\d+Z$/, 'Z')} that was interrupted; found in production now: `, items) };
 }

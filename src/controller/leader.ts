@@ -51,6 +51,11 @@ export class LeaderElector {
     this.#clock = options.clock ?? systemClock;
   }
 
+  /** The Lease this elector competes for. */
+  get lease(): { namespace: string; name: string } {
+    return { namespace: this.#o.namespace, name: this.#o.name };
+  }
+
   get leading(): boolean {
     return this.#leading;
   }

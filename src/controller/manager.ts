@@ -9,6 +9,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { createLogger, type Logger, type LogLevel } from '../observability/logger.ts';
 import { ControllerMetrics, controllerName } from '../observability/metrics.ts';
 import { Limiters, type RegistryClientOptions } from '../registry/index.ts';
+import type { SigningServices } from '../signing/options.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { apiSecretReader } from './credentials.ts';
@@ -18,9 +19,10 @@ import { kubeClients, loadKubeConfig, type KubeClients } from './kube.ts';
 import { LeaderElector } from './leader.ts';
 import { WorkQueue } from './queue.ts';
 import { Reconciler } from './reconciler.ts';
-import { checkSelector } from './scope.ts';
+import { preflight } from './scope.ts';
 import { StatusWriter, type StatusHooks } from './status.ts';
 import { createWatches, type Watches } from './watches.ts';
+import { apiConfigMapReader } from './trust.ts';
 import { startWorkers } from './worker.ts';
 
 export interface ControllerOptions {
@@ -45,9 +47,12 @@ export interface ControllerOptions {
   identity?: string;
   keylessTokenPath?: string;
   fulcioUrl?: string;
-  rekorUrl?: string;
+  /** Where our signatures get their timestamps and log entries (--signing-config, --timestamp-server-url, --rekor-url). */
+  signingServices?: SigningServices;
   /** Parsed sigstore trusted_root.json (--trusted-root): Fulcio roots for keyless verification. */
   trustedRoot?: object;
+  /** Bound on progress writes during a run; default 10 s. */
+  progressIntervalMs?: number;
   /** Re-delivers every cached manifest this often (default 10m); runs happen only when due. */
   resyncMs?: number;
   watchdogMs?: number;
@@ -109,11 +114,14 @@ function createReconciler(o: ControllerOptions, kube: KubeClients, parts: { logg
     ...(o.allowedRegistries && { allowedRegistries: o.allowedRegistries }),
     // One limiter per registry host for the whole process, shared by every run's client.
     registry: { ...o.registry, limiters: o.registry?.limiters ?? new Limiters(o.registry?.rateLimit, o.registry?.rateLimitByHost) },
-    keyless: {
+    configMaps: apiConfigMapReader(kube.core),
+    trust: {
       ...(o.fulcioUrl && { fulcioURL: o.fulcioUrl }),
       ...(o.keylessTokenPath && { tokenPath: o.keylessTokenPath }),
       ...(o.trustedRoot && { trustedRoot: o.trustedRoot }),
+      ...(o.signingServices && { signingServices: o.signingServices }),
     },
+    ...(o.progressIntervalMs !== undefined && { progressIntervalMs: o.progressIntervalMs }),
   });
 }
 
@@ -163,6 +171,7 @@ class Manager {
     this.identity = o.identity ?? process.env.POD_NAME ?? `${hostname()}_${randomUUID()}`;
     this.#concurrent = concurrency(o);
     this.metrics.maxConcurrent.set({ controller: controllerName }, this.#concurrent);
+    this.metrics.initReconciles(controllerName);
     this.queue = new WorkQueue({ metrics: this.metrics.queue(controllerName), clock: this.#clock, ...(o.queueBackoff && { backoff: o.queueBackoff }) });
     this.reconciler = createReconciler(o, kube, { logger: this.logger, metrics: this.metrics, identity: this.identity, clock: this.#clock, watches: () => this.watches });
     this.watches = createWatches({
@@ -180,9 +189,13 @@ class Manager {
     this.elector = createElector(o, kube, this.logger, this.metrics, this.identity, this.#clock);
   }
 
-  /** Probes and metrics first (so a slow sync is visible), then the watches, then the workers. */
+  /** Checks that cannot pass later fail here; then probes and metrics (so a slow sync is visible), the watches, the workers. */
   async start(): Promise<void> {
-    await checkSelector(this.#kube.custom, this.#o.namespace, this.#o.selector);
+    await preflight({
+      config: this.#kube.config, custom: this.#kube.custom, coordination: this.#kube.coordination,
+      ...(this.#o.namespace && { namespace: this.#o.namespace }), ...(this.#o.selector && { selector: this.#o.selector }),
+      ...(this.elector && { lease: this.elector.lease }),
+    });
     await this.#serve();
     this.watches.start();
     void this.watches.synced.then(() => {
@@ -260,7 +273,13 @@ class Manager {
 
 export async function startController(options: ControllerOptions = {}): Promise<RunningController> {
   const manager = new Manager(options);
-  await manager.start();
+  try {
+    await manager.start();
+  } catch (error) {
+    // Nothing may stay behind a failed start (a bound port, a timer): the process must exit.
+    await manager.stop();
+    throw error;
+  }
   return {
     metrics: manager.metrics, logger: manager.logger, identity: manager.identity,
     healthPort: manager.health?.port ?? 0,

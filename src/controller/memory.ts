@@ -15,6 +15,10 @@ export interface RunRecord {
   /** Secrets the spec names, for the Secret watch's index. */
   secrets: readonly string[];
   condition: ManifestCondition;
+  /** startedAt of this process's last run of the key: its own progress record is not an interrupted run's. */
+  lastRun?: string;
+  /** Suspended: the generation and pending requestedAt already acknowledged on the status. */
+  suspended?: { generation: number; requestedAt: string | undefined };
 }
 
 export class RunMemory {

@@ -1,27 +1,33 @@
 // One reconcile of one PromotionManifest, as a list of named steps:
-//   due -> start -> accept spec -> resolve credentials -> run -> record
+//   suspended? -> due -> start -> accept spec -> resolve credentials -> run -> record
 // Each step is small; the run's outcome comes from the pipeline as one report (or, when the run
 // could not start, from notRun), and `record` only renders it: status, Events, metrics, and
 // what the work queue does next. Whether a failure is retried or Stalled is the catalogue's
-// word on the report's reason (src/api/reasons.ts).
-import { kind, type PromotionManifestSpec } from '../api/promotion-manifest.ts';
+// word on the report's reason (src/api/reasons.ts). The status is written once per run, at
+// the end, unless progress is due (progress.ts) or the run is about to copy (its write-ahead
+// record, which the next run turns into a Promoted Event if this one is killed).
+import type { PromotionManifestSpec } from '../api/promotion-manifest.ts';
 import type { Reason } from '../api/reasons.ts';
 import { formatReference } from '../api/reference.ts';
 import { specModel } from '../manifest/resource.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ControllerMetrics } from '../observability/metrics.ts';
-import { edgesFromSpecs, isRetryable, notRun, runPipeline, type PipelineEvent, type PipelineOptions, type RunReport } from '../pipeline/index.ts';
+import { edgesFromSpecs, isRetryable, notRun, runPipeline, type PipelineEvent, type PipelineOptions, type RunReport, type TrustOptions } from '../pipeline/index.ts';
 import { RegistryClient, type RegistryClientOptions, type StaticCredentials } from '../registry/index.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { finishedStatus, startedStatus } from './conditions.ts';
-import { referencedSecrets, resolveCredentials, secretKeyReader, type SecretReader } from './credentials.ts';
+import { admissibleCondition, admissionLines, type AdmissionLine } from './admission.ts';
+import { finishedStatus, kstatusConditions, progressStatus, setCondition, suspendedStatus, type Status } from './conditions.ts';
+import { referencedSecrets, resolveCredentials, type SecretReader } from './credentials.ts';
 import { ReconcileError } from './errors.ts';
-import { runEvents, type EventSink } from './events.ts';
+import { runEvents, type EventFacts, type EventSink } from './events.ts';
+import { interruptedPromotions, type Progress, type RunFacts } from './inventory.ts';
 import { requestedAtAnnotation, splitKey, type ManifestObject, type ObjectMeta } from './kube.ts';
 import { RunMemory, type ManifestCondition } from './memory.ts';
 import { deadline } from './pause.ts';
-import { acceptSpec, type AcceptedSpec } from './spec.ts';
+import { ProgressReporter } from './progress.ts';
+import { acceptSpec, registryHost, type AcceptedSpec } from './spec.ts';
 import type { StatusWriter } from './status.ts';
+import { runTrust, type ConfigMapReader, type ControllerTrust } from './trust.ts';
 
 /** What the work queue does with the key after a reconcile. */
 export type ReconcileResult =
@@ -44,8 +50,12 @@ export interface ReconcilerOptions {
   registry?: Partial<RegistryClientOptions>;
   concurrency?: number;
   planConcurrency?: number;
-  /** Keyless material the spec does not carry (flags); our identity comes from the token. */
-  keyless?: { fulcioURL?: string; tokenPath?: string; trustedRoot?: unknown };
+  /** Trust material the spec does not carry (flags); our keyless identity comes from the token. */
+  trust?: ControllerTrust;
+  /** ConfigMaps a spec's trusted root names. */
+  configMaps?: ConfigMapReader;
+  /** Bound on progress writes during a run (default 10 s; 0 in tests: every change). */
+  progressIntervalMs?: number;
   /** The pipeline (tests give canned reports). */
   runPipeline?: typeof runPipeline;
 }
@@ -66,6 +76,12 @@ interface Run {
   /** Secrets the spec names; known once the spec is accepted. */
   secrets: readonly string[];
   intervalMs: number;
+  startedAt: Date;
+  /** The write-ahead record of an earlier run that never finished (a killed controller). */
+  interrupted: Progress | undefined;
+  accepted?: AcceptedSpec;
+  trust?: TrustOptions;
+  admission?: AdmissionLine[];
 }
 
 export class Reconciler {
@@ -105,18 +121,41 @@ export class Reconciler {
     const obj = this.#o.get(key);
     if (!obj || obj.metadata.deletionTimestamp) {
       this.#memory.forget(key);
+      this.#o.metrics.forgetManifest(splitKey(key).namespace, splitKey(key).name);
       return { kind: 'done' };
     }
-    if (obj.spec?.suspend === true) {
-      this.#o.logger.debug(splitKey(key), 'suspended; not reconciling');
-      return { kind: 'done' };
-    }
+    if (obj.spec?.suspend === true) return this.#suspended(key, obj);
     const due = this.#due(key, obj);
     if (typeof due === 'number') return { kind: 'requeueAfter', ms: due };
-    await this.#start(due);
+    this.#remember(due, Number.POSITIVE_INFINITY, 'Reconciling');
     const report = await this.#run(due, shutdown);
     if (!report) return { kind: 'aborted' };
     return this.#record(due, report);
+  }
+
+  /**
+   * Step "suspended", as Flux's helm-controller: no run, Ready kept as the last run left it, but
+   * the new generation acknowledged (observedGeneration), so `kubectl wait --for=condition=Ready`
+   * answers from the last run instead of waiting for a generation nobody will observe. A
+   * requestedAt set meanwhile is kept for the resume and said so in an Event, not dropped.
+   */
+  async #suspended(key: string, obj: ManifestObject): Promise<ReconcileResult> {
+    const generation = obj.metadata.generation ?? 0;
+    const requestedAt = obj.metadata.annotations?.[requestedAtAnnotation];
+    const pendingRequest = requestedAt !== undefined && requestedAt !== obj.status?.lastHandledReconcileAt ? requestedAt : undefined;
+    const memory = this.#memory.get(key);
+    if (memory?.suspended?.generation === generation && memory.suspended.requestedAt === pendingRequest) return { kind: 'done' };
+    const { namespace, name } = splitKey(key);
+    this.#o.logger.info({ namespace, name, generation }, 'suspended; not reconciling');
+    await this.#o.status.update(namespace, name, (stored) => (stored.metadata.uid === obj.metadata.uid ? suspendedStatus(stored.status, generation, new Date(this.#clock.now())) : undefined));
+    const ready = obj.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown';
+    const stalled = obj.status?.conditions?.find((c) => c.type === 'Stalled')?.status ?? 'False';
+    this.#o.metrics.setManifestConditions(namespace, name, [{ type: 'Ready', status: ready }, { type: 'Stalled', status: stalled }], true);
+    const message = pendingRequest ? `reconcile requested at ${pendingRequest} is kept until spec.suspend is false; nothing runs while suspended` : 'spec.suspend is true: nothing runs until it is false; Ready keeps the last run\'s result';
+    await this.#o.events.record(obj, 'Normal', 'Suspended', message);
+    // Forget the interval: resuming changes the generation, which makes a run due at once.
+    this.#memory.set(key, { ...(memory ?? { uid: obj.metadata.uid, generation, requestedAt: undefined, nextRunAt: Number.POSITIVE_INFINITY, stale: false, secrets: [], condition: 'Ready' }), suspended: { generation, requestedAt: pendingRequest } });
+    return { kind: 'done' };
   }
 
   /** Step "due": the run to make now, or how long until one is due. */
@@ -133,27 +172,30 @@ export class Reconciler {
     const log = this.#o.logger.child({ namespace, name });
     log.info({ generation, onDemand, trigger }, 'reconcile started');
     const mode = obj.spec?.mode === 'Plan' ? 'Plan' : 'Promote';
-    return { key, obj, namespace, name, generation, requestedAt, mode, log, secrets: memory?.secrets ?? [], intervalMs: fallbackIntervalMs };
-  }
-
-  /** Step "start": Reconciling=True on the status, and no other run until this one ends. */
-  async #start(run: Run): Promise<void> {
-    await this.#o.status.update(run.namespace, run.name, (stored) => (this.#same(run, stored) ? startedStatus(stored.status, run.generation, run.mode, new Date(this.#clock.now())) : undefined));
-    this.#remember(run, Number.POSITIVE_INFINITY, 'Reconciling');
+    // A progress record left on the status means a run that never finished (this process runs
+    // one run per key at a time, and removes the record when a run ends).
+    const recorded = obj.status?.progress;
+    const interrupted = recorded && recorded.startedAt !== memory?.lastRun ? recorded : undefined;
+    if (interrupted) log.info({ startedAt: interrupted.startedAt, toPromote: interrupted.toPromote }, 'an earlier run was interrupted; this run reports what it had copied');
+    return { key, obj, namespace, name, generation, requestedAt, mode, log, secrets: memory?.secrets ?? [], intervalMs: fallbackIntervalMs, startedAt: new Date(this.#clock.now()), interrupted };
   }
 
   /** Steps "accept spec", "resolve credentials" and "run": the report, or undefined on shutdown. */
   async #run(run: Run, shutdown: AbortSignal): Promise<RunReport | undefined> {
-    let accepted: AcceptedSpec | undefined;
     try {
-      accepted = this.#accept(run);
-      const credentials = await resolveCredentials(this.#o.secrets, run.namespace, accepted.model);
-      return await this.#pipeline(run, accepted, credentials, shutdown);
+      run.accepted = this.#accept(run);
+      const credentials = await resolveCredentials(this.#o.secrets, run.namespace, run.accepted.model);
+      run.trust = await runTrust(run.accepted.spec, { ...run, ...(run.obj.metadata.uid && { uid: run.obj.metadata.uid }) }, this.#o.trust ?? {}, this.#readers());
+      return await this.#pipeline(run, run.accepted, credentials, shutdown);
     } catch (error) {
       if (!(error instanceof ReconcileError)) throw error;
-      if (!accepted) run.secrets = secretsOf(run.obj.spec);
+      if (!run.accepted) run.secrets = secretsOf(run.obj.spec);
       return notRun(run.mode, error.reason, error.message);
     }
+  }
+
+  #readers(): { secrets: SecretReader; configMaps: ConfigMapReader } {
+    return { secrets: this.#o.secrets, configMaps: this.#o.configMaps ?? { read: async () => undefined } };
   }
 
   /** Step "accept spec": the checks the CRD cannot make; from here the Secrets it names wake it. */
@@ -161,6 +203,7 @@ export class Reconciler {
     const accepted = acceptSpec(run.obj.spec, this.#o.allowedRegistries);
     run.intervalMs = accepted.intervalMs;
     run.secrets = referencedSecrets(accepted.model, accepted.spec);
+    this.#o.metrics.initRegistryHosts(accepted.model.registries.map((r) => registryHost(r.name)));
     this.#remember(run, Number.POSITIVE_INFINITY, 'Reconciling');
     return accepted;
   }
@@ -170,8 +213,15 @@ export class Reconciler {
     const client = new RegistryClient({ ...this.#o.registry, credentials });
     const flushMetrics = this.#o.metrics.watchRegistryClient(client.stats);
     const timeout = deadline(accepted.timeoutMs);
+    const progress = this.#progress(run);
+    const signal = AbortSignal.any([shutdown, timeout.signal]);
     try {
-      return await (this.#o.runPipeline ?? runPipeline)(edgesFromSpecs([accepted.model]), client, this.#pipelineOptions(run, accepted, AbortSignal.any([shutdown, timeout.signal])));
+      const report = await (this.#o.runPipeline ?? runPipeline)(edgesFromSpecs([accepted.model]), client, this.#pipelineOptions(run, accepted, signal, progress));
+      run.admission = await admissionLines(client, report, run.trust, signal).catch((error: unknown) => {
+        run.log.warn({ err: (error as Error).message }, 'admission check failed');
+        return undefined;
+      });
+      return report;
     } catch (error) {
       if (shutdown.aborted) {
         run.log.info('run interrupted by shutdown; what was copied stays, the next run finishes it');
@@ -182,31 +232,43 @@ export class Reconciler {
       return notRun(run.mode, 'RunFailed', (error as Error).message);
     } finally {
       timeout.clear();
+      await progress.stop();
       await client.close();
       flushMetrics();
     }
   }
 
-  #pipelineOptions(run: Run, { spec }: AcceptedSpec, signal: AbortSignal): PipelineOptions {
+  /** Progress on the status at a bounded rate, and the write-ahead record of what Promote copies. */
+  #progress(run: Run): ProgressReporter {
+    return new ProgressReporter({
+      startedAt: run.startedAt, generation: run.generation, mode: run.mode, log: run.log, clock: this.#clock,
+      intervalMs: this.#o.progressIntervalMs ?? 10_000,
+      write: async (progress) => {
+        await this.#o.status.update(run.namespace, run.name, (stored) => (this.#same(run, stored) ? progressStatus(stored.status, run.generation, run.mode, progress, new Date(this.#clock.now())) : undefined));
+      },
+    });
+  }
+
+  #pipelineOptions(run: Run, { spec }: AcceptedSpec, signal: AbortSignal, progress: ProgressReporter): PipelineOptions {
     return {
       mode: spec.mode, concurrency: this.#o.concurrency ?? 8, planConcurrency: this.#o.planConcurrency ?? 16, signal,
-      onEvent: (event) => this.#onEvent(event, run.log),
-      trust: {
-        ...(spec.verification && { verification: spec.verification }),
-        ...(spec.signing && { signing: spec.signing }),
-        ...(spec.attestation && { attestation: spec.attestation }),
-        readSecret: secretKeyReader(this.#o.secrets, run.namespace),
-        ...(this.#o.keyless && { keyless: this.#o.keyless }),
-        source: { kind, namespace: run.namespace, name: run.name, ...(run.obj.metadata.uid && { uid: run.obj.metadata.uid }), generation: run.generation },
+      onEvent: (event) => {
+        this.#onEvent(event, run.log);
+        progress.onEvent(event);
       },
+      ...(run.trust && { trust: run.trust }),
     };
   }
 
   /** Step "record": status, Events and metrics from the report, and what the queue does next. */
-  async #record(run: Run, report: RunReport): Promise<ReconcileResult> {
-    await this.#o.status.update(run.namespace, run.name, (stored) => (this.#same(run, stored) ? finishedStatus(stored.status, run.generation, report, new Date(this.#clock.now()), run.requestedAt) : undefined));
-    for (const event of runEvents(report)) await this.#o.events.record(run.obj, event.type, event.reason, event.message);
+  async #record(run: Run, ranReport: RunReport): Promise<ReconcileResult> {
+    const report = withRefusedEntries(ranReport, run.accepted?.refused);
+    const { facts, events } = this.#facts(run, report);
+    await this.#o.status.update(run.namespace, run.name, (stored) => (this.#same(run, stored) ? this.#finished(run, stored.status, report, facts) : undefined));
+    for (const event of runEvents(report, events)) await this.#o.events.record(run.obj, event.type, event.reason, event.message);
     this.#countEdges(report);
+    const k = kstatusConditions(report);
+    this.#o.metrics.setManifestConditions(run.namespace, run.name, [{ type: 'Ready', status: k.ready.status }, { type: 'Stalled', status: k.stalled ? 'True' : 'False' }], false);
     const summary = report.edges.length > 0 ? report.summary : undefined;
     if (isRetryable(report)) {
       this.#remember(run, 0, 'Reconciling');
@@ -226,6 +288,31 @@ export class Reconciler {
     return { kind: 'requeueAfter', ms: run.intervalMs };
   }
 
+  /** What the status and Events render besides the report: refused entries, an interrupted run. */
+  #facts(run: Run, report: RunReport): { facts: RunFacts; events: EventFacts } {
+    const refused = run.accepted?.refused;
+    const found = interruptedPromotions(run.interrupted, report);
+    const interrupted = found && run.interrupted ? { startedAt: run.interrupted.startedAt, ...found } : undefined;
+    return {
+      facts: { startedAt: run.startedAt, ...(refused && report.phases.length > 0 && { refusedEntries: refused.edges }), ...(interrupted && { interrupted }) },
+      events: { ...(interrupted && { interrupted }), ...(refused && { refusedEntries: { type: 'Warning', reason: refused.reason, message: refused.message } }) },
+    };
+  }
+
+  /** The final status: the report rendered, and the conditions only the controller knows (refused entries, admission). */
+  #finished(run: Run, current: Status | undefined, report: RunReport, facts: RunFacts): Status {
+    const now = new Date(this.#clock.now());
+    const status = finishedStatus(current, run.generation, report, now, run.requestedAt, facts);
+    const refused = run.accepted?.refused;
+    let conditions = (status.conditions ?? []).filter((c) => c.type !== 'EntriesRefused' && (run.admission === undefined || c.type !== 'Admissible'));
+    if (refused) conditions = setCondition(conditions, { type: 'EntriesRefused', status: 'True', reason: refused.reason, message: refused.message }, run.generation, now);
+    if (run.admission) {
+      conditions = setCondition(conditions, admissibleCondition(run.admission), run.generation, now);
+      status.admission = run.admission;
+    }
+    return { ...status, conditions };
+  }
+
   #same(run: Run, stored: { metadata: ObjectMeta }): boolean {
     return stored.metadata.uid === run.obj.metadata.uid;
   }
@@ -239,7 +326,7 @@ export class Reconciler {
       return;
     }
     const { uid, generation = 0 } = run.obj.metadata;
-    this.#memory.set(run.key, { uid, generation, requestedAt: run.requestedAt, nextRunAt, stale: false, secrets: run.secrets, condition });
+    this.#memory.set(run.key, { uid, generation, requestedAt: run.requestedAt, nextRunAt, stale: false, secrets: run.secrets, condition, lastRun: run.startedAt.toISOString() });
   }
 
   #onEvent(event: PipelineEvent, log: Logger): void {
@@ -258,6 +345,16 @@ export class Reconciler {
     const label = { promote: report.mode === 'Plan' ? 'planned' : 'skipped', promoted: 'promoted', present: 'present', lost: 'lost', tagMove: 'refused', unverified: 'refused', failed: 'failed' } as const;
     for (const { state } of report.edges) this.#o.metrics.edges.inc({ outcome: label[state] });
   }
+}
+
+/**
+ * A run whose spec had dmap entries refused did not do everything the manifest asks: when it
+ * otherwise succeeded it ends Refused with the entries' reason (terminal: the spec must change),
+ * and its valid entries are done.
+ */
+function withRefusedEntries(report: RunReport, refused: AcceptedSpec['refused']): RunReport {
+  if (!refused || report.outcome !== 'Succeeded' || report.phases.length === 0) return report;
+  return { ...report, outcome: 'Refused', reason: refused.reason, message: refused.message };
 }
 
 /** The Secrets a spec that was not accepted names, as far as it can be read. */

@@ -6,12 +6,16 @@ import { promotionManifestSpecSchema, type PromotionManifestSpec } from '../api/
 import { formatPath, ManifestError } from '../manifest/errors.ts';
 import type { PromotionSpec } from '../manifest/model.ts';
 import { specModel } from '../manifest/resource.ts';
-import { checkSpec } from '../manifest/rules.ts';
+import { reviewSpec } from '../manifest/rules.ts';
+import type { Reason } from '../api/reasons.ts';
 import { ReconcileError } from './errors.ts';
 
 export interface AcceptedSpec {
   spec: PromotionManifestSpec;
+  /** What runs: the spec's registries and images with refused dmap entries taken out. */
   model: PromotionSpec;
+  /** dmap entries refused on their own (one tag given to two digests); the rest runs. */
+  refused: RefusedEntries | undefined;
   intervalMs: number;
   timeoutMs: number;
 }
@@ -38,6 +42,26 @@ function checkAllowed(spec: PromotionManifestSpec, allowedRegistries: string[] |
   throw new ReconcileError('RegistryNotAllowed', `destination registr${refused.length === 1 ? 'y' : 'ies'} ${refused.map((r) => `"${r.name}"`).join(', ')} not in the controller's --allowed-registries (${[...allowed].join(', ')}); use an allowed registry or ask the platform team to allow it`);
 }
 
+/** dmap entries refused when the spec was accepted: one condition and one Event name them. */
+export interface RefusedEntries {
+  reason: Reason;
+  /** Edges they would have made: refused edges in the inventory. */
+  edges: number;
+  message: string;
+}
+
+function refusedEntries(problems: ManifestError[], spec: PromotionSpec): RefusedEntries | undefined {
+  if (problems.length === 0) return undefined;
+  const destinations = spec.registries.filter((r) => !r.src).length;
+  const entries = new Set(problems.map((p) => JSON.stringify([p.entry?.image, p.entry?.digest])));
+  const details = problems.slice(0, 3).map((p) => p.detail).join('; ');
+  return {
+    reason: problems[0]!.reason,
+    edges: entries.size * destinations,
+    message: `${entries.size} dmap entr${entries.size === 1 ? 'y' : 'ies'} refused, the others run: ${details}${problems.length > 3 ? `; and ${problems.length - 3} more` : ''}`,
+  };
+}
+
 /** Throws a ReconcileError naming the first problems, or returns the spec ready to run. */
 export function acceptSpec(raw: unknown, allowedRegistries: string[] | undefined): AcceptedSpec {
   const parsed = promotionManifestSpecSchema.safeParse(raw);
@@ -46,11 +70,12 @@ export function acceptSpec(raw: unknown, allowedRegistries: string[] | undefined
     throw new ReconcileError('InvalidSpec', `${issues}; fix the manifest`);
   }
   const spec = parsed.data;
-  const model = specModel(spec);
-  const problems = checkSpec(model, (reason, path, message) => new ManifestError(reason, 'spec', 0, 0, `spec.${formatPath(path)}: ${message}`), () => 0);
-  if (problems.length > 0) throw new ReconcileError(problems[0]!.reason, problems.slice(0, 3).map((p) => p.detail).join('; '));
+  const full = specModel(spec);
+  // The API server has no file positions: line 0, and messages leave the line out.
+  const review = reviewSpec(full, { report: (reason, path, message) => new ManifestError(reason, 'spec', 0, 0, `spec.${formatPath(path)}: ${message}`), line: () => 0 });
+  if (!review.spec) throw new ReconcileError(review.errors[0]!.reason, review.errors.slice(0, 3).map((p) => p.detail).join('; '));
   checkAllowed(spec, allowedRegistries);
   const intervalMs = duration('interval', spec.interval, '10m or 24h');
   const timeoutMs = spec.timeout === undefined ? defaultTimeoutMs : duration('timeout', spec.timeout, '30m or 2h');
-  return { spec, model, intervalMs, timeoutMs };
+  return { spec, model: review.spec, refused: refusedEntries(review.refusedEntries, full), intervalMs, timeoutMs };
 }

@@ -27,6 +27,17 @@ export interface StatusWriteResult {
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
+/**
+ * A merge patch leaves absent fields alone: a field of the stored status the new one drops (the
+ * progress record of a finished run, an inventory no longer known) is sent as null, which
+ * removes it.
+ */
+export function withRemovals(stored: Status | undefined, next: Status): Record<string, unknown> {
+  const patch: Record<string, unknown> = { ...next };
+  for (const key of Object.keys(stored ?? {})) if (!(key in next)) patch[key] = null;
+  return patch;
+}
+
 export class StatusWriter {
   readonly #custom: CustomObjectsApi;
   readonly #logger: Logger;
@@ -60,7 +71,7 @@ export class StatusWriter {
       try {
         await this.#custom.patchNamespacedCustomObjectStatus({
           group, version, plural: names.plural, namespace, name,
-          body: { metadata: { resourceVersion: stored.metadata.resourceVersion }, status },
+          body: { metadata: { resourceVersion: stored.metadata.resourceVersion }, status: withRemovals(stored.status, status) },
         }, mergePatch);
         if (conflicts > 0) this.#logger.debug({ namespace, name, conflicts }, 'status written after conflicts');
         return { written: true, conflicts, status };

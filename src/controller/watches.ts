@@ -1,12 +1,14 @@
 // The controller's two watches: PromotionManifests (in --namespace, matching --selector), whose
-// changes enqueue their key; and the Secrets they name, whose changes wake the manifests that
-// use them. Handlers only enqueue keys, as reflector handlers must.
-import type { V1Secret } from '@kubernetes/client-node';
+// changes enqueue their key; and Secret metadata (metadata.ts: the API server never sends their
+// data), whose changes wake the manifests that name them. Handlers only enqueue keys, as
+// reflector handlers must.
+import { Watch } from '@kubernetes/client-node';
 import { group, names, version } from '../api/promotion-manifest.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { BackoffOptions } from './backoff.ts';
 import type { Clock } from './clock.ts';
 import { objectKey, requestedAtAnnotation, type KubeClients, type ManifestObject } from './kube.ts';
+import { listMetadata, metadataOnly, type PartialObject } from './metadata.ts';
 import { Reflector, type ListResult } from './reflector.ts';
 
 /**
@@ -15,10 +17,10 @@ import { Reflector, type ListResult } from './reflector.ts';
  */
 const secretFieldSelector = 'type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token';
 
-type SecretMeta = Pick<V1Secret, 'metadata' | 'type'>;
+type SecretMeta = PartialObject;
 
 export interface WatchOptions {
-  kube: Pick<KubeClients, 'core' | 'custom' | 'watch'>;
+  kube: Pick<KubeClients, 'config' | 'custom' | 'watch'>;
   logger: Logger;
   namespace?: string;
   selector?: string;
@@ -74,10 +76,9 @@ function manifestWatch(o: WatchOptions): Reflector<ManifestObject> {
   });
 }
 
-/** Only metadata is kept: credentials and keys are read fresh when a run needs them. */
+/** Only what the index needs is kept: credentials and keys are read fresh when a run needs them. */
 const secretMetadata = (s: SecretMeta): SecretMeta => ({
   metadata: { ...(s.metadata?.name && { name: s.metadata.name }), ...(s.metadata?.namespace && { namespace: s.metadata.namespace }), ...(s.metadata?.resourceVersion && { resourceVersion: s.metadata.resourceVersion }) },
-  ...(s.type && { type: s.type }),
 });
 
 function secretWatch(o: WatchOptions): Reflector<SecretMeta> {
@@ -86,15 +87,16 @@ function secretWatch(o: WatchOptions): Reflector<SecretMeta> {
     const { namespace, name } = secret.metadata ?? {};
     if (namespace && name) o.secretChanged(namespace, name);
   };
-  // Every type a manifest can name is watched (registry credentials, Opaque signing and public keys).
+  // Every type a manifest can name is watched (registry credentials, Opaque signing and public
+  // keys, trusted roots), as metadata only.
+  const path = ns ? `/api/v1/namespaces/${ns}/secrets` : '/api/v1/secrets';
   return new Reflector<SecretMeta>({
     ...common(o),
+    watch: new Watch(metadataOnly(o.kube.config)),
     name: 'secrets',
-    path: ns ? `/api/v1/namespaces/${ns}/secrets` : '/api/v1/secrets',
+    path,
     query: { fieldSelector: secretFieldSelector },
-    list: async () => (ns
-      ? o.kube.core.listNamespacedSecret({ namespace: ns, fieldSelector: secretFieldSelector })
-      : o.kube.core.listSecretForAllNamespaces({ fieldSelector: secretFieldSelector })) as Promise<ListResult<SecretMeta>>,
+    list: (): Promise<ListResult<SecretMeta>> => listMetadata(o.kube.config, path, { fieldSelector: secretFieldSelector }),
     transform: secretMetadata,
     handlers: { add: onSecret, update: (_old, s) => onSecret(s), delete: onSecret },
   });

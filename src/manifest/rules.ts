@@ -23,6 +23,9 @@ export interface Locator {
 
 export interface Reviewed<T> { value: T; problems: ManifestError[] }
 
+/** A "(line N)"-style hint, left out where the input has no positions (a resource read from the API server: line 0). */
+const lineHint = (line: number, text: (line: number) => string): string => (line > 0 ? text(line) : '');
+
 /** Registries deduplicated; problems that refuse the manifest, and warnings. */
 /**
  * `strict`: a duplicate is an error, as for PromotionManifests (the API server refuses them, the
@@ -42,13 +45,13 @@ export function reviewRegistries(registries: readonly RegistrySpec[], locate: Lo
     const line = locate.line(['registries', first, 'name']);
     if (registries[first]!.src !== registry.src) {
       problems.push(locate.report('SourceIsDestination', ['registries', i, 'name'],
-        `registry "${registry.name}" is both the source and a destination (also at line ${line}); promoting a registry onto itself does nothing — remove one entry`));
+        `registry "${registry.name}" is both the source and a destination${lineHint(line, (n) => ` (also at line ${n})`)}; promoting a registry onto itself does nothing — remove one entry`));
     } else if (strict) {
       problems.push(locate.report('DuplicateRegistry', ['registries', i, 'name'],
-        `registry "${registry.name}" is listed twice (first at line ${line}); remove this entry`));
+        `registry "${registry.name}" is listed twice${lineHint(line, (n) => ` (first at line ${n})`)}; remove this entry`));
     } else {
       problems.push(locate.report('DuplicateRegistry', ['registries', i, 'name'],
-        `registry "${registry.name}" is listed twice (first at line ${line}); this entry is ignored, as kpromo does — remove it`).asWarning());
+        `registry "${registry.name}" is listed twice${lineHint(line, (n) => ` (first at line ${n})`)}; this entry is ignored, as kpromo does — remove it`).asWarning());
     }
   });
   const sources = kept.flatMap((r) => (r.src ? [registries.indexOf(r)] : []));
@@ -58,7 +61,7 @@ export function reviewRegistries(registries: readonly RegistrySpec[], locate: Lo
   } else {
     for (const i of sources.slice(1)) {
       problems.push(locate.report('MultipleSourceRegistries', ['registries', i, 'src'],
-        `a second source registry "${registries[i]!.name}" (the first is "${registries[firstSource]!.name}" at line ${locate.line(['registries', firstSource, 'src'])}); a manifest has exactly one src registry — set src: false on all but one`));
+        `a second source registry "${registries[i]!.name}" (the first is "${registries[firstSource]!.name}"${lineHint(locate.line(['registries', firstSource, 'src']), (n) => ` at line ${n}`)}); a manifest has exactly one src registry — set src: false on all but one`));
     }
   }
   if (kept.length > 0 && kept.every((r) => r.src)) {
@@ -86,7 +89,7 @@ export function reviewImages(images: readonly (ImageSpec | undefined)[], locate:
     if (first === undefined) firstIndex.set(image.name, i);
     else if (strict) {
       problems.push(locate.report('DuplicateImage', ['images', i, 'name'],
-        `image "${image.name}" is listed twice (first at line ${locate.line(['images', first, 'name'])}); merge the two dmaps into one entry`));
+        `image "${image.name}" is listed twice${lineHint(locate.line(['images', first, 'name']), (n) => ` (first at line ${n})`)}; merge the two dmaps into one entry`));
     } else {
       repeats.set(image.name, [...(repeats.get(image.name) ?? []), i]);
     }
@@ -130,7 +133,7 @@ export function reviewImages(images: readonly (ImageSpec | undefined)[], locate:
     for (const [tag, digests] of owners) {
       if (digests.length < 2) continue;
       for (const digest of digests) {
-        const others = digests.filter((d) => d !== digest).map((d) => `${d} (line ${locate.line(at.get(d)!, 'key')})`);
+        const others = digests.filter((d) => d !== digest).map((d) => `${d}${lineHint(locate.line(at.get(d)!, 'key'), (n) => ` (line ${n})`)}`);
         const tagIndex = dmap[digest]!.indexOf(tag);
         problems.push(locate.report('TagConflict', [...at.get(digest)!, tagIndex],
           `tag "${tag}" of image "${name}" is also given to ${others.join(', ')}; a tag names one digest, so neither entry is promoted — remove the tag from one of them`)

@@ -13,12 +13,16 @@ const redactPaths = [
   'secret.data', 'credentials', '*.credentials', 'identitytoken', '*.identitytoken',
 ];
 
+/**
+ * The logger's own name goes under `logger` (as zap names it in controller-runtime), not pino's
+ * `name`: per-resource lines carry the resource's `namespace` and `name`, and a JSON line must
+ * not hold `name` twice.
+ */
 export function createLogger(options: { level?: LogLevel; destination?: DestinationStream; name?: string } = {}): Logger {
   return pino({
-    name: options.name ?? 'hoist-controller',
     level: options.level ?? 'info',
     redact: { paths: redactPaths, censor: '[REDACTED]' },
-    base: { pid: process.pid },
+    base: { pid: process.pid, logger: options.name ?? 'hoist-controller' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   }, options.destination ?? pino.destination({ fd: 1, sync: true }));

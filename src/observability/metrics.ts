@@ -44,6 +44,8 @@ export class ControllerMetrics {
   readonly phaseDuration: Histogram<'phase'>;
   readonly edges: Counter<'outcome'>;
   readonly manifests: Gauge<'condition'>;
+  readonly manifestCondition: Gauge<'namespace' | 'name' | 'type' | 'status'>;
+  readonly manifestSuspended: Gauge<'namespace' | 'name'>;
 
   constructor() {
     const registers = [this.registry];
@@ -66,12 +68,22 @@ export class ControllerMetrics {
     this.phaseDuration = new Histogram({ name: 'hoist_phase_duration_seconds', help: 'Duration of pipeline phases', labelNames: ['phase'], buckets, registers });
     this.edges = new Counter({ name: 'hoist_edges_total', help: 'Edges handled by runs, by outcome', labelNames: ['outcome'], registers });
     this.manifests = new Gauge({ name: 'hoist_manifests', help: 'PromotionManifests by the condition that is True', labelNames: ['condition'], registers });
+    // One series per resource, as Flux's gotk_reconcile_condition: 1 for the condition's status
+    // now, 0 for the others, so an alert names the resource (namespace, name) and its state.
+    this.manifestCondition = new Gauge({ name: 'hoist_manifest_condition', help: 'The status of each PromotionManifest\'s Ready and Stalled conditions: 1 for the current status, 0 for the others', labelNames: ['namespace', 'name', 'type', 'status'], registers });
+    this.manifestSuspended = new Gauge({ name: 'hoist_manifest_suspended', help: 'Whether a PromotionManifest is suspended (spec.suspend)', labelNames: ['namespace', 'name'], registers });
     this.maxConcurrent.set({ controller: controllerName }, 0);
     this.activeWorkers.set({ controller: controllerName }, 0);
     for (const condition of ['Ready', 'Stalled', 'Reconciling']) this.manifests.set({ condition }, 0);
   }
 
+  /** The hooks of a work queue named `name`; its series exist (at 0) from now on. */
   queue(name: string): QueueMetrics {
+    this.queueDepth.set({ name }, 0);
+    this.queueAdds.inc({ name }, 0);
+    this.queueRetries.inc({ name }, 0);
+    this.queueDuration.zero({ name });
+    this.workDuration.zero({ name });
     return {
       depth: (n) => this.queueDepth.set({ name }, n),
       added: () => this.queueAdds.inc({ name }),
@@ -79,6 +91,40 @@ export class ControllerMetrics {
       queued: (s) => this.queueDuration.observe({ name }, s),
       worked: (s) => this.workDuration.observe({ name }, s),
     };
+  }
+
+  /** Reconcile series for a controller, at 0 before its first reconcile. */
+  initReconciles(controller: string): void {
+    for (const result of ['success', 'error', 'requeue', 'requeue_after']) this.reconcileTotal.inc({ controller, result }, 0);
+    this.reconcileErrors.inc({ controller }, 0);
+    this.reconcileTime.zero({ controller });
+  }
+
+  /** Registry series for hosts a manifest names, at 0 before their first request, so rates and alerts have a series to read. */
+  initRegistryHosts(hosts: Iterable<string>): void {
+    for (const host of hosts) {
+      if (this.#hosts.has(host)) continue;
+      this.#hosts.add(host);
+      this.registryRetries.inc({ host }, 0);
+      this.registryThrottled.inc({ host }, 0);
+      for (const direction of ['read', 'write']) this.registryBytes.inc({ host, direction }, 0);
+    }
+  }
+
+  readonly #hosts = new Set<string>();
+
+  /** One resource's Ready and Stalled conditions (status True, False or Unknown) and whether it is suspended. */
+  setManifestConditions(namespace: string, name: string, conditions: { type: 'Ready' | 'Stalled'; status: 'True' | 'False' | 'Unknown' }[], suspended: boolean): void {
+    for (const { type, status } of conditions) {
+      for (const s of ['True', 'False', 'Unknown']) this.manifestCondition.set({ namespace, name, type, status: s }, s === status ? 1 : 0);
+    }
+    this.manifestSuspended.set({ namespace, name }, suspended ? 1 : 0);
+  }
+
+  /** A deleted resource's series go with it. */
+  forgetManifest(namespace: string, name: string): void {
+    for (const type of ['Ready', 'Stalled']) for (const status of ['True', 'False', 'Unknown']) this.manifestCondition.remove({ namespace, name, type, status });
+    this.manifestSuspended.remove({ namespace, name });
   }
 
   /**

@@ -45,6 +45,37 @@ export function isRetryable(report: RunReport): boolean {
   return report.outcome !== 'Succeeded' && !isTerminal(report.reason);
 }
 
+/** Failed edges of one registry host that failed for one reason: 40 identical failures are one line. */
+export interface FailureGroup {
+  /** The registry host whose read or write failed (the source's for a failed source read). */
+  host: string;
+  reason: Reason;
+  edges: number;
+  /** The first such edge's detail. */
+  example: string;
+}
+
+/** Failed edges rolled up per registry host and reason, largest group first. */
+export function failureGroups(edges: readonly EdgeOutcome[]): FailureGroup[] {
+  const groups = new Map<string, FailureGroup>();
+  for (const e of edges) {
+    if (e.state !== 'failed' || e.reason === undefined) continue;
+    const host = e.detail?.startsWith('reading the source') ? e.edge.src.host : e.edge.dst.host;
+    const key = JSON.stringify([host, e.reason]);
+    const group = groups.get(key);
+    if (group) group.edges += 1;
+    else groups.set(key, { host, reason: e.reason, edges: 1, example: e.detail ?? e.reason });
+  }
+  return [...groups.values()].sort((a, b) => b.edges - a.edges);
+}
+
+/** `host: Reason (N edges): example; ...`, at most `max` groups. */
+export function describeFailureGroups(groups: readonly FailureGroup[], max = 3): string {
+  const shown = groups.slice(0, max).map((g) => `${g.host}: ${g.reason} (${g.edges} edge${g.edges === 1 ? '' : 's'}): ${clip(g.example, 200)}`);
+  const rest = groups.length - shown.length;
+  return `${shown.join('; ')}${rest > 0 ? `; and ${rest} more registr${rest === 1 ? 'y' : 'ies'}` : ''}`;
+}
+
 /** Edges that did not end promoted or present, i.e. those with a reason. */
 export function problemEdges(report: RunReport): EdgeOutcome[] {
   return report.edges.filter((e) => e.reason !== undefined);
@@ -95,8 +126,8 @@ function first(edges: EdgeOutcome[], state: EdgeState, describe: (e: EdgeOutcome
 /** The run's reason and message from its edges, when no phase failed it. */
 function verdictOf(mode: PipelineOptions['mode'], edges: EdgeOutcome[], s: RunSummary): Omit<RunReport, 'mode' | 'phases' | 'edges' | 'attestations' | 'summary'> {
   if (s.failed > 0) {
-    const example = edges.find((e) => e.state === 'failed')?.detail ?? 'see events';
-    return { outcome: 'Failed', reason: 'ImagesFailed', message: `${s.failed} of ${s.planned} edges failed (first: ${clip(example, 300)}); the others are done` };
+    const others = s.failed === s.planned ? '' : '; the others are done';
+    return { outcome: 'Failed', reason: 'ImagesFailed', message: `${s.failed} of ${s.planned} edges failed: ${describeFailureGroups(failureGroups(edges))}${others}` };
   }
   if (s.tagMoves > 0) {
     const moves = first(edges, 'tagMove', (e) => (e.conflicts?.[0]

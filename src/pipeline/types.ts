@@ -97,7 +97,8 @@ export interface PhaseOutcome {
 export type PipelineEvent =
   | { type: 'phaseStarted'; phase: PhaseName }
   | { type: 'phaseFinished'; phase: PhaseResult }
-  | { type: 'planned'; edges: number; toPromote: number }
+  /** `outcomes`: Plan's classification, for a durable record of what the run is about to copy. */
+  | { type: 'planned'; edges: number; toPromote: number; outcomes?: readonly EdgeOutcome[] }
   | { type: 'edgeFinished'; edge: EdgeOutcome; done: number; total: number }
   | { type: 'bytes'; bytes: number };
 

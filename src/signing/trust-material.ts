@@ -138,7 +138,7 @@ export function signerPolicy(trust: TrustOptions): Promise<SignerPolicy> {
       const keys = await Promise.all((spec?.keys ?? []).map(async ({ secretRef }) => ({
         name: secretRef.name, key: loadPublicKey(await secret(trust, secretRef.name, 'cosign.pub'), `cosign.pub of Secret ${secretRef.name}`),
       })));
-      const identities = (spec?.identities ?? []).map((i) => ({ issuer: i.issuer, ...(i.subject && { subject: i.subject }), ...(i.subjectRegExp && { subjectRegExp: i.subjectRegExp }) }));
+      const identities = (spec?.identities ?? []).map((i) => ({ ...(i.issuer && { issuer: i.issuer }), ...(i.issuerRegExp && { issuerRegExp: i.issuerRegExp }), ...(i.subject && { subject: i.subject }), ...(i.subjectRegExp && { subjectRegExp: i.subjectRegExp }) }));
       const trustedRoot = await trustedRootOf(trust);
       const ignoreTlog = trust.insecureIgnoreTlog ?? specFlag(trust, 'insecureIgnoreTlog');
       const ignoreSCT = trust.insecureIgnoreSCT ?? specFlag(trust, 'insecureIgnoreSCT');

@@ -96,9 +96,9 @@ describe('charts/hoist', () => {
       'Role', 'RoleBinding', 'Service', 'ServiceAccount',
     ]);
     assert.deepEqual(kinds(all), [
-      'ClusterRole', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'PodMonitor',
-      'Role', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount', 'ServiceMonitor',
-    ]);
+      'ConfigMap', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'PodMonitor',
+      'PrometheusRule', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount', 'ServiceMonitor',
+    ], 'a namespaced install (watchNamespace) makes nothing cluster-scoped but the CRD');
   });
 
   test('values.schema.json refuses unknown and invalid values', async () => {
@@ -171,12 +171,16 @@ describe('charts/hoist', () => {
     assert.ok(container.args.includes('--selector=hoist.dev/shard=a'));
     assert.ok(container.args.includes('--namespace=releng'));
     assert.ok(container.args.includes('--allowed-registries=registry.k8s.io,us-central1-docker.pkg.dev'));
-    assert.ok(container.args.includes('--rekor-url='));
+    for (const arg of ['--rekor-url=https://rekor.sigstore.dev', '--timestamp-server-url=https://timestamp.sigstore.dev/api/v1/timestamp',
+      '--signing-config=/etc/hoist/signing/signing_config.json', '--retry-budget=15m', '--edge-timeout=45m', '--trusted-realm=registry.example.com=auth.example.net']) {
+      assert.ok(container.args.includes(arg), arg);
+    }
     assert.equal(container.args.at(-1), '--log-level=warn');
     assert.ok(container.env.some((e: any) => e.name === 'NODE_OPTIONS'));
-    const binding = all.find((o) => o.kind === 'RoleBinding' && o.roleRef.kind === 'ClusterRole')!;
+    const binding = all.find((o) => o.kind === 'RoleBinding' && o.metadata.name === 'hoist-controller')!;
     assert.equal(binding.metadata.namespace, 'releng');
-    assert.equal(all.some((o) => o.kind === 'ClusterRoleBinding'), false);
+    assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'hoist-controller' });
+    assert.equal(all.some((o) => o.kind === 'ClusterRoleBinding' || o.kind === 'ClusterRole'), false);
     assert.deepEqual(all.find((o) => o.kind === 'PodDisruptionBudget')!.spec.minAvailable, 1);
   });
 
@@ -195,7 +199,7 @@ describe('charts/hoist', () => {
     assert.equal(defaults.some((o) => o.kind === 'ConfigMap'), false);
 
     const inline = mounted(all);
-    const configMap = all.find((o) => o.kind === 'ConfigMap')!;
+    const configMap = all.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'hoist-trusted-root')!;
     assert.equal(configMap.metadata.name, 'hoist-trusted-root');
     assert.ok(JSON.parse(configMap.data['trusted_root.json']).certificateAuthorities.length > 0);
     assert.equal(inline.arg, `--trusted-root=${inline.mount.mountPath}/trusted_root.json`);
@@ -207,6 +211,27 @@ describe('charts/hoist', () => {
     assert.equal(named.some((o) => o.kind === 'ConfigMap'), false);
     assert.equal(mounted(named).volume.configMap.name, 'sigstore-root');
     assert.equal(mounted(named).arg, inline.arg);
+  });
+
+  test('the default chart writes to no public log: no --rekor-url unless asked', () => {
+    const [container] = defaults.find((o) => o.kind === 'Deployment')!.spec.template.spec.containers;
+    assert.equal((container.args as string[]).some((a) => a.startsWith('--rekor-url') || a.startsWith('--timestamp-server-url')), false);
+    assert.ok(container.args.includes('--retry-budget=10m') && container.args.includes('--edge-timeout=30m'));
+  });
+
+  test('metrics.prometheusRule and metrics.grafanaDashboard install the alerts and the dashboard as they are in deploy/', () => {
+    const rule = all.find((o) => o.kind === 'PrometheusRule')!;
+    assert.deepEqual(rule.spec.groups, parse(readFileSync('deploy/prometheus/hoist-alerts.yaml', 'utf8')).groups);
+    assert.equal(rule.metadata.labels?.release, 'prometheus');
+    const dashboard = all.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'hoist-dashboard')!;
+    assert.equal(dashboard.metadata.labels?.grafana_dashboard, '1', 'the Grafana sidecar convention');
+    assert.equal(dashboard.metadata.annotations?.grafana_folder, 'Hoist');
+    assert.deepEqual(JSON.parse(dashboard.data['hoist-dashboard.json']), JSON.parse(readFileSync('deploy/grafana/hoist-dashboard.json', 'utf8')));
+    assert.equal(defaults.some((o) => o.kind === 'PrometheusRule' || o.metadata.name === 'hoist-dashboard'), false, 'off by default');
+    for (const monitor of all.filter((o) => o.kind === 'ServiceMonitor' || o.kind === 'PodMonitor')) {
+      const endpoints = monitor.spec.endpoints ?? monitor.spec.podMetricsEndpoints;
+      assert.equal(endpoints[0].honorLabels, true, `${monitor.kind}: the resource's namespace label wins over the target's`);
+    }
   });
 
   test('the ClusterRole and Role hold exactly the contract\'s API access', () => {
@@ -247,9 +272,9 @@ spec:
       storage: true
       schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }
 `;
-      await kubectl(['apply', '-f', '-'], `${stub('ServiceMonitor', 'servicemonitors')}---\n${stub('PodMonitor', 'podmonitors')}`);
+      await kubectl(['apply', '-f', '-'], `${stub('ServiceMonitor', 'servicemonitors')}---\n${stub('PodMonitor', 'podmonitors')}---\n${stub('PrometheusRule', 'prometheusrules')}`);
       await kubectl(['wait', '--for=condition=established', '--timeout=60s',
-        'crd/promotionmanifests.hoist.dev', 'crd/servicemonitors.monitoring.coreos.com', 'crd/podmonitors.monitoring.coreos.com']);
+        'crd/promotionmanifests.hoist.dev', 'crd/servicemonitors.monitoring.coreos.com', 'crd/podmonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
       for (const ns of [releaseNamespace, 'releng', 'sig-storage', 'other']) await kubectl(['create', 'namespace', ns]);
     });
     after(async () => {
@@ -265,7 +290,7 @@ spec:
 
     test('the render with everything enabled applies (server-side dry run)', async () => {
       const out = await kubectl(['apply', '--dry-run=server', '-f', '-'], allYaml);
-      for (const kind of ['networkpolicy', 'servicemonitor', 'podmonitor', 'poddisruptionbudget', 'rolebinding']) {
+      for (const kind of ['networkpolicy', 'servicemonitor', 'podmonitor', 'poddisruptionbudget', 'rolebinding', 'prometheusrule']) {
         assert.match(out, new RegExp(`${kind}[^ ]*/hoist-controller (created|configured|unchanged) \\(server dry run\\)`), out);
       }
     });
@@ -343,7 +368,7 @@ spec:
       test('nothing outside the contract: secrets writes, pods, configmaps, deployments, namespaces, RBAC', async () => {
         const outside: [string, string][] = [
           ['delete', 'secrets'], ['create', 'secrets'], ['update', 'secrets'], ['create', 'pods'], ['get', 'pods'],
-          ['get', 'configmaps'], ['create', 'deployments.apps'], ['list', 'namespaces'], ['create', 'serviceaccounts/token'],
+          ['list', 'configmaps'], ['watch', 'configmaps'], ['update', 'promotionmanifests.hoist.dev/status'], ['create', 'events.events.k8s.io'], ['create', 'deployments.apps'], ['list', 'namespaces'], ['create', 'serviceaccounts/token'],
           ['create', 'rolebindings.rbac.authorization.k8s.io'], ['escalate', 'clusterroles.rbac.authorization.k8s.io'],
           ['impersonate', 'serviceaccounts'], ['delete', 'promotionmanifests.hoist.dev'], ['create', 'promotionmanifests.hoist.dev'],
           ['update', 'promotionmanifests.hoist.dev'], ['patch', 'promotionmanifests.hoist.dev'], ['update', 'customresourcedefinitions.apiextensions.k8s.io'],
@@ -365,6 +390,7 @@ spec:
         assert.equal(await canI('get', 'secrets', 'sig-storage', as), false);
         assert.equal(await canI('list', 'promotionmanifests.hoist.dev', 'sig-storage', as), false);
         assert.equal(await canI('create', 'leases.coordination.k8s.io', releaseNamespace, as), true);
+        assert.equal(scoped.some((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding'), false, 'installable by a namespace admin');
       });
 
       describe('hoist controller with the chart\'s args and only the chart\'s RBAC (a ServiceAccount token)', () => {
@@ -495,20 +521,24 @@ spec:
           }
         });
 
-        test('without get/list/watch on Secrets it cannot promote (the role is not wider than needed)', async () => {
+        test('without list/watch on Secrets it fails to start: exit 1 naming the permission, before anything reports ready', async () => {
           const rules = clusterRole().rules.filter((r: any) => !r.resources.includes('secrets'));
           await withRole(rules, async () => {
-            // Its Secret watch cannot even start, so the caches never sync.
             const controller = await startHoist(false);
-            try {
-              await kubectl(['apply', '-f', '-'], manifestYaml('app-forbidden-secrets', 'prod-push'));
-              await controller.waitForLog('a Forbidden error', (l) => /forbidden|\b403\b/i.test(JSON.stringify(l)), 60_000);
-              const pm = await getPm(kube, 'app-forbidden-secrets', 'releng');
-              assert.notEqual(condition(pm, 'Ready')?.status, 'True');
-            } finally {
-              await stopHoist(controller);
-            }
+            const { healthPort } = controller as unknown as { healthPort: number };
+            const { code } = await controller.exited;
+            assert.equal(code, 1);
+            assert.match(controller.stderr(), /listing Secret metadata: 403: .*the controller's RBAC must allow list and watch on secrets/);
+            await assert.rejects(fetch(`http://127.0.0.1:${healthPort}/readyz`), 'the probes never served');
           });
+        });
+
+        test('a Lease namespace that does not exist fails the start (exit 1), not a standby that never leads', async () => {
+          const wrong = spawnController(kube, [...controllerArgs.map((a) => a.replace(/^--leader-election-namespace=.*/, '--leader-election-namespace=no-such-namespace'))
+            .map((a) => a.replace(/^--(metrics|health-probe)-bind-address=.*/, '--$1-bind-address=0')), `--kubeconfig=${saKubeconfig}`]);
+          const { code } = await wrong.exited;
+          assert.equal(code, 1);
+          assert.match(wrong.stderr(), /--leader-elect: the Lease no-such-namespace\/hoist-controller: 40[34]/);
         });
 
         test('without update/patch on promotionmanifests/status it cannot report anything', async () => {

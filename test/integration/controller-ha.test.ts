@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
-import { apply, applyCrd, getPm, kubectl, spawnController, waitFor, waitForReady, type ControllerProcess } from '../support/controller.ts';
+import { apply, applyCrd, getEvents, getPm, kubectl, spawnController, waitFor, waitForReady, type ControllerProcess } from '../support/controller.ts';
 import { buildIndex, pushImage, type BuiltImage } from '../support/images.ts';
 import { startKube, type TestKube } from '../support/kube.ts';
 import { freePort } from '../support/process.ts';
@@ -100,6 +100,18 @@ describe('leader election between controller processes', () => {
     assert.ok(counts.alreadyPresent! >= 1, `the killed leader's finished copies were kept: ${JSON.stringify(counts)}`);
     assert.ok(counts.promoted! >= 1, `the kill landed mid-promotion, the standby had work left: ${JSON.stringify(counts)}`);
     await checkPromoted(images);
+    // The killed leader's copies are in the audit trail: its write-ahead record named what it was
+    // copying, and the standby's run reports those it found in production.
+    assert.equal(pm.status?.progress, undefined, 'the record is gone once a run finished');
+    assert.deepEqual(pm.status?.inventory, { desired: 6, present: 6, refused: 0, failed: 0, presentOfDesired: '6/6' });
+    const events = await getEvents(kube, 'ha');
+    const interrupted = events.find((e) => e.reason === 'Promoted' && /that was interrupted/.test(e.message));
+    assert.ok(interrupted, `a Promoted Event for the killed run: ${JSON.stringify(events.map((e) => e.message))}`);
+    const listed = /^promoted (\d+) by a run started at \S+ that was interrupted; found in production now: (.*)$/.exec(interrupted.message);
+    assert.ok(listed, interrupted.message);
+    assert.equal(Number(listed[1]), counts.alreadyPresent, 'exactly what the killed leader had copied');
+    for (const ref of listed[2]!.split(', ')) assert.match(ref, new RegExp(`^${prod.host.replace(/[.]/g, '\\.')}/prod/ha\\d:v1\\.\\d@sha256:[0-9a-f]{64}$`));
+    assert.ok(events.some((e) => e.reason === 'Promoted' && e.message.startsWith(`promoted ${counts.promoted}: `)), 'and the standby\'s own');
   });
 
   test('SIGTERM interrupts the run, releases the Lease and exits 0; the next replica takes over at once and finishes', async () => {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startController, type RunningController } from '../../src/controller/index.ts';
 import { createLogger } from '../../src/observability/logger.ts';
+import { signingFromFlags } from '../../src/cli/commands/controller.ts';
 import { loadTrustedRoot } from '../../src/signing/trust-material.ts';
 import { apply, applyCrd, condition, kubectl, waitFor, waitForReady, getPm } from '../support/controller.ts';
 import type { TestFulcio } from '../support/fulcio.ts';
@@ -64,13 +65,18 @@ describe('hoist controller keyless', () => {
     // The bed's signing config: Fulcio, its Rekor v2 log and timestamp authority, as cosign v3 signs.
     await runTool('cosign', ['sign', '--identity-token', await tokenFile('builder'), '--signing-config', bed.signingConfig, '--trusted-root', fulcio.trustedRootPath, ...http, '-y', `${staging.host}/app@${image.digest}`]);
 
-    // What `hoist controller --trusted-root FILE --keyless-token-path TOKEN --fulcio-url URL` passes.
+    // What `hoist controller --trusted-root FILE --keyless-token-path TOKEN --signing-config FILE` passes:
+    // Fulcio, the Rekor v2 log and the TSA from the bed's signing config.
+    const signing = await signingFromFlags({ 'signing-config': bed.signingConfig });
+    assert.equal(signing.fulcioUrl, fulcio.url);
+    assert.deepEqual(signing.signingServices, bed.signingServices);
     controller = await startController({
       kubeconfig: kube.kubeconfig,
       metricsBindAddress: '127.0.0.1:0', healthProbeBindAddress: '127.0.0.1:0',
       logger: createLogger({ level: 'warn', destination: { write: () => {} } }),
       keylessTokenPath: await tokenFile('hoist'),
-      fulcioUrl: fulcio.url,
+      fulcioUrl: signing.fulcioUrl,
+      ...(signing.signingServices && { signingServices: signing.signingServices }),
       trustedRoot: await loadTrustedRoot(fulcio.trustedRootPath),
     });
     await controller.synced;
@@ -104,9 +110,15 @@ spec:
     assert.match(condition(pm, 'Sign')?.message ?? '', /^1 digests signed by https:\/\/kubernetes.io\/namespaces\/default\/serviceaccounts\/hoist /);
 
     const ref = `${prod.host}/prod/app@${image.digest}`;
-    // The controller has no flag for signing services yet (see the sigstore branch's report), so its
-    // own signatures carry no Rekor entry or timestamp: cosign checks them against the current time.
-    await runTool('cosign', ['verify', ...http, ...identityFlags('hoist'), '--insecure-ignore-tlog', ref]);
+    // Our own signatures carry a Rekor entry and a timestamp: cosign verifies them with its
+    // default flags, as it would a day later (no --insecure-ignore-tlog).
+    await runTool('cosign', ['verify', ...http, ...identityFlags('hoist'), ref]);
+    // The admission line: checked on the destination after Sign, as policy-controller would.
+    assert.equal(pm.status?.admission?.length, 1, JSON.stringify(pm.status?.admission));
+    assert.equal(pm.status?.admission?.[0]?.image, ref);
+    assert.ok(condition(pm, 'Admissible'), 'an Admissible condition');
+    assert.equal(condition(pm, 'Admissible')?.status, pm.status?.admission?.[0]?.admissible ? 'True' : 'False');
+    assert.equal(condition(pm, 'Admissible')?.reason, pm.status?.admission?.[0]?.reason);
     await runTool('cosign', ['verify', ...http, ...identityFlags('builder'), ref]);
 
     await kubectl(kube, ['annotate', '--overwrite', 'pm', 'keyless', 'reconcile.hoist.dev/requestedAt=again']);
@@ -116,5 +128,59 @@ spec:
     }, 120_000);
     assert.equal(condition(rerun, 'Ready')?.status, 'True');
     assert.match(condition(rerun, 'Sign')?.message ?? '', /^0 digests signed by https:\/\/kubernetes.io\/namespaces\/default\/serviceaccounts\/hoist from \S+, 1 already signed/);
+  });
+
+  test('a resource\'s own trusted root (ConfigMap), an issuer pattern and bundle-only signing', async () => {
+    assert.ok(controller, 'runs after the test above started the controller');
+    const image = buildImage();
+    await pushImage(staging, 'own', image);
+    await runTool('cosign', ['sign', '--identity-token', await tokenFile('builder'), '--signing-config', bed.signingConfig, '--trusted-root', fulcio.trustedRootPath, ...http, '-y', `${staging.host}/own@${image.digest}`]);
+    const publicGood = new URL('../../src/signing/roots/public-good.json', import.meta.url).pathname;
+    await kubectl(kube, ['create', 'configmap', 'public-good-root', `--from-file=trusted_root.json=${publicGood}`]);
+    await kubectl(kube, ['create', 'configmap', 'bed-root', `--from-file=root.json=${fulcio.trustedRootPath}`]);
+    const yaml = (name: string, root: string) => `apiVersion: hoist.dev/v1alpha1
+kind: PromotionManifest
+metadata:
+  name: ${name}
+  namespace: default
+spec:
+  interval: 1h
+  registries:
+    - name: ${staging.host}
+      src: true
+    - name: ${prod.host}/${name}
+  images:
+    - name: own
+      dmap:
+        "${image.digest}": ["v1"]
+  verification:
+    trustedRoot: ${root}
+    signatures:
+      identities:
+        - issuerRegExp: ^${issuer.replace(/[.]/g, '\\.')}$
+          subjectRegExp: /serviceaccounts/builder$
+  signing:
+    keyless: {}
+    formats: [bundle]
+`;
+    // The resource's root replaces the controller's: against public-good the bed's signature fails.
+    await apply(kube, yaml('own-public-good', '{ configMapRef: { name: public-good-root } }'));
+    await apply(kube, yaml('own-missing', '{ configMapRef: { name: no-such-configmap } }'));
+    await apply(kube, yaml('own-bed', '{ configMapRef: { name: bed-root, key: root.json } }'));
+    const stalled = async (name: string, reason: string) => waitFor(`${name} Stalled ${reason}`, async () => {
+      const pm = await getPm(kube, name);
+      return condition(pm, 'Stalled')?.reason === reason ? pm : undefined;
+    }, 120_000);
+    await stalled('own-public-good', 'VerificationFailed');
+    const missing = await stalled('own-missing', 'InvalidTrustedRoot');
+    assert.match(condition(missing, 'Stalled')!.message, /ConfigMap default\/no-such-configmap does not exist/);
+    const pm = await waitForReady(kube, 'own-bed', 'True', 120_000);
+    assert.equal(pm.status?.counts?.promoted, 1);
+    // bundle only: a referrer, no legacy sha256-<hex>.sig tag; so policy-controller would refuse it.
+    const tags = (await runTool('crane', ['ls', '--insecure', `${prod.host}/own-bed/own`])).trim().split('\n');
+    assert.deepEqual(tags.filter((t) => t.endsWith('.sig')), [], tags.join(' '));
+    assert.equal(condition(pm, 'Admissible')?.status, 'False');
+    assert.equal(condition(pm, 'Admissible')?.reason, 'NoLegacySignature');
+    assert.equal(pm.status?.admission?.[0]?.reason, 'NoLegacySignature');
   });
 });

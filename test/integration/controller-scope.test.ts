@@ -4,17 +4,21 @@
 // controller ignores every other namespace. Every controller runs one reconcile at a time and
 // the work queue is FIFO, so a manifest applied before the one we wait for would already have
 // been written to if a controller had (wrongly) seen it: the "untouched" checks need no sleeps.
-// A malformed selector fails startup.
+// A malformed selector, and --leader-elect without a namespace, fail startup.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { startController, type RunningController } from '../../src/controller/index.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { apply, applyCrd, getEvents, getPm, kubectl, waitFor, waitForReady } from '../support/controller.ts';
 import { buildImage, pushImage, type BuiltImage } from '../support/images.ts';
 import { startKube, type TestKube } from '../support/kube.ts';
+import { freePort } from '../support/process.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 
 const shardLabel = 'hoist.dev/shard';
+
+const hoistBin = new URL('../../bin/hoist.js', import.meta.url).pathname;
 
 describe('controller scope: --selector shards and --namespace', () => {
   let kube: TestKube;
@@ -122,5 +126,18 @@ describe('controller scope: --selector shards and --namespace', () => {
       assert.ok(outcome instanceof Error, `startup with --selector "${bad}"${namespace ? ` --namespace ${namespace}` : ''} failed`);
       assert.match(outcome.message, /^--selector "hoist\.dev\/shard in \(a" is not a valid label selector: 400: /);
     }
+  });
+
+  test('a start that cannot work exits 1 before anything reports ready: --leader-elect without a namespace', async () => {
+    const health = await freePort();
+    const env = { ...process.env };
+    delete env.POD_NAMESPACE;
+    const child = spawn(process.execPath, [hoistBin, 'controller', `--kubeconfig=${kube.kubeconfig}`, '--leader-elect', `--health-probe-bind-address=127.0.0.1:${health}`, '--metrics-bind-address=0'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d; });
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /--leader-elect needs --leader-election-namespace or \$POD_NAMESPACE/);
+    await assert.rejects(fetch(`http://127.0.0.1:${health}/readyz`), 'the probes never served');
   });
 });

@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
 import { startController, type RunningController } from '../../src/controller/index.ts';
+import { listMetadata } from '../../src/controller/metadata.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { apply, applyCrd, condition, getEvents, getPm, kubectl, waitFor, waitForReady, type Pm } from '../support/controller.ts';
 import { buildImage, buildIndex, pushImage, type BuiltImage } from '../support/images.ts';
@@ -90,13 +92,15 @@ describe('hoist controller on a real API server', () => {
     assert.equal(condition(pm, 'Stalled'), undefined);
     assert.equal(condition(pm, 'Promote')?.status, 'True', 'one condition per phase');
     const states = seen.trim().split('\n').map((l) => l.trim());
-    assert.ok(states.includes('1 1 True Unknown'), `Reconciling=True was written at the start of the run; saw:\n${seen}`);
+    assert.ok(states.includes('1 1 True Unknown'), `Reconciling=True was written before the first copy (the write-ahead record); saw:\n${seen}`);
     assert.equal(states.at(-1), '1 1  True', `ends Ready=True without Reconciling; saw:\n${seen}`);
     assert.ok(states.indexOf('1 1 True Unknown') < states.indexOf('1 1  True'));
 
     const [header, row] = (await kubectl(kube, ['get', 'pm', 'app'])).trim().split('\n');
-    assert.match(header!, /^NAME\s+READY\s+PROMOTED\s+LOST\s+FAILED\s+AGE$/);
-    assert.match(row!, /^app\s+True\s+1\s+0\s+0\s+\d+s$/);
+    assert.match(header!, /^NAME\s+READY\s+PRESENT\s+REFUSED\s+FAILED\s+LAST PROMOTED\s+SUSPENDED\s+AGE$/);
+    assert.match(row!, /^app\s+True\s+1\/1\s+0\s+0\s+\d+s\s+false\s+\d+s$/);
+    assert.deepEqual(pm.status?.inventory, { desired: 1, present: 1, refused: 0, failed: 0, presentOfDesired: '1/1' });
+    assert.equal(pm.status?.progress, undefined, 'the progress record goes when the run ends');
     const events = await kubectl(kube, ['get', 'events', '--field-selector', 'involvedObject.name=app', '-o', 'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}']);
     assert.match(events, /^Promoted: promoted 1: 127\.0\.0\.1:\d+\/prod\/app:v1\.0\.0@sha256:/m);
   });
@@ -128,7 +132,21 @@ describe('hoist controller on a real API server', () => {
     assert.equal(condition(stalled, 'Stalled')?.reason, 'SecretNotFound');
     assert.match(condition(stalled, 'Stalled')!.message, /Secret default\/locked-push does not exist/);
 
-    await kubectl(kube, ['create', 'secret', 'docker-registry', 'locked-push', `--docker-server=${locked.host}`, '--docker-username=pusher', '--docker-password=s3cret']);
+    // A Secret with a wrong password: the run fails reading the destination, and says so in a
+    // Warning Event (not only the old SecretNotFound one) that names the registry once.
+    const secret = (password: string) => kubectl(kube, ['create', 'secret', 'docker-registry', 'locked-push', `--docker-server=${locked.host}`, '--docker-username=pusher', `--docker-password=${password}`, '--dry-run=client', '-o', 'yaml']).then((yaml) => apply(kube, yaml));
+    await secret('wrong');
+    const failed = await waitFor('Ready=False after the wrong password', async () => {
+      const pm = await getPm(kube, 'locked');
+      return condition(pm, 'Ready')?.status === 'False' && condition(pm, 'Ready')?.reason !== 'SecretNotFound' ? pm : undefined;
+    });
+    assert.equal(condition(failed, 'Ready')?.reason, 'PlanFailed');
+    assert.equal(condition(failed, 'Plan')?.status, 'False', 'a Plan that could read no edge has not succeeded');
+    assert.match(condition(failed, 'Ready')!.message, new RegExp(`^no edge could be read: 127\\.0\\.0\\.1:${locked.host.split(':')[1]}: Unauthorized \\(1 edge\\)`));
+    assert.equal(failed.status?.inventory?.failed, 1);
+    const warning = await waitFor('a Warning Event for the failed run', async () => (await getEvents(kube, 'locked')).find((e) => e.type === 'Warning' && e.reason === 'PlanFailed'));
+    assert.match(warning.message, /Unauthorized \(1 edge\)/);
+    await secret('s3cret');
     const ready = await waitForReady(kube, 'locked');
     assert.equal(ready.status?.counts?.promoted, 1);
     const auth = `Basic ${Buffer.from('pusher:s3cret').toString('base64')}`;
@@ -166,6 +184,27 @@ describe('hoist controller on a real API server', () => {
     for (const [name] of cases) await kubectl(kube, ['delete', 'pm', name]);
   });
 
+  test('a spec with a refused dmap entry runs the rest and names the refused entries in a condition and an Event', async () => {
+    const imageB = buildImage();
+    const imageC = buildImage();
+    await Promise.all([pushImage(staging, 'mixed', imageB), pushImage(staging, 'mixed', imageC), pushImage(staging, 'mixed', imageA)]);
+    await apply(kube, manifest('mixed', [{ name: staging.host, src: true }, { name: `${prod.host}/mixed` }], { mixed: { [imageA.digest]: ['v1'], [imageB.digest]: ['v1'], [imageC.digest]: ['v3'] } }));
+    const pm = await waitFor('mixed Stalled on the refused entries', async () => {
+      const p = await getPm(kube, 'mixed');
+      return condition(p, 'EntriesRefused')?.status === 'True' && p.status?.observedGeneration === p.metadata.generation ? p : undefined;
+    });
+    assert.equal(condition(pm, 'Ready')?.reason, 'TagConflict');
+    assert.equal(condition(pm, 'Stalled')?.reason, 'TagConflict');
+    assert.match(condition(pm, 'EntriesRefused')!.message, /^2 dmap entries refused, the others run: spec\.images\[0\]\.dmap/);
+    assert.doesNotMatch(condition(pm, 'EntriesRefused')!.message, /line 0/);
+    assert.equal(await digestOf(`${prod.host}/mixed/mixed:v3`), imageC.digest, 'the valid entry was promoted');
+    await assert.rejects(digestOf(`${prod.host}/mixed/mixed:v1`), 'neither refused entry was');
+    assert.deepEqual(pm.status?.inventory, { desired: 3, present: 1, refused: 2, failed: 0, presentOfDesired: '1/3' });
+    const events = await waitFor('the TagConflict Event', async () => (await getEvents(kube, 'mixed')).find((e) => e.type === 'Warning' && e.reason === 'TagConflict'));
+    assert.match(events.message, /2 dmap entries refused/);
+    await kubectl(kube, ['delete', 'pm', 'mixed']);
+  });
+
   test('the requestedAt annotation triggers a run; suspend stops runs until lifted', async () => {
     const remove = () => fetch(`${prod.url}/v2/prod/app/manifests/${imageA.digest}`, { method: 'DELETE' }).then((r) => assert.equal(r.status, 202));
     await remove();
@@ -190,8 +229,16 @@ describe('hoist controller on a real API server', () => {
     await remove();
     await kubectl(kube, ['annotate', '--overwrite', 'pm', 'app', 'reconcile.hoist.dev/requestedAt=second']);
     await waitFor('the request to be reconciled, and refused', async () => suspendedRuns() >= 2);
-    assert.equal((await getPm(kube, 'app')).status?.lastHandledReconcileAt, 'first', 'a suspended manifest is not reconciled');
+    const suspended = await getPm(kube, 'app');
+    assert.equal(suspended.status?.lastHandledReconcileAt, 'first', 'a suspended manifest is not reconciled');
+    assert.equal(suspended.status?.observedGeneration, suspended.metadata.generation, 'the suspend itself is observed');
+    assert.equal(condition(suspended, 'Ready')?.status, 'True', 'Ready keeps the last run\'s verdict, as Flux does');
     await assert.rejects(digestOf(`${prod.host}/prod/app:v1.0.0`));
+    // kubectl wait answers from the last run rather than hanging on an unobserved generation.
+    await kubectl(kube, ['wait', '--for=condition=Ready', 'pm/app', '--timeout=30s']);
+    const said = await waitFor('the Suspended Event naming the kept request', async () => (await getEvents(kube, 'app')).find((e) => e.reason === 'Suspended' && e.message.includes('second')));
+    assert.match(said.message, /reconcile requested at second is kept until spec\.suspend is false/);
+    assert.match((await kubectl(kube, ['get', 'pm', 'app'])).split('\n')[1]!, /\strue\s+\d+s$/, 'SUSPENDED column');
 
     await kubectl(kube, ['patch', 'pm', 'app', '--type=merge', '-p', '{"spec":{"suspend":false}}']);
     const resumed = await waitForReady(kube, 'app');
@@ -228,12 +275,23 @@ describe('hoist controller on a real API server', () => {
       });
       const writes = statusWrites.slice(before).filter((w) => w.name === 'app');
       assert.ok(writes.some((w) => w.attempt === 2), `a conflicted write was retried: ${JSON.stringify(writes)}`);
-      assert.equal(bumped, 2, 'both the start and the end write of the run conflicted once');
-      assert.equal(pm.metadata.labels?.bumped, 'n2', "the other writer's change is kept");
+      assert.equal(bumped, 1, 'a run with nothing to copy writes its status once');
+      assert.equal(pm.metadata.labels?.bumped, 'n1', "the other writer's change is kept");
       assert.deepEqual(pm.status?.counts, { planned: 2, promoted: 0, alreadyPresent: 2, lost: 0, failed: 0, tagMoves: 0 });
     } finally {
       race = undefined;
     }
+  });
+
+  test('the Secret watch is metadata only: the API server sends it no Secret data', async () => {
+    const config = new KubeConfig();
+    config.loadFromFile(kube.kubeconfig);
+    const list = await listMetadata(config, '/api/v1/secrets');
+    const secret = list.items.find((s) => s.metadata?.name === 'locked-push');
+    assert.ok(secret, 'the Secret the manifest names is listed');
+    assert.equal(secret.kind, 'PartialObjectMetadata');
+    assert.equal('data' in secret, false);
+    assert.doesNotMatch(JSON.stringify(list), /dockerconfigjson"?:\s*"ey/, 'no Secret value anywhere in the list');
   });
 
   test('probes and metrics use the contract names', async () => {
@@ -250,6 +308,13 @@ describe('hoist controller on a real API server', () => {
       /^hoist_phase_duration_seconds_count\{phase="Promote"\} [1-9]/m,
       /^hoist_edges_total\{outcome="promoted"\} [1-9]/m,
       /^hoist_manifests\{condition="Ready"\} [1-9]/m,
+      // Initialised at start, so dashboards and alerts have a series before the first event.
+      /^workqueue_depth\{name="promotionmanifest"\} \d+$/m,
+      /^workqueue_retries_total\{name="promotionmanifest"\} \d+$/m,
+      /^controller_runtime_reconcile_total\{controller="promotionmanifest",result="error"\} \d+$/m,
+      /^hoist_registry_throttled_total\{host="127\.0\.0\.1:\d+"\} 0$/m,
+      // One series per resource, so an alert names it.
+      /^hoist_manifest_condition\{namespace="default",name="app",type="Ready",status="True"\} 1$/m,
     ]) assert.match(text, pattern);
   });
 

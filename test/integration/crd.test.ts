@@ -83,12 +83,17 @@ describe('PromotionManifest CRD on a real API server', () => {
       status: {
         conditions: [{ type: 'Ready', status: 'True', reason: 'Succeeded', message: 'promoted 12', lastTransitionTime: '2026-11-25T10:00:00Z' }],
         counts: { promoted: 12, lost: 1, failed: 2 },
+        inventory: { desired: 15, present: 12, refused: 1, failed: 2, presentOfDesired: '12/15' },
+        lastPromoted: { at: new Date(Date.now() - 3 * 3600_000).toISOString().replace(/\.\d+Z$/, 'Z'), edges: 12 },
       },
     };
     kube.kubectl(['patch', 'pm', 'bom', '--subresource=status', '--type=merge', '-p', JSON.stringify(status)]);
     const [header, row] = kube.kubectl(['get', 'pm', 'bom']).trim().split('\n');
-    assert.match(header!, /^NAME\s+READY\s+PROMOTED\s+LOST\s+FAILED\s+AGE$/);
-    assert.match(row!, /^bom\s+True\s+12\s+1\s+2\s+\d+s$/);
+    assert.match(header!, /^NAME\s+READY\s+PRESENT\s+REFUSED\s+FAILED\s+LAST PROMOTED\s+SUSPENDED\s+AGE$/);
+    assert.match(row!, /^bom\s+True\s+12\/15\s+1\s+2\s+3h\s+false\s+\d+s$/);
+    const [wideHeader, wideRow] = kube.kubectl(['get', 'pm', 'bom', '-o', 'wide']).trim().split('\n');
+    assert.match(wideHeader!, /\s+MODE\s+PROMOTED\s+STATUS$/);
+    assert.match(wideRow!, /\s+Promote\s+12\s+promoted 12$/, 'what the last run itself promoted');
     assert.match(kube.kubectl(['get', 'hoist']), /bom/, 'the hoist category lists PromotionManifests');
   });
 

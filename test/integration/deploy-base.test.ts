@@ -1,6 +1,8 @@
 // deploy/base (the kustomize base) is exactly what scripts/generate-deploy.sh renders from the
 // Helm chart's defaults, and the chart's CRD copy is exactly crds/ (scripts/sync-chart-crds.sh).
-// Needs the test bed's helm (scripts/testbed/install.sh).
+// Moving from the chart to the base on a real API server: the CRD Helm kept conflicts with a
+// server-side apply of the base, and --force-conflicts (docs/operations.md) takes it over with
+// every PromotionManifest in place. Needs the test bed's helm (scripts/testbed/install.sh).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -9,7 +11,8 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
-import { tool } from '../support/testbed.ts';
+import { startKube } from '../support/kube.ts';
+import { runTool, tool } from '../support/testbed.ts';
 
 const run = promisify(execFile);
 const work = mkdtempSync(join(tmpdir(), 'hoist-deploy-'));
@@ -49,5 +52,43 @@ describe('deploy/base is the chart rendered with its defaults', () => {
     delete rendered.metadata.annotations;
     delete rendered.metadata.labels;
     assert.deepEqual(rendered, source);
+  });
+});
+
+describe('moving from the Helm chart to the kustomize base', () => {
+  test('helm uninstall keeps the CRD; the base\'s server-side apply conflicts with helm\'s fields until --force-conflicts, which keeps every PromotionManifest', async () => {
+    const kube = await startKube();
+    const kubectl = (args: string[], input?: string) => runTool('kubectl', [`--kubeconfig=${kube.kubeconfig}`, ...args], input === undefined ? {} : { input });
+    const helm = (args: string[]) => runTool('helm', [`--kubeconfig=${kube.kubeconfig}`, ...args]);
+    try {
+      await helm(['install', 'hoist', 'charts/hoist', '-n', 'hoist-system', '--create-namespace']);
+      await kubectl(['wait', '--for=condition=established', '--timeout=60s', 'crd/promotionmanifests.hoist.dev']);
+      await kubectl(['apply', '-f', '-'], `apiVersion: hoist.dev/v1alpha1
+kind: PromotionManifest
+metadata: { name: kept, namespace: default }
+spec:
+  registries: [{ name: staging.example/s, src: true }, { name: prod.example/p }]
+  images: [{ name: app, dmap: { "sha256:${'a'.repeat(64)}": [v1] } }]
+`);
+      await helm(['uninstall', 'hoist', '-n', 'hoist-system']);
+      const crd = JSON.parse(await kubectl(['get', 'crd', 'promotionmanifests.hoist.dev', '-o', 'json']));
+      assert.equal(crd.metadata.annotations['helm.sh/resource-policy'], 'keep', 'helm uninstall left the CRD (crds.keep)');
+
+      const conflict = await kubectl(['apply', '--server-side', '-k', 'deploy/base']).then(() => '', (error: { stderr?: string }) => String(error.stderr));
+      assert.match(conflict, /Apply failed with \d+ conflicts?: conflicts with "helm"/, 'the documented conflict');
+      assert.match(conflict, /\.metadata\.labels\.app\.kubernetes\.io\/managed-by/);
+
+      const out = await kubectl(['apply', '--server-side', '--force-conflicts', '-k', 'deploy/base']);
+      assert.match(out, /customresourcedefinition\.apiextensions\.k8s\.io\/promotionmanifests\.hoist\.dev serverside-applied/);
+      assert.match(out, /deployment\.apps\/hoist-controller serverside-applied/);
+      const taken = JSON.parse(await kubectl(['get', 'crd', 'promotionmanifests.hoist.dev', '-o', 'json']));
+      assert.equal(taken.metadata.labels['app.kubernetes.io/managed-by'], 'kustomize');
+      assert.equal(taken.metadata.uid, crd.metadata.uid, 'the same CRD, never deleted');
+      assert.equal(JSON.parse(await kubectl(['get', 'pm', 'kept', '-n', 'default', '-o', 'json'])).metadata.name, 'kept', 'every PromotionManifest is still there');
+      // From now on the base applies without force.
+      await kubectl(['apply', '--server-side', '-k', 'deploy/base']);
+    } finally {
+      await kube.stop();
+    }
   });
 });

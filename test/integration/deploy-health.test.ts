@@ -36,6 +36,11 @@ const expected: Record<string, Expected> = {
   },
   'promote-failed-retrying.yaml': { status: 'Degraded', message: `PromoteFailed: ${imagesFailed}` },
   'suspended.yaml': { status: 'Suspended', message: 'Reconciliation is suspended (spec.suspend: true)' },
+  'entries-refused.yaml': {
+    status: 'Degraded',
+    message: 'TagConflict: 2 dmap entries refused, the others run: spec.images[0].dmap["sha256:1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809"][0]: tag "v0.5.0" of image "bom" is also given to sha256:2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a; a tag names one digest, so neither entry is promoted — remove the tag from one of them',
+  },
+  'promoting.yaml': { status: 'Progressing', message: 'Progressing: running generation 6 (Promote): Promote 1/1 edges' },
 };
 
 function load(name: string): unknown {

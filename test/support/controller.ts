@@ -35,6 +35,10 @@ export interface Pm {
     counts?: Record<string, number>;
     failedImages?: { image: string; reason?: string }[];
     phases?: { name: string; result: string }[];
+    inventory?: { desired?: number; present?: number; refused?: number; failed?: number; presentOfDesired?: string };
+    lastPromoted?: { at: string; edges: number; interrupted?: boolean };
+    progress?: { startedAt: string; phase?: string; toPromote?: number; pending?: string[] };
+    admission?: { image: string; admissible: boolean; reason: string; message?: string }[];
   };
 }
 

@@ -12,7 +12,7 @@ export function testbedCache(): string {
   return process.env.HOIST_TESTBED_CACHE ?? join(homedir(), '.cache', 'hoist-testbed');
 }
 
-const debianTools = new Set(['docker-registry', 'skopeo', 'htpasswd', 'openssl', 'zsh', 'fish']);
+const debianTools = new Set(['docker-registry', 'skopeo', 'htpasswd', 'openssl', 'zsh', 'fish', 'prometheus', 'promtool']);
 
 /** Absolute path of a test-bed binary, or an error that says how to install it. */
 export function tool(name: string): string {

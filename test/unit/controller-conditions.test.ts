@@ -102,7 +102,8 @@ describe('conditions', () => {
     const edges = Array.from({ length: 30 }, (_, i) => edge('failed', `sha256:${i.toString(16).padStart(64, '0')}`, { reason: 'RateLimited', detail: '429 from prod.example' }));
     const s = finishedStatus(undefined, 1, report(edges), t0);
     assert.equal(get(s, 'Ready')?.reason, 'ImagesFailed');
-    assert.match(get(s, 'Ready')!.message, /30 of 30 edges failed \(first: 429 from prod\.example\)/);
+    assert.match(get(s, 'Ready')!.message, /^30 of 30 edges failed: prod\.example: RateLimited \(30 edges\): 429 from prod\.example$/, 'rolled up per registry; no "the others are done" when none are');
+    assert.deepEqual(s.failures, [{ host: 'prod.example', reason: 'RateLimited', edges: 30, message: 'prod.example: RateLimited (30 edges): 429 from prod.example' }]);
     assert.equal(get(s, 'Reconciling')?.reason, 'ProgressingWithRetry');
     assert.equal(get(s, 'Stalled'), undefined);
     assert.equal(s.failedImages?.length, 20);

@@ -17,7 +17,8 @@ test('the CRD carries the name, printer columns, status subresource and rules', 
   assert.deepEqual(crd.spec.names.shortNames, ['pm']);
   const v = crd.spec.versions[0];
   assert.deepEqual(v.subresources, { status: {} });
-  assert.deepEqual(v.additionalPrinterColumns.filter((c: any) => !c.priority).map((c: any) => c.name), ['Ready', 'Promoted', 'Lost', 'Failed', 'Age']);
+  assert.deepEqual(v.additionalPrinterColumns.filter((c: any) => !c.priority).map((c: any) => c.name), ['Ready', 'Present', 'Refused', 'Failed', 'Last Promoted', 'Suspended', 'Age']);
+  assert.deepEqual(v.additionalPrinterColumns.filter((c: any) => !c.priority).map((c: any) => c.jsonPath).slice(1, 5), ['.status.inventory.presentOfDesired', '.status.inventory.refused', '.status.inventory.failed', '.status.lastPromoted.at'], 'the state of the world, not the last run\'s counts');
   const spec = v.schema.openAPIV3Schema.properties.spec;
   assert.deepEqual(spec.required, ['registries', 'images']);
   assert.match(spec.properties.registries.items.properties.name.description, /host and optional path prefix/);

@@ -70,10 +70,28 @@ describe('dashboard and alerts use only the contract\'s metrics', () => {
     }
   });
 
-  test('the alerts cover stalled manifests, the reconcile error rate and a missing leader', () => {
-    const byName = new Map(alertRules().map((r) => [r.alert, r.expr as string]));
-    assert.match(byName.get('HoistManifestsStalled') ?? '', /hoist_manifests\{condition="Stalled"\}/);
-    assert.match(byName.get('HoistReconcileErrorRate') ?? '', /controller_runtime_reconcile_errors_total/);
-    assert.match(byName.get('HoistNoLeader') ?? '', /absent\(leader_election_master_status/);
+  test('the alerts cover each stalled or failing resource by name, the reconcile error rate, a missing leader and a missing controller', () => {
+    const byName = new Map(alertRules().map((r) => [r.alert, r]));
+    const stalled = byName.get('HoistManifestStalled');
+    assert.match(stalled?.expr ?? '', /by \(namespace, name\) \(hoist_manifest_condition\{type="Stalled", status="True"\}\)/);
+    assert.match(stalled?.annotations.summary ?? '', /\{\{ \$labels\.namespace \}\}\/\{\{ \$labels\.name \}\}/, 'the alert names the resource');
+    assert.match(byName.get('HoistManifestNotReady')?.expr ?? '', /hoist_manifest_condition\{type="Ready", status="False"\}/);
+    assert.match(byName.get('HoistReconcileErrorRate')?.expr ?? '', /controller_runtime_reconcile_errors_total/);
+    // With leader election off the series does not exist: the alert must not fire then.
+    assert.doesNotMatch(byName.get('HoistNoLeader')?.expr ?? '', /absent/);
+    assert.match(byName.get('HoistControllerAbsent')?.expr ?? '', /^absent\(controller_runtime_max_concurrent_reconciles\{controller="promotionmanifest"\}\)$/);
+  });
+
+  test('a static scrape is enough: no query needs a target label but job and instance, which every scrape has', () => {
+    const everyScrape = new Set(['job', 'instance']);
+    const problems: string[] = [];
+    for (const { where, expr } of [...dashboardExpressions(), ...alertRules().map((r) => ({ where: `alert ${r.alert}`, expr: r.expr as string }))]) {
+      const { selectors, grouping } = promqlSelectors(expr);
+      const own = new Set(selectors.flatMap((s) => [...(contract.get(s.metric.replace(/_(bucket|sum|count)$/, ''))?.labels ?? [])]));
+      for (const label of [...selectors.flatMap((s) => s.labels), ...grouping]) {
+        if (!own.has(label) && !everyScrape.has(label) && label !== 'le') problems.push(`${where}: needs the target label "${label}"`);
+      }
+    }
+    assert.deepEqual(problems, []);
   });
 });

@@ -1,9 +1,12 @@
 // `hoist controller`: the long-running controller. Flags are the contract in
 // docs/controller-reference.md (the Helm chart and kustomize base pass exactly these).
 import { parseArgs } from 'node:util';
-import { parseDuration } from '../../api/duration.ts';
+import { maxTimerMs, parseDuration } from '../../api/duration.ts';
 import { startController } from '../../controller/index.ts';
 import { logLevels, type LogLevel } from '../../observability/logger.ts';
+import { TrustError } from '../../signing/errors.ts';
+import type { SigningServices } from '../../signing/options.ts';
+import { readSigningConfigFile } from '../../signing/signing-config.ts';
 import { loadTrustedRoot } from '../../signing/trust-material.ts';
 import { ExitCode, UsageError, type Command, type CommandIO } from '../command.ts';
 
@@ -23,10 +26,17 @@ const flags = {
   'allowed-registries': { type: 'string' },
   'log-level': { type: 'string', default: 'info' },
   'keyless-token-path': { type: 'string', default: '/var/run/secrets/hoist.dev/sigstore/token' },
-  'fulcio-url': { type: 'string', default: 'https://fulcio.sigstore.dev' },
-  'rekor-url': { type: 'string', default: 'https://rekor.sigstore.dev' },
+  'fulcio-url': { type: 'string' },
+  'rekor-url': { type: 'string' },
+  'timestamp-server-url': { type: 'string' },
+  'signing-config': { type: 'string' },
   'trusted-root': { type: 'string' },
+  'retry-budget': { type: 'string', default: '10m' },
+  'edge-timeout': { type: 'string', default: '30m' },
+  'trusted-realm': { type: 'string', multiple: true },
 } as const;
+
+const publicGoodFulcio = 'https://fulcio.sigstore.dev';
 
 const usage = `hoist controller [flags]
 
@@ -44,17 +54,56 @@ Flags:
       --allowed-registries HOST,...     destination registry hosts manifests may name
       --log-level debug|info|warn|error default info; JSON logs on stdout
       --keyless-token-path PATH         projected ServiceAccount token for keyless signing
-      --fulcio-url URL                  default https://fulcio.sigstore.dev
-      --rekor-url URL                   reserved; no transparency-log upload yet
-      --trusted-root FILE               sigstore trusted_root.json: Fulcio roots for keyless
-                                        verification and for recognising our own signatures
+      --fulcio-url URL                  default: the signing config's, else https://fulcio.sigstore.dev
+      --signing-config FILE             Sigstore signing config: the Fulcio, Rekor (v1 or v2) and
+                                        timestamp authority our signatures use
+      --timestamp-server-url URL        RFC 3161 timestamp authority for our signatures
+      --rekor-url URL                   Rekor v1 log our signatures are entered in; default none:
+                                        nothing is written to a public log unless asked
+      --trusted-root FILE               sigstore trusted_root.json: Fulcio CAs, logs and timestamp
+                                        authorities, for verification and our own signatures
+      --retry-budget DURATION           how long one registry request may retry 429s, 5xx and
+                                        resets (default 10m)
+      --edge-timeout DURATION           how long one edge's copy may take (default 30m)
+      --trusted-realm REGISTRY=HOST     let REGISTRY's token server on HOST, outside its domain,
+                                        receive its credentials (repeatable; docs/operations.md)
 
 Environment: POD_NAMESPACE, POD_NAME (leader identity).`;
 
-function duration(name: string, text: string): number {
+function duration(name: string, text: string, allowZero = false): number {
   const ms = parseDuration(text);
-  if (ms === undefined || ms <= 0) throw new UsageError(`--${name} must be a duration such as 15s, got "${text}"`);
+  if (ms === undefined || ms < 0 || (!allowZero && ms === 0) || ms > maxTimerMs) throw new UsageError(`--${name} must be a duration such as 15s, at most 576h, got "${text}"`);
   return ms;
+}
+
+/** --trusted-realm REGISTRY=HOST, repeatable: the hosts each registry's token server may be on. */
+function trustedRealms(pairs: string[] | undefined): Record<string, string[]> {
+  const realms: Record<string, string[]> = {};
+  for (const pair of pairs ?? []) {
+    const [registry, host, ...rest] = pair.split('=');
+    if (!registry || !host || rest.length > 0) throw new UsageError(`--trusted-realm must be REGISTRY=HOST, got "${pair}"`);
+    (realms[registry] ??= []).push(host);
+  }
+  return realms;
+}
+
+interface SigningFlags { 'signing-config'?: string | undefined; 'rekor-url'?: string | undefined; 'timestamp-server-url'?: string | undefined; 'fulcio-url'?: string | undefined }
+
+/** Fulcio and the signing services from --signing-config, with --fulcio-url, --rekor-url and --timestamp-server-url winning. */
+export async function signingFromFlags(values: SigningFlags): Promise<{ fulcioUrl: string; signingServices?: SigningServices }> {
+  const config = values['signing-config'] === undefined ? undefined : await readSigningConfigFile(values['signing-config']).catch((error: unknown) => {
+    throw error instanceof TrustError ? new UsageError(`--signing-config: ${error.message}`) : error;
+  });
+  for (const flag of ['rekor-url', 'timestamp-server-url', 'fulcio-url'] as const) {
+    const url = values[flag];
+    if (url !== undefined && !/^https?:\/\/[^/]/.test(url)) throw new UsageError(`--${flag} must be an http(s) URL, got "${url}"`);
+  }
+  const services: SigningServices = {
+    ...config?.services,
+    ...(values['rekor-url'] && { rekorURL: values['rekor-url'], rekorVersion: 1 as const }),
+    ...(values['timestamp-server-url'] && { timestampAuthorityURL: values['timestamp-server-url'] }),
+  };
+  return { fulcioUrl: values['fulcio-url'] ?? config?.fulcioURL ?? publicGoodFulcio, ...(Object.keys(services).length > 0 && { signingServices: services }) };
 }
 
 async function run(args: string[], io: CommandIO): Promise<number> {
@@ -71,6 +120,12 @@ async function run(args: string[], io: CommandIO): Promise<number> {
     throw new UsageError('--lease-duration must be longer than --renew-deadline, and --renew-deadline longer than --retry-period');
   }
   const allowedRegistries = values['allowed-registries']?.split(',').map((h) => h.trim()).filter(Boolean);
+  const registry = {
+    retry: { budgetMs: duration('retry-budget', values['retry-budget'], true) },
+    copyTimeoutMs: duration('edge-timeout', values['edge-timeout']),
+    trustedRealms: trustedRealms(values['trusted-realm']),
+  };
+  const signing = await signingFromFlags(values);
 
   let controller;
   try {
@@ -89,9 +144,10 @@ async function run(args: string[], io: CommandIO): Promise<number> {
       ...(allowedRegistries && allowedRegistries.length > 0 && { allowedRegistries }),
       logLevel,
       keylessTokenPath: values['keyless-token-path'],
-      fulcioUrl: values['fulcio-url'],
-      rekorUrl: values['rekor-url'],
+      fulcioUrl: signing.fulcioUrl,
+      ...(signing.signingServices && { signingServices: signing.signingServices }),
       ...(trustedRoot && { trustedRoot }),
+      registry,
     });
   } catch (error) {
     io.err.write(`Error: ${(error as Error).message}\n`);

@@ -5,6 +5,7 @@
 import { formatReference, formatRepository, type Repository } from '../../api/reference.ts';
 import type { Reason } from '../../api/reasons.ts';
 import { forEachLimitBy, RegistryError } from '../../registry/index.ts';
+import { describeFailureGroups, failureGroups } from '../outcome.ts';
 import { EdgeOutcome, type Phase, type RunContext, type TagConflict } from '../types.ts';
 
 /** Why a read failed: the registry's own reason (Unauthorized, PaginationLoop, ...) when it gave one. */
@@ -174,7 +175,11 @@ export const planPhase: Phase = {
     for (const outcome of ctx.outcomes) classify(outcome, facts);
     refuseSharedTags(ctx.outcomes);
     const { message, toPromote } = planMessage(ctx);
-    ctx.emit({ type: 'planned', edges: ctx.outcomes.length, toPromote });
+    ctx.emit({ type: 'planned', edges: ctx.outcomes.length, toPromote, outcomes: ctx.outcomes });
+    // Every read failed: the phase did not succeed, whatever it classified.
+    if (ctx.outcomes.length > 0 && ctx.outcomes.every((o) => o.state === 'failed')) {
+      return { message: `no edge could be read: ${describeFailureGroups(failureGroups(ctx.outcomes))}`, stop: 'failed', reason: 'PlanFailed' };
+    }
     if (toPromote === 0) return { message: `${message}; nothing to promote`, stop: 'done' };
     return { message };
   },

@@ -12,6 +12,7 @@ const commands: CommandEntry[] = [
   { name: 'controller', summary: 'Run the PromotionManifest controller (watch, reconcile, leader election, metrics)', load: async () => (await import('./commands/controller.ts')).controllerCommand },
   { name: 'promote', summary: 'Promote images from staging to production registries (a dry run unless --confirm)', load: async () => (await import('./commands/promote.ts')).promoteCommand },
   { name: 'plan', summary: 'Show what a promotion would do, reading the live registries; fails on tag moves and lost digests', load: async () => (await import('./commands/promote.ts')).planCommand },
+  { name: 'replicate', summary: 'Copy the signatures a primary registry holds to the mirrors of the manifests\' digests (a dry run unless --confirm)', load: async () => (await import('./commands/replicate.ts')).replicateCommand },
   { name: 'verify', summary: 'Verify an image\'s signatures and attestations as cosign verify does (keys or keyless identity, Rekor, timestamps)', load: async () => (await import('./commands/verify.ts')).verifyCommand },
   { name: 'validate', summary: 'Check manifests offline: a kpromo manifest, a thin-manifest directory or PromotionManifest YAML', load: async () => (await import('./commands/validate.ts')).validateCommand },
   { name: 'convert', summary: 'Convert a kpromo thin-manifest directory into PromotionManifest resources', load: async () => (await import('./commands/convert.ts')).convertCommand },

@@ -117,7 +117,7 @@ describe('what a replication covers', () => {
   });
 
   test('names and label selectors choose the manifests; a missing name is a problem', () => {
-    const manifests = [{ name: 'bom', labels: { team: 'release' } }, { name: 'kube', labels: { team: 'release', tier: 'core' } }, { name: 'other' }];
+    const manifests: { name: string; labels?: Record<string, string> }[] = [{ name: 'bom', labels: { team: 'release' } }, { name: 'kube', labels: { team: 'release', tier: 'core' } }, { name: 'other' }];
     const base = signatureReplicationSpecSchema.parse({ manifests: { selector: {} }, primary: { source: true } });
     assert.equal(selectManifests(base, manifests).selected.length, 3, '{} selects every manifest');
     const bySelector = { ...base, manifests: { selector: { matchLabels: { team: 'release' }, matchExpressions: [{ key: 'tier', operator: 'NotIn' as const, values: ['core'] }] } } };

@@ -22,10 +22,14 @@ describe('hoist replicate of keyless signatures', () => {
   let primary: TestRegistry;
   let mirrors: TestRegistry[];
 
+  const started: { stop(): Promise<void> }[] = [];
+  const track = (starting: Promise<{ stop(): Promise<void> }>) => starting.then((server) => { started.push(server); return server; });
+
   before(async () => {
-    [bed, staging, primary, ...mirrors] = await Promise.all([startKeylessBed(['promoter']), startRegistry(), startRegistry(), startRegistry(), startRegistry()]) as [KeylessBed, TestRegistry, TestRegistry, ...TestRegistry[]];
+    // Each server is stopped after, even when another failed to start.
+    [bed, staging, primary, ...mirrors] = await Promise.all([startKeylessBed(['promoter']), startRegistry(), startRegistry(), startRegistry(), startRegistry()].map(track)) as unknown as [KeylessBed, TestRegistry, TestRegistry, ...TestRegistry[]];
   });
-  after(() => Promise.all([bed?.stop(), staging?.stop(), primary?.stop(), ...(mirrors ?? []).map((m) => m.stop())]));
+  after(() => Promise.all(started.map((s) => s.stop())));
 
   test('each repaired mirror passes cosign verify with the primary\'s keyless identity', async () => {
     const image = buildIndex();

@@ -49,6 +49,8 @@ describe('hoist replicate on real registries, verified by cosign', () => {
   let signingConfig: string;
   let manifestFile: string;
   const keys = { release: { key: '', pub: '' }, second: { key: '', pub: '' } };
+  const started: { stop(): Promise<void> }[] = [];
+  const track = (starting: Promise<{ stop(): Promise<void> }>) => starting.then((server) => { started.push(server); return server; });
   const images: Record<'bundled' | 'legacy' | 'unsigned', BuiltImage> = { bundled: buildImage(), legacy: buildImage(), unsigned: buildImage() };
 
   const replicate = async (args: string[]): Promise<Report> => {
@@ -60,7 +62,8 @@ describe('hoist replicate on real registries, verified by cosign', () => {
   before(async () => {
     process.env.COSIGN_PASSWORD = PASSWORD;
     dir = mkdtempSync(join(tmpdir(), 'hoist-replication-'));
-    [primary, rekor, tsa, ...mirrors] = await Promise.all([startRegistry(), startRekorV2(), startTimestampAuthority(), startRegistry(), startRegistry()]) as [TestRegistry, TestRekor, TestTimestampAuthority, ...TestRegistry[]];
+    // Each server is stopped after, even when another failed to start.
+    [primary, rekor, tsa, ...mirrors] = await Promise.all([startRegistry(), startRekorV2(), startTimestampAuthority(), startRegistry(), startRegistry()].map(track)) as unknown as [TestRegistry, TestRekor, TestTimestampAuthority, ...TestRegistry[]];
     for (const name of ['release', 'second'] as const) {
       await runTool('cosign', ['generate-key-pair', '--output-key-prefix', join(dir, name)]);
       keys[name] = { key: join(dir, `${name}.key`), pub: join(dir, `${name}.pub`) };
@@ -96,7 +99,7 @@ describe('hoist replicate on real registries, verified by cosign', () => {
     ].join('\n'));
   });
   after(async () => {
-    await Promise.all([primary?.stop(), rekor?.stop(), tsa?.stop(), ...(mirrors ?? []).map((m) => m.stop())]);
+    await Promise.all(started.map((s) => s.stop()));
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -15,6 +15,7 @@ const sections: { topic: ReasonTopic; title: string; intro: string }[] = [
   { topic: 'spec', title: 'The spec and the options', intro: 'Checks before anything is read from a registry.' },
   { topic: 'secrets', title: 'Secrets', intro: 'Secrets are read from the manifest\'s own namespace only.' },
   { topic: 'trust', title: 'Signatures, provenance and signing', intro: 'Per-image verification reasons are in `status.failedImages`; the run then ends `VerificationFailed`.' },
+  { topic: 'replication', title: 'Signature replication', intro: 'A SignatureReplication\'s run (`hoist replicate`, docs/replication.md); per mirror in `status.failures`.' },
   { topic: 'registry', title: 'Registry answers', intro: 'Per image (`status.failedImages[].reason`, Events) and inside messages, e.g. `reading the destination failed: Unauthorized: ...`.' },
   { topic: 'manifest', title: 'Manifest files and spec rules', intro: '`hoist validate` and `hoist promote` report these at `file:line:col`; the rules the CRD cannot check also stall a PromotionManifest.' },
   { topic: 'phase', title: 'Phase conditions', intro: 'One condition per phase of the last run. A failed phase (`status: False`) carries the reason it failed with, from the tables above.' },

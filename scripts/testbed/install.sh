@@ -5,6 +5,7 @@
 #   Go modules, pinned: crane, cosign, helm, fulcio, timestamp-server, rekor-server-posix (Rekor v2),
 #   tesseract-posix (CT log), etcd, kube-apiserver (built once, cached per version)
 #   kpromo-edges: kpromo's own manifest parser (sigs.k8s.io/promo-tools/v4), for the parity test
+#   optional, not in `all`: `install.sh bench` adds peer tools only the benchmarks use (regsync)
 # A second run finds everything cached and takes a few seconds.
 #
 # Cache: $HOIST_TESTBED_CACHE (default ~/.cache/hoist-testbed); binaries land in $CACHE/bin.
@@ -159,13 +160,14 @@ install_sigstore() {
   install_go_tool tesseract-posix "github.com/transparency-dev/tesseract/cmd/tesseract/posix" "$TESSERACT_VERSION"
 }
 
-# Usage: install.sh [all|tools|sigstore|kube|registries|kpromo]   (registries: the Debian packages only)
+# Usage: install.sh [all|tools|sigstore|kube|registries|kpromo|bench]
+#   registries: the Debian packages only; bench: peer tools for bench/ (regsync), not part of `all`
 main() {
   local only=${1:-all}
   install_debian
   case "$only" in
-    all|tools|sigstore|kube|registries|kpromo) ;;
-    *) log "unknown part \"$only\": use all, tools, sigstore, kube, registries or kpromo"; exit 2 ;;
+    all|tools|sigstore|kube|registries|kpromo|bench) ;;
+    *) log "unknown part \"$only\": use all, tools, sigstore, kube, registries, kpromo or bench"; exit 2 ;;
   esac
   case "$only" in
     all|tools)
@@ -183,6 +185,10 @@ main() {
     all|kube)
       install_etcd
       install_kube_apiserver
+      ;;
+    bench)
+      # regclient's regsync, the peer of bench/replicate.ts (referrers and digest tags sync).
+      install_go_tool regsync github.com/regclient/regclient/cmd/regsync "$REGSYNC_VERSION"
       ;;
   esac
   log "ready: $(ls "$bin" | tr '\n' ' ')"

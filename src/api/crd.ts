@@ -41,7 +41,7 @@ export function toStructural(schema: JsonSchema, path = '$'): JsonSchema {
   return out;
 }
 
-function openApi(schema: z.ZodType): JsonSchema {
+export function openApi(schema: z.ZodType): JsonSchema {
   // io: 'input' so fields with defaults are optional, as they are for the person writing YAML.
   return toStructural(z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input' }) as JsonSchema);
 }

@@ -14,7 +14,7 @@ export type PhaseName = (typeof phaseNames)[number];
 const skippablePhases = ['Provenance', 'Validate', 'Sign', 'Attest'] as const satisfies readonly PhaseName[];
 
 /** Where a reason shows up; decides the table it is documented in. */
-export type ReasonTopic = 'status' | 'run' | 'spec' | 'secrets' | 'trust' | 'registry' | 'manifest' | 'phase';
+export type ReasonTopic = 'status' | 'run' | 'spec' | 'secrets' | 'trust' | 'replication' | 'registry' | 'manifest' | 'phase';
 
 /**
  * Where a reason can appear: `run` = the reason of Ready (and Stalled) when a run ends with it,
@@ -114,6 +114,15 @@ const named = {
   IdentityTokenUnavailable: retries('trust', 'the OIDC token file for keyless signing could not be read, or no Fulcio URL is set', 'check the projected token volume and `--fulcio-url`'),
   SigningFailed: retries('trust', 'some promoted digests could not be signed, or their staging signatures not copied; the rest are done', 'the message names the first failures; the next run repairs them'),
   AttestationFailed: retries('trust', 'some promotion attestations could not be written; the rest are done', 'the message names the first failures; the next run repairs them'),
+
+  // SignatureReplication: signatures and attestations from a primary registry to its mirrors.
+  Replicated: { topic: 'status', uses: ['run'], terminal: false, meaning: '`Ready=True` on a SignatureReplication: every mirror holds what the primary holds for every covered digest (or the digest is not on that mirror yet)', action: 'nothing' },
+  ReplicationPlanned: { topic: 'status', uses: ['run'], terminal: false, meaning: 'a dry run of `hoist replicate`: the registries were listed and what each mirror lacks counted; nothing was written', action: 'pass `--confirm` to write' },
+  SignaturesNotReplicated: retries('replication', 'some mirrors could not be brought up to date: a listing, a read at the primary or a write failed; the rest are done', 'the per-mirror reasons (`status.failures`, Events) name the registry and its answer; the next run retries', ['run', 'image']),
+  SignatureDiverged: stalls('replication', 'a mirror\'s `.sig` or `.att` tag holds signatures the primary\'s lacks; it is neither overwritten (that would hide them) nor merged (the mirror would differ from the primary for good)', 'add those signatures at the primary (the next run then copies its tag everywhere), or, if they do not belong, re-tag the mirror by hand; `status.failures` names the mirror and digest', ['run', 'image']),
+  PrimaryNotFound: stalls('replication', 'a covered PromotionManifest has no registry that `spec.primary.registry` names (its name, or a prefix of it followed by a slash)', 'fix `spec.primary`, or stop covering that manifest'),
+  PromotionManifestNotFound: stalls('replication', 'a PromotionManifest named in `spec.manifests.names` does not exist in the namespace', 'create it, or remove its name'),
+  NoManifestsCovered: retries('replication', '`spec.manifests` names or selects no PromotionManifest of the namespace: nothing to replicate', 'check the names and the selector\'s labels (`kubectl get pm --show-labels`)'),
 
   // What a registry answered (per image; also inside messages).
   Unauthorized: perImage('registry', 'the registry refused the credentials (401)', 'check the Secret\'s username/password/token and that it is current', ['image', 'message']),

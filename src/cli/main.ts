@@ -18,6 +18,7 @@ const commands: CommandEntry[] = [
   { name: 'resume', summary: 'Let the controller run a suspended PromotionManifest again, now', load: async () => (await import('./commands/reconcile.ts')).resumeCommand },
   { name: 'promote', summary: 'Promote images from staging to production registries (a dry run unless --confirm)', load: async () => (await import('./commands/promote.ts')).promoteCommand },
   { name: 'plan', summary: 'Show what a promotion would do, reading the live registries; --diff BASE for a pull request', load: async () => (await import('./commands/promote.ts')).planCommand },
+  { name: 'replicate', summary: 'Copy the signatures a primary registry holds to the mirrors of the manifests\' digests (a dry run unless --confirm)', load: async () => (await import('./commands/replicate.ts')).replicateCommand },
   { name: 'verify', summary: 'Verify an image\'s signatures and attestations as cosign verify does (keys or keyless identity, Rekor, timestamps)', load: async () => (await import('./commands/verify.ts')).verifyCommand },
   { name: 'validate', summary: 'Check manifests offline: a kpromo manifest, a thin-manifest directory or PromotionManifest YAML', load: async () => (await import('./commands/validate.ts')).validateCommand },
   { name: 'convert', summary: 'Convert kpromo manifests (a file, or a thin-manifest directory) into PromotionManifest resources', load: async () => (await import('./commands/convert.ts')).convertCommand },

@@ -92,13 +92,13 @@ describe('charts/hoist', () => {
   test('helm template renders the expected objects', () => {
     const kinds = (list: K8sObject[]) => list.map((o) => o.kind).sort();
     assert.deepEqual(kinds(defaults), [
-      'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'PodDisruptionBudget',
+      'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'CustomResourceDefinition', 'Deployment', 'PodDisruptionBudget',
       'Role', 'RoleBinding', 'Service', 'ServiceAccount',
     ]);
     assert.deepEqual(kinds(all), [
-      'ConfigMap', 'ConfigMap', 'CustomResourceDefinition', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'PodMonitor',
+      'ConfigMap', 'ConfigMap', 'CustomResourceDefinition', 'CustomResourceDefinition', 'Deployment', 'NetworkPolicy', 'PodDisruptionBudget', 'PodMonitor',
       'PrometheusRule', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount', 'ServiceMonitor',
-    ], 'a namespaced install (watchNamespace) makes nothing cluster-scoped but the CRD');
+    ], 'a namespaced install (watchNamespace) makes nothing cluster-scoped but the CRDs');
   });
 
   test('values.schema.json refuses unknown and invalid values', async () => {
@@ -109,12 +109,12 @@ describe('charts/hoist', () => {
   });
 
   test('crds.enabled and crds.keep', async () => {
-    const crd = defaults.find((o) => o.kind === 'CustomResourceDefinition')!;
+    const crd = defaults.find((o) => o.kind === 'CustomResourceDefinition' && o.metadata.name === 'promotionmanifests.hoist.dev')!;
     assert.equal(crd.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
     const source = parse(readFileSync(crdFile, 'utf8'));
     assert.deepEqual({ ...crd, metadata: { name: crd.metadata.name } }, source);
-    const noKeep = objects(await template(['--set', 'crds.keep=false'])).find((o) => o.kind === 'CustomResourceDefinition')!;
-    assert.equal(noKeep.metadata.annotations, undefined);
+    const noKeep = objects(await template(['--set', 'crds.keep=false'])).filter((o) => o.kind === 'CustomResourceDefinition');
+    assert.deepEqual(noKeep.map((o) => o.metadata.annotations), [undefined, undefined]);
     const none = objects(await template(['--set', 'crds.enabled=false']));
     assert.equal(none.some((o) => o.kind === 'CustomResourceDefinition'), false);
   });

@@ -41,7 +41,15 @@ export interface KeylessBed {
 export async function startKeylessBed(serviceAccounts: string[]): Promise<KeylessBed> {
   const dir = mkdtempSync(join(tmpdir(), 'hoist-keyless-'));
   const ca = await makeCA(dir);
-  const [kube, ctlog, rekor, tsa] = await Promise.all([startKube(), startCTLog(ca.certPem), startRekorV2(), startTimestampAuthority()]);
+  // What started is stopped again when another part fails to, so a failed start leaves no server running.
+  const parts = await Promise.allSettled([startKube(), startCTLog(ca.certPem), startRekorV2(), startTimestampAuthority()]);
+  const failed = parts.find((p): p is PromiseRejectedResult => p.status === 'rejected');
+  if (failed) {
+    await Promise.allSettled(parts.map((p) => (p.status === 'fulfilled' ? p.value.stop() : undefined)));
+    rmSync(dir, { recursive: true, force: true });
+    throw failed.reason;
+  }
+  const [kube, ctlog, rekor, tsa] = parts.map((p) => (p as PromiseFulfilledResult<unknown>).value) as [TestKube, TestCTLog, TestRekor, TestTimestampAuthority];
   const issuer = `${kube.server}/`;
   // Fulcio fetches the issuer's discovery document and keys anonymously.
   kube.kubectl(['create', 'clusterrolebinding', 'oidc-discovery-anonymous', '--clusterrole=system:service-account-issuer-discovery', '--group=system:unauthenticated']);

@@ -50,17 +50,32 @@ export interface TestTimestampAuthority extends Service {
 
 export async function startTimestampAuthority(): Promise<TestTimestampAuthority> {
   const dir = mkdtempSync(join(tmpdir(), 'hoist-tsa-'));
-  const port = await freePort();
-  const server = startServer(`timestamp-server :${port}`, tool('timestamp-server'), [
-    'serve', '--host=127.0.0.1', `--port=${port}`, '--timestamp-signer=memory', '--disable-ntp-monitoring', '--log-type=prod',
-  ]);
-  const url = `http://127.0.0.1:${port}`;
-  let chainPem = '';
-  await waitUntil(server, 'serving its certificate chain', async () => {
-    const res = await fetch(`${url}/api/v1/timestamp/certchain`);
-    chainPem = await res.text();
-    return res.ok && chainPem.includes('BEGIN CERTIFICATE');
-  });
+  // timestamp-server always serves its metrics on :2112, so only one runs on a machine at a time:
+  // while another test's holds the port, this one waits for it to stop, then starts.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const server = startServer(`timestamp-server :${port}`, tool('timestamp-server'), [
+      'serve', '--host=127.0.0.1', `--port=${port}`, '--timestamp-signer=memory', '--disable-ntp-monitoring', '--log-type=prod',
+    ]);
+    const url = `http://127.0.0.1:${port}`;
+    let chainPem = '';
+    try {
+      await waitUntil(server, 'serving its certificate chain', async () => {
+        const res = await fetch(`${url}/api/v1/timestamp/certchain`);
+        chainPem = await res.text();
+        return res.ok && chainPem.includes('BEGIN CERTIFICATE');
+      });
+    } catch (error) {
+      await server.stop();
+      if (attempt >= 600 || !/:2112: bind: address already in use/.test(server.output())) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      continue;
+    }
+    return tsaOf(server, dir, url, chainPem);
+  }
+}
+
+function tsaOf(server: Server, dir: string, url: string, chainPem: string): TestTimestampAuthority {
   return {
     url, server, dir, chainPem, timestampURL: `${url}/api/v1/timestamp`,
     trustedRootEntry: {

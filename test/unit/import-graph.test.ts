@@ -12,7 +12,7 @@ const layers: Record<string, number> = {
   api: 0, '(root)': 0,
   registry: 1, manifest: 1, observability: 1,
   signing: 2, provenance: 2,
-  pipeline: 3,
+  pipeline: 3, replication: 3,
   controller: 4,
   cli: 5,
 };

@@ -243,6 +243,7 @@ class Manager {
     // not wait for them (the process exits); on a plain stop they get the grace period.
     if (why === 'stopped') await this.#drain(this.#o.shutdownGraceMs ?? defaultShutdownGraceMs);
     await this.watches.stop();
+    await this.reconciler.close();
     await this.elector?.stop();
     await Promise.all([this.health?.close(), this.metricsEndpoint?.close()]);
     this.logger.info('stopped');

@@ -4,22 +4,22 @@
 // could not start, from notRun), and `record` only renders it: status, Events, metrics, and
 // what the work queue does next. Whether a failure is retried or Stalled is the catalogue's
 // word on the report's reason (src/api/reasons.ts).
-import { kind, type PromotionManifestSpec } from '../api/promotion-manifest.ts';
+import type { PromotionManifestSpec } from '../api/promotion-manifest.ts';
 import type { Reason } from '../api/reasons.ts';
 import { formatReference } from '../api/reference.ts';
 import { specModel } from '../manifest/resource.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ControllerMetrics } from '../observability/metrics.ts';
-import { edgesFromSpecs, isRetryable, notRun, runPipeline, type PipelineEvent, type PipelineOptions, type RunReport } from '../pipeline/index.ts';
-import { RegistryClient, type RegistryClientOptions, type StaticCredentials } from '../registry/index.ts';
+import { isRetryable, notRun, type runPipeline, type PipelineEvent, type PipelineOptions, type RunReport } from '../pipeline/index.ts';
+import type { RegistryClientOptions, StaticCredentials } from '../registry/index.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { finishedStatus, startedStatus } from './conditions.ts';
-import { referencedSecrets, resolveCredentials, secretKeyReader, type SecretReader } from './credentials.ts';
+import { referencedSecrets, resolveCredentials, type SecretReader } from './credentials.ts';
 import { ReconcileError } from './errors.ts';
 import { runEvents, type EventSink } from './events.ts';
 import { requestedAtAnnotation, splitKey, type ManifestObject, type ObjectMeta } from './kube.ts';
 import { RunMemory, type ManifestCondition } from './memory.ts';
-import { deadline } from './pause.ts';
+import { RegistryRuns, runOnce, type RunsOptions } from './runs.ts';
 import { acceptSpec, type AcceptedSpec } from './spec.ts';
 import type { StatusWriter } from './status.ts';
 
@@ -42,6 +42,8 @@ export interface ReconcilerOptions {
   clock?: Clock;
   allowedRegistries?: string[];
   registry?: Partial<RegistryClientOptions>;
+  /** The registry parts every run shares (runs.ts); default: made from `registry`. */
+  registryRuns?: RegistryRuns;
   concurrency?: number;
   planConcurrency?: number;
   /** Keyless material the spec does not carry (flags); our identity comes from the token. */
@@ -72,13 +74,24 @@ export class Reconciler {
   readonly #o: ReconcilerOptions;
   readonly #clock: Clock;
   readonly #memory: RunMemory;
+  readonly #runs: RunsOptions;
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
+    this.#runs = {
+      registry: options.registryRuns ?? new RegistryRuns(options.registry), secrets: options.secrets, metrics: options.metrics,
+      ...(options.concurrency && { concurrency: options.concurrency }), ...(options.planConcurrency && { planConcurrency: options.planConcurrency }),
+      ...(options.keyless && { keyless: options.keyless }), ...(options.runPipeline && { runPipeline: options.runPipeline }),
+    };
     this.#memory = new RunMemory((counts) => {
       for (const [condition, n] of Object.entries(counts)) options.metrics.manifests.set({ condition }, n);
     });
+  }
+
+  /** Closes what runs share (the registry connections). */
+  close(): Promise<void> {
+    return this.#runs.registry.close();
   }
 
   /** A Secret the manifest uses changed: its next reconcile runs even if not yet due. */
@@ -165,41 +178,10 @@ export class Reconciler {
     return accepted;
   }
 
-  /** Step "run": the pipeline, bounded by spec.timeout and by shutdown. */
-  async #pipeline(run: Run, accepted: AcceptedSpec, credentials: StaticCredentials, shutdown: AbortSignal): Promise<RunReport | undefined> {
-    const client = new RegistryClient({ ...this.#o.registry, credentials });
-    const flushMetrics = this.#o.metrics.watchRegistryClient(client.stats);
-    const timeout = deadline(accepted.timeoutMs);
-    try {
-      return await (this.#o.runPipeline ?? runPipeline)(edgesFromSpecs([accepted.model]), client, this.#pipelineOptions(run, accepted, AbortSignal.any([shutdown, timeout.signal])));
-    } catch (error) {
-      if (shutdown.aborted) {
-        run.log.info('run interrupted by shutdown; what was copied stays, the next run finishes it');
-        return undefined;
-      }
-      if (timeout.signal.aborted) return notRun(run.mode, 'Timeout', `the run took longer than spec.timeout (${accepted.spec.timeout ?? '1h'}); what was copied stays and the next run continues`);
-      if (error instanceof ReconcileError) return notRun(run.mode, error.reason, error.message);
-      return notRun(run.mode, 'RunFailed', (error as Error).message);
-    } finally {
-      timeout.clear();
-      await client.close();
-      flushMetrics();
-    }
-  }
-
-  #pipelineOptions(run: Run, { spec }: AcceptedSpec, signal: AbortSignal): PipelineOptions {
-    return {
-      mode: spec.mode, concurrency: this.#o.concurrency ?? 8, planConcurrency: this.#o.planConcurrency ?? 16, signal,
-      onEvent: (event) => this.#onEvent(event, run.log),
-      trust: {
-        ...(spec.verification && { verification: spec.verification }),
-        ...(spec.signing && { signing: spec.signing }),
-        ...(spec.attestation && { attestation: spec.attestation }),
-        readSecret: secretKeyReader(this.#o.secrets, run.namespace),
-        ...(this.#o.keyless && { keyless: this.#o.keyless }),
-        source: { kind, namespace: run.namespace, name: run.name, ...(run.obj.metadata.uid && { uid: run.obj.metadata.uid }), generation: run.generation },
-      },
-    };
+  /** Step "run": the pipeline (runs.ts), bounded by spec.timeout and by shutdown. */
+  #pipeline(run: Run, accepted: AcceptedSpec, credentials: StaticCredentials, shutdown: AbortSignal): Promise<RunReport | undefined> {
+    const target = { namespace: run.namespace, name: run.name, uid: run.obj.metadata.uid, generation: run.generation, mode: run.mode, log: run.log };
+    return runOnce(this.#runs, target, accepted, credentials, shutdown, (event) => this.#onEvent(event, run.log));
   }
 
   /** Step "record": status, Events and metrics from the report, and what the queue does next. */

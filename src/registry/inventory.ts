@@ -44,7 +44,7 @@ interface RepositoryFacts {
 }
 
 export interface InventoryOptions {
-  /** Facts kept at most (tags, digests and marks together). Default 2,000,000 (~250 MiB at most). */
+  /** Facts kept at most (tags, digests and marks together); 0 keeps none. Default 2,000,000 (~250 MiB at most). */
   maxEntries?: number;
   /** Index children kept at most, by digest. Default 100,000. */
   maxIndexes?: number;
@@ -81,6 +81,7 @@ export class Inventory {
   }
 
   setTag(repository: string, tag: string, digest: string, at = this.#now()): void {
+    if (this.#maxEntries === 0) return;
     const repo = this.#repo(repository);
     const before = repo.tags.size;
     const fact = repo.tags.get(tag);
@@ -122,6 +123,7 @@ export class Inventory {
   }
 
   setSeen(repository: string, digest: string, at = this.#now()): void {
+    if (this.#maxEntries === 0) return;
     const repo = this.#repo(repository);
     repo.present ??= new Map();
     const had = repo.present.has(digest);
@@ -139,6 +141,7 @@ export class Inventory {
   }
 
   setMark(repository: string, digest: string, mark: AttachmentMark): void {
+    if (this.#maxEntries === 0) return;
     const repo = this.#repo(repository);
     repo.marks ??= new Map();
     const had = repo.marks.has(digest);

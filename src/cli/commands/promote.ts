@@ -8,11 +8,11 @@ import { parseArgs } from 'node:util';
 import { maxTimerMs, parseDuration } from '../../api/duration.ts';
 import { loadManifests, ManifestPathError, type LoadedManifests } from '../../manifest/load.ts';
 import { edgesFromSpecs, runPipeline, type Edge, type RunReport } from '../../pipeline/index.ts';
-import { parseDockerConfig, RegistryClient, StaticCredentials } from '../../registry/index.ts';
+import { Inventory, loadInventory, parseDockerConfig, RegistryClient, saveInventory, StaticCredentials } from '../../registry/index.ts';
 import { ExitCode, UsageError, type Command, type CommandIO } from '../command.ts';
 import { createProgress } from '../progress.ts';
 import { trustFlagHelp, trustFlags, trustFromFlags } from '../trust.ts';
-import { renderReport, type OutputFormat } from '../render.ts';
+import { reportChunks, type OutputFormat } from '../render.ts';
 import { printParsedPlan, reportManifestProblems } from './manifest-output.ts';
 
 const flags = {
@@ -29,6 +29,8 @@ const flags = {
   timeout: { type: 'string', default: '1h' },
   'retry-budget': { type: 'string', default: '10m' },
   'edge-timeout': { type: 'string', default: '30m' },
+  'verify-interval': { type: 'string', default: '24h' },
+  'cache-file': { type: 'string' },
   quiet: { type: 'boolean', short: 'q', default: false },
   ...trustFlags,
 } as const;
@@ -51,6 +53,12 @@ Flags:
       --retry-budget DURATION  how long one request may retry 429s, 5xx and resets, and a
                                registry may fail before it is given up on (default 10m)
       --edge-timeout DURATION  how long one edge's copy may take (default 30m)
+      --cache-file FILE        keep what the destinations held in FILE between runs: a rerun
+                               with nothing new then reads one tag list per repository
+      --verify-interval DURATION
+                               with --cache-file: how long a tag's digest (and a digest's
+                               signatures) read in an earlier run is believed while the tag
+                               list still shows it (default 24h; 0 reads every tag)
   -q, --quiet                  no progress lines, only the result
 
 ${trustFlagHelp.trimStart()}
@@ -78,6 +86,14 @@ function credentials(path: string | undefined): StaticCredentials {
     throw new UsageError(`--registry-config ${file}: ${(error as Error).message}`);
   }
   return parseDockerConfig(text, file);
+}
+
+function saveCache(file: string, inventory: Inventory, io: CommandIO): void {
+  try {
+    saveInventory(file, inventory);
+  } catch (error) {
+    io.err.write(`warning: --cache-file ${file} could not be written: ${(error as Error).message}\n`);
+  }
 }
 
 function toEdges(loaded: LoadedManifests): Edge[] {
@@ -119,6 +135,8 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
     (trustedRealms[registry] ??= []).push(host);
   }
   const edgeTimeoutMs = durationFlag('edge-timeout', false);
+  const verifyIntervalMs = parseDuration(values['verify-interval']);
+  if (verifyIntervalMs === undefined || verifyIntervalMs < 0) throw new UsageError(`--verify-interval must be a duration such as 24h, got "${values['verify-interval']}"`);
 
   const loaded = await loadManifests(target).catch((error: unknown) => {
     throw error instanceof ManifestPathError ? new UsageError(error.message) : error;
@@ -132,9 +150,13 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
   const trust = await trustFromFlags(values, loaded.specs.map((s) => s.resourceSpec));
   const dryRun = planOnly || !values.confirm;
   const progress = createProgress(io.err, { quiet: values.quiet });
+  const cacheFile = values['cache-file'];
+  // Without a cache file nothing outlives the run, so the inventory keeps no facts (memory).
+  const cache = cacheFile === undefined ? { inventory: new Inventory({ maxEntries: 0 }) } : loadInventory(cacheFile);
+  if (cache.problem) io.err.write(`warning: --cache-file ${cache.problem}\n`);
   const client = new RegistryClient({
     credentials: credentials(values['registry-config']), insecureHosts: values['insecure-registry'] ?? [], trustedRealms,
-    retry: { budgetMs: retryBudgetMs }, copyTimeoutMs: edgeTimeoutMs, onWait: (e) => progress.onWait(e),
+    retry: { budgetMs: retryBudgetMs }, copyTimeoutMs: edgeTimeoutMs, onWait: (e) => progress.onWait(e), inventory: cache.inventory,
   });
   const controller = new AbortController();
   const interrupt = () => controller.abort(new Error('interrupted'));
@@ -144,7 +166,7 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
   let report: RunReport;
   try {
     report = await runPipeline(edges, client, {
-      mode: dryRun ? 'Plan' : 'Promote', concurrency, planConcurrency, signal, onEvent: (e) => progress.onEvent(e),
+      mode: dryRun ? 'Plan' : 'Promote', concurrency, planConcurrency, signal, onEvent: (e) => progress.onEvent(e), verifyIntervalMs,
       ...(trust && { trust }),
     });
   } catch (error) {
@@ -159,9 +181,11 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
     await client.close();
+    // What was read stays true after a failure or an interrupt: kept for the next run.
+    if (cacheFile !== undefined) saveCache(cacheFile, client.inventory, io);
   }
   progress.finish();
-  io.out.write(renderReport(report, output, loaded.specs.map((s) => s.source)));
+  for (const chunk of reportChunks(report, output, loaded.specs.map((s) => s.source))) io.out.write(chunk);
   if (dryRun && !planOnly && output === 'table' && report.outcome !== 'Failed') {
     io.err.write('dry run: nothing was written; pass --confirm to promote\n');
   }

@@ -13,7 +13,9 @@
 // the next run; a signature replaced in place within the interval is not noticed (see
 // docs/operations.md).
 import { createHash } from 'node:crypto';
-import { formatRepository, type Repository } from '../api/reference.ts';
+import { limits } from '../api/promotion-manifest.ts';
+import { formatReference, formatRepository, type Repository } from '../api/reference.ts';
+import { PROMOTION_PREDICATE } from '../provenance/promotion.ts';
 import { artifactSigner, signatureFormats } from '../signing/trust-material.ts';
 import type { TrustOptions } from '../signing/options.ts';
 import { AttachedTag } from './listings.ts';
@@ -117,4 +119,26 @@ export function destinationsDue(ctx: RunContext, target: DigestTarget): { due: R
     else done ??= repo;
   }
   return { due, done };
+}
+
+/**
+ * References of our promotion attestations in destinations with nothing due, from their marks,
+ * added to ctx.attestations: as many as the status shows, so a run that had nothing to do still
+ * names some (a registry.k8s.io-sized steady state would otherwise hold 400,000 of them).
+ */
+export function attestationsFromMarks(ctx: RunContext): void {
+  const work = attachmentWork(ctx);
+  const named = new Set(ctx.attestations.map((a) => a.ref));
+  for (const { state, edge } of ctx.outcomes) {
+    if (ctx.attestations.length >= limits.statusAttestations) return;
+    if (state !== 'present' && state !== 'promoted') continue;
+    const repository = formatRepository(edge.dst);
+    if (work.has(`${repository}@${edge.digest}`)) continue;
+    const mark = ctx.client.inventory.mark(repository, edge.digest);
+    if (!mark?.attestation || mark.key !== ctx.attachmentKey) continue;
+    const ref = formatReference({ ...edge.dst, digest: mark.attestation });
+    if (named.has(ref)) continue;
+    named.add(ref);
+    ctx.attestations.push({ digest: edge.digest, ref, predicateType: PROMOTION_PREDICATE });
+  }
 }

@@ -4,34 +4,14 @@
 // repositories that has none of ours yet. The references go into ctx.attestations for the
 // resource's status (for destinations with nothing due, from the inventory's marks). Last of
 // the phases, it marks every destination Sign and Attest finished (attachments.ts).
-import { limits } from '../../api/promotion-manifest.ts';
 import { formatReference, formatRepository } from '../../api/reference.ts';
 import { describeError, forEachLimit } from '../../registry/index.ts';
 import { attachAttestation, checkAttestations, legacyAttestation } from '../../provenance/attestations.ts';
 import { PROMOTION_PREDICATE, promotionStatement } from '../../provenance/promotion.ts';
 import { IN_TOTO_PAYLOAD_TYPE } from '../../provenance/statement.ts';
 import { artifactSigner, signatureFormats } from '../../signing/trust-material.ts';
-import { attachmentWork, destinationsDue, markFinished } from '../attachments.ts';
+import { attestationsFromMarks, destinationsDue, markFinished } from '../attachments.ts';
 import type { Phase, RunContext } from '../types.ts';
-
-/**
- * Attestation references of destinations with nothing due, from their marks: as many as the
- * status shows, so a run that had nothing to do still names some (a steady state of
- * registry.k8s.io's size would otherwise hold 400,000 of them).
- */
-function knownAttestations(ctx: RunContext): void {
-  const work = attachmentWork(ctx);
-  for (const target of ctx.inProduction) {
-    for (const { repo } of target.destinations) {
-      if (ctx.attestations.length >= limits.statusAttestations) return;
-      const repository = formatRepository(repo);
-      const mark = ctx.client.inventory.mark(repository, target.digest);
-      if (mark?.attestation && mark.key === ctx.attachmentKey && !work.has(`${repository}@${target.digest}`)) {
-        ctx.attestations.push({ digest: target.digest, ref: formatReference({ ...repo, digest: mark.attestation }), predicateType: PROMOTION_PREDICATE });
-      }
-    }
-  }
-}
 
 export const attestPhase: Phase = {
   name: 'Attest',
@@ -89,7 +69,7 @@ export const attestPhase: Phase = {
         problems.push(`attesting ${target.digest}: ${describeError(error)}`);
       }
     });
-    knownAttestations(ctx);
+    attestationsFromMarks(ctx);
     markFinished(ctx, written);
     const message = `${writes} promotion attestations written, ${already} already there, for ${targets.length} digests`;
     if (problems.length === 0) return { message };

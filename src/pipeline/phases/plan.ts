@@ -15,7 +15,7 @@
 import { formatReference, formatRepository, type Repository } from '../../api/reference.ts';
 import type { Reason } from '../../api/reasons.ts';
 import { RegistryError, type TagList } from '../../registry/index.ts';
-import { attachmentKey, attachmentsComplete } from '../attachments.ts';
+import { attachmentKey, attachmentsComplete, attestationsFromMarks } from '../attachments.ts';
 import { Listings, splitListing } from '../listings.ts';
 import { EdgeOutcome, type Edge, type Phase, type ReadFailure, type RunContext, type TagConflict } from '../types.ts';
 
@@ -489,7 +489,11 @@ export const planPhase: Phase = {
     await findAttachmentsDue(ctx);
     const { message, toPromote } = planMessage(ctx);
     ctx.emit({ type: 'planned', edges: ctx.outcomes.length, toPromote });
-    if (toPromote === 0) return { message: `${message}; nothing to promote`, stop: 'done' };
+    if (toPromote === 0) {
+      // The run may end here: the status still names our attestations, from the marks.
+      if (ctx.options.mode === 'Promote') attestationsFromMarks(ctx);
+      return { message: `${message}; nothing to promote`, stop: 'done' };
+    }
     return { message };
   },
 };

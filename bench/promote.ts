@@ -241,4 +241,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (process.env.BENCH_MODE === 'k8s') await (await import('./promote-k8s.ts')).k8sBenchmark();
+else await main();

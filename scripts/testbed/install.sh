@@ -4,6 +4,7 @@
 #   Go modules, pinned: crane, cosign, helm, fulcio, timestamp-server, rekor-server-posix (Rekor v2),
 #   tesseract-posix (CT log), etcd, kube-apiserver (built once, cached per version)
 #   kpromo-edges: kpromo's own manifest parser (sigs.k8s.io/promo-tools/v4), for the parity test
+#   `install.sh bench` only: regsync (regclient), a peer tool in bench:promote; not part of `all`
 # A second run finds everything cached and takes a few seconds.
 #
 # Cache: $HOIST_TESTBED_CACHE (default ~/.cache/hoist-testbed); binaries land in $CACHE/bin.
@@ -158,13 +159,14 @@ install_sigstore() {
   install_go_tool tesseract-posix "github.com/transparency-dev/tesseract/cmd/tesseract/posix" "$TESSERACT_VERSION"
 }
 
-# Usage: install.sh [all|tools|sigstore|kube|registries|kpromo]   (registries: the Debian packages only)
+# Usage: install.sh [all|tools|sigstore|kube|registries|kpromo|bench]
+#   registries: the Debian packages only; bench: the benchmarks' peer tools (regsync), not in all
 main() {
   local only=${1:-all}
   install_debian
   case "$only" in
-    all|tools|sigstore|kube|registries|kpromo) ;;
-    *) log "unknown part \"$only\": use all, tools, sigstore, kube, registries or kpromo"; exit 2 ;;
+    all|tools|sigstore|kube|registries|kpromo|bench) ;;
+    *) log "unknown part \"$only\": use all, tools, sigstore, kube, registries, kpromo or bench"; exit 2 ;;
   esac
   case "$only" in
     all|tools)
@@ -182,6 +184,9 @@ main() {
     all|kube)
       install_etcd
       install_kube_apiserver
+      ;;
+    bench)
+      install_go_tool regsync github.com/regclient/regclient/cmd/regsync "$REGCLIENT_VERSION"
       ;;
   esac
   log "ready: $(ls "$bin" | tr '\n' ' ')"

@@ -25,16 +25,17 @@ export interface RepositoryListing {
 const attachmentTag = /^sha256-([0-9a-f]{64})(\.sig|\.att)?$/;
 
 /**
- * Splits a tag list into ordinary tags and attachment bits. `intern` may return an equal
- * string already held (the run's own digest strings), so a list adds no copy of them.
+ * Splits a tag list into ordinary tags and attachment bits. `intern` and `internTag` may return
+ * an equal string already held (the run's own digests and tags), so a list adds no copy of them.
  */
-export function splitListing(tags: readonly string[], intern: (digest: string) => string = (d) => d): RepositoryListing {
+export function splitListing(tags: readonly string[], intern: (digest: string) => string = (d) => d, internTag: (tag: string) => string = (t) => t): RepositoryListing {
   const ordinary: string[] = [];
   const attached = new Map<string, number>();
   for (const tag of tags) {
-    const match = attachmentTag.exec(tag);
+    // Attachment tags are 71 characters or more; a cheap test spares the regular expression.
+    const match = tag.length >= 71 && tag.startsWith('sha256-') ? attachmentTag.exec(tag) : null;
     if (!match) {
-      ordinary.push(tag);
+      ordinary.push(internTag(tag));
       continue;
     }
     const digest = intern(`sha256:${match[1]}`);

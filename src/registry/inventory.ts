@@ -20,9 +20,9 @@
 import { digestPattern } from '../api/reference.ts';
 
 export interface TagFact {
-  digest: string;
+  readonly digest: string;
   /** Epoch milliseconds when it was read or written. */
-  at: number;
+  readonly at: number;
 }
 
 export interface AttachmentMark {
@@ -59,11 +59,19 @@ export class Inventory {
   readonly #maxIndexes: number;
   readonly #now: () => number;
   #entries = 0;
+  /** Facts of one time, shared by every tag they describe (one digest has many tags in many repositories). */
+  #facts = new Map<string, TagFact>();
+  #factsAt = Number.NaN;
 
   constructor(options: InventoryOptions = {}) {
     this.#maxEntries = options.maxEntries ?? 2_000_000;
     this.#maxIndexes = options.maxIndexes ?? 100_000;
     this.#now = options.now ?? Date.now;
+  }
+
+  /** Facts it holds at most. */
+  get capacity(): number {
+    return this.#maxEntries;
   }
 
   /** Facts held now (tags, digests and marks). */
@@ -84,12 +92,18 @@ export class Inventory {
     if (this.#maxEntries === 0) return;
     const repo = this.#repo(repository);
     const before = repo.tags.size;
-    const fact = repo.tags.get(tag);
-    if (fact) {
-      fact.digest = digest;
-      fact.at = at;
-    } else repo.tags.set(tag, { digest, at });
+    repo.tags.set(tag, this.#fact(digest, at));
     this.#grew(repo, repo.tags.size - before);
+  }
+
+  #fact(digest: string, at: number): TagFact {
+    if (at !== this.#factsAt) {
+      this.#facts = new Map();
+      this.#factsAt = at;
+    }
+    let fact = this.#facts.get(digest);
+    if (!fact) this.#facts.set(digest, fact = Object.freeze({ digest, at }));
+    return fact;
   }
 
   deleteTag(repository: string, tag: string): void {
@@ -175,8 +189,12 @@ export class Inventory {
     this.#referrersApi.set(host, serves);
   }
 
-  /** Everything, in a compact plain form (see inventory-file.ts). */
-  export(): InventoryData {
+  /**
+   * Everything as lines of JSON (see inventory-file.ts): a header with the digests and keys the
+   * rest names by index, then one line per repository, so a registry.k8s.io-sized inventory is
+   * written and read a repository at a time, never as one document.
+   */
+  *lines(): Generator<string> {
     const digests = new Map<string, number>();
     const keys = new Map<string, number>();
     const index = (table: Map<string, number>, value: string) => {
@@ -184,56 +202,66 @@ export class Inventory {
       if (i === undefined) table.set(value, i = table.size);
       return i;
     };
-    const repos: InventoryData['repos'] = {};
-    for (const [name, repo] of this.#repos) {
-      const entry: InventoryData['repos'][string] = { tags: [] };
-      for (const [tag, fact] of repo.tags) entry.tags.push([tag, index(digests, fact.digest), fact.at]);
-      if (repo.present) entry.present = [...repo.present].map(([d, at]) => [index(digests, d), at]);
-      if (repo.marks) {
-        entry.marks = [...repo.marks].map(([d, m]) => [index(digests, d), index(keys, m.key), m.at, m.attestation === undefined ? -1 : index(digests, m.attestation), m.index ? 1 : 0]);
+    for (const repo of this.#repos.values()) {
+      for (const fact of repo.tags.values()) index(digests, fact.digest);
+      for (const d of repo.present?.keys() ?? []) index(digests, d);
+      for (const [d, m] of repo.marks ?? []) {
+        index(digests, d);
+        index(keys, m.key);
+        if (m.attestation !== undefined) index(digests, m.attestation);
       }
-      repos[name] = entry;
     }
-    const children: InventoryData['children'] = [...this.#children].map(([d, c]) => [index(digests, d), c.map((x) => index(digests, x))]);
-    return {
-      version: 1, digests: [...digests.keys()], keys: [...keys.keys()], repos, children,
-      referrersApi: Object.fromEntries(this.#referrersApi),
-    };
+    const children: InventoryHeader['children'] = [...this.#children].map(([d, c]) => [index(digests, d), c.map((x) => index(digests, x))]);
+    const header: InventoryHeader = { version: 2, digests: [...digests.keys()], keys: [...keys.keys()], children, referrersApi: Object.fromEntries(this.#referrersApi) };
+    yield JSON.stringify(header);
+    for (const [name, repo] of this.#repos) {
+      const line: InventoryLine = { r: name, t: [...repo.tags].map(([tag, fact]) => [tag, digests.get(fact.digest)!, fact.at]) };
+      if (repo.present) line.p = [...repo.present].map(([d, at]) => [digests.get(d)!, at]);
+      if (repo.marks) line.m = [...repo.marks].map(([d, m]) => [digests.get(d)!, keys.get(m.key)!, m.at, m.attestation === undefined ? -1 : digests.get(m.attestation)!, m.index ? 1 : 0]);
+      yield JSON.stringify(line);
+    }
   }
 
-  /** Adds what `data` holds; throws InventoryDataError when it is not an inventory. */
-  import(data: unknown): void {
-    const d = checkData(data);
-    const digest = (i: unknown) => {
-      const value = typeof i === 'number' ? d.digests[i] : undefined;
-      if (value === undefined) throw new InventoryDataError(`digest index ${String(i)} is out of range`);
-      return value;
-    };
-    const key = (i: unknown) => {
-      const value = typeof i === 'number' ? d.keys[i] : undefined;
-      if (value === undefined) throw new InventoryDataError(`key index ${String(i)} is out of range`);
-      return value;
-    };
-    for (const [name, entry] of Object.entries(d.repos)) {
-      if (!Array.isArray(entry?.tags)) throw new InventoryDataError(`repository ${name.slice(0, 80)} has no tag list`);
-      for (const t of entry.tags) {
-        if (!Array.isArray(t) || typeof t[0] !== 'string' || !isTime(t[2])) throw new InventoryDataError(`a tag of ${name.slice(0, 80)} is malformed`);
-        this.setTag(name, t[0], digest(t[1]), t[2]);
+  /** Adds what `lines` hold (from lines()); throws InventoryDataError when they are not an inventory. */
+  import(lines: Iterable<string>): void {
+    let header: InventoryHeader | undefined;
+    for (const text of lines) {
+      if (text === '') continue;
+      let data: unknown;
+      try {
+        data = JSON.parse(text);
+      } catch {
+        throw new InventoryDataError('a line is not JSON');
       }
-      for (const p of entry.present ?? []) {
-        if (!Array.isArray(p) || !isTime(p[1])) throw new InventoryDataError(`a digest of ${name.slice(0, 80)} is malformed`);
-        this.setSeen(name, digest(p[0]), p[1]);
-      }
-      for (const m of entry.marks ?? []) {
-        if (!Array.isArray(m) || !isTime(m[2])) throw new InventoryDataError(`a mark of ${name.slice(0, 80)} is malformed`);
-        this.setMark(name, digest(m[0]), { key: key(m[1]), at: m[2], ...(m[3] !== -1 && { attestation: digest(m[3]) }), ...(m[4] === 1 && { index: true }) });
-      }
+      if (header === undefined) {
+        header = checkHeader(data);
+        for (const c of header.children) {
+          if (!Array.isArray(c) || !Array.isArray(c[1])) throw new InventoryDataError('an index entry is malformed');
+          this.setChildren(entryOf(header.digests, c[0], 'digest'), c[1].map((x) => entryOf(header!.digests, x, 'digest')));
+        }
+        for (const [host, serves] of Object.entries(header.referrersApi)) if (typeof serves === 'boolean') this.setReferrersApi(host, serves);
+      } else this.#importLine(header, data);
     }
-    for (const c of d.children) {
-      if (!Array.isArray(c) || !Array.isArray(c[1])) throw new InventoryDataError('an index entry is malformed');
-      this.setChildren(digest(c[0]), c[1].map(digest));
+    if (header === undefined) throw new InventoryDataError('it is empty');
+  }
+
+  #importLine(header: InventoryHeader, data: unknown): void {
+    const line = data as Partial<InventoryLine> | null;
+    if (typeof line?.r !== 'string' || !Array.isArray(line.t)) throw new InventoryDataError('a repository line is malformed');
+    const name = line.r;
+    const digest = (i: unknown) => entryOf(header.digests, i, 'digest');
+    for (const t of line.t) {
+      if (!Array.isArray(t) || typeof t[0] !== 'string' || !isTime(t[2])) throw new InventoryDataError(`a tag of ${name.slice(0, 80)} is malformed`);
+      this.setTag(name, t[0], digest(t[1]), t[2]);
     }
-    for (const [host, serves] of Object.entries(d.referrersApi)) if (typeof serves === 'boolean') this.setReferrersApi(host, serves);
+    for (const p of line.p ?? []) {
+      if (!Array.isArray(p) || !isTime(p[1])) throw new InventoryDataError(`a digest of ${name.slice(0, 80)} is malformed`);
+      this.setSeen(name, digest(p[0]), p[1]);
+    }
+    for (const m of line.m ?? []) {
+      if (!Array.isArray(m) || !isTime(m[2])) throw new InventoryDataError(`a mark of ${name.slice(0, 80)} is malformed`);
+      this.setMark(name, digest(m[0]), { key: entryOf(header.keys, m[1], 'key'), at: m[2], ...(m[3] !== -1 && { attestation: digest(m[3]) }), ...(m[4] === 1 && { index: true }) });
+    }
   }
 
   #repo(repository: string): RepositoryFacts {
@@ -254,34 +282,43 @@ export class Inventory {
   }
 }
 
-/** The inventory as plain data: digests and keys by index, to keep a k8s.io-sized one small. */
-export interface InventoryData {
-  version: 1;
+/** The first line of an inventory's lines: the digests and keys the other lines name by index. */
+interface InventoryHeader {
+  version: 2;
   digests: string[];
   keys: string[];
-  repos: Record<string, {
-    /** [tag, digest index, at] */
-    tags: [string, number, number][];
-    /** [digest index, at] */
-    present?: [number, number][];
-    /** [digest index, key index, at, attestation digest index or -1, 1 for an index] */
-    marks?: [number, number, number, number, number][];
-  }>;
   /** [index digest index, [child digest index...]] */
   children: [number, number[]][];
   referrersApi: Record<string, boolean>;
+}
+
+/** One repository's line. */
+interface InventoryLine {
+  r: string;
+  /** [tag, digest index, at] */
+  t: [string, number, number][];
+  /** [digest index, at] */
+  p?: [number, number][];
+  /** [digest index, key index, at, attestation digest index or -1, 1 for an index] */
+  m?: [number, number, number, number, number][];
 }
 
 export class InventoryDataError extends Error {}
 
 const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
-function checkData(data: unknown): InventoryData {
-  const d = data as Partial<InventoryData> | null;
-  if (typeof d !== 'object' || d === null || d.version !== 1) throw new InventoryDataError('not a version 1 inventory');
+function entryOf(table: string[], i: unknown, what: string): string {
+  const value = typeof i === 'number' ? table[i] : undefined;
+  if (value === undefined) throw new InventoryDataError(`${what} index ${String(i)} is out of range`);
+  return value;
+}
+
+function checkHeader(data: unknown): InventoryHeader {
+  const d = data as Partial<InventoryHeader> | null;
+  if (typeof d !== 'object' || d === null || d.version !== 2) throw new InventoryDataError('not a version 2 inventory');
   if (!Array.isArray(d.digests) || !d.digests.every((x) => typeof x === 'string' && digestPattern.test(x))) throw new InventoryDataError('its digests are not all sha256 digests');
   if (!Array.isArray(d.keys) || !d.keys.every((x) => typeof x === 'string')) throw new InventoryDataError('its keys are not strings');
-  if (typeof d.repos !== 'object' || d.repos === null || !Array.isArray(d.children)) throw new InventoryDataError('it has no repositories');
+  if (!Array.isArray(d.children)) throw new InventoryDataError('it has no index list');
   if (typeof d.referrersApi !== 'object' || d.referrersApi === null) throw new InventoryDataError('it has no host list');
-  return d as InventoryData;
+  return d as InventoryHeader;
 }

@@ -141,8 +141,12 @@ export class HostLimiter {
   readonly #parkedIn = new Set<RepositoryState>();
   readonly #ok = new LastTwo();
   readonly #failed = new LastTwo();
-  /** Grant times of the last second or so, to know the rate actually sent when a 429 comes. */
-  readonly #grants: number[] = [];
+  /**
+   * Grant times of the requests the host admitted (answered other than 429), oldest first: what
+   * fitted the quota in the second before a 429 is the best measure of it. Requests the 429s
+   * turned away do not count, or the ceiling lands above the quota and draws another round.
+   */
+  #admitted: number[] = [];
   #queue: Waiter[] = [];
   #head = 0;
   #seq = 0;
@@ -188,6 +192,14 @@ export class HostLimiter {
       this.#queue.push(waiter);
       this.#pump();
     });
+  }
+
+  /**
+   * Requests waiting for a token or a slot, about (some may have given up): a caller that has
+   * more work can hold it back while a few already wait, instead of queueing all of it here.
+   */
+  get waiting(): number {
+    return this.#queue.length - this.#head;
   }
 
   /** Milliseconds until a request for `repository` may go: the longer of the host's and the repository's pause. */
@@ -320,8 +332,6 @@ export class HostLimiter {
       this.#tokens -= 1;
       this.#inFlight += 1;
       this.#waitedMs += now - waiter.since;
-      this.#grants.push(now);
-      if (this.#grants.length > 4096) this.#grants.splice(0, 2048);
       waiter.resolve(this.#permit(waiter.repository, now));
     }
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
@@ -362,11 +372,20 @@ export class HostLimiter {
     };
   }
 
-  /** Requests granted within the last second: the rate actually sent. */
-  #sentRate(now: number): number {
+  /** Requests granted within the last second that the host admitted: the rate that fits. */
+  #admittedRate(now: number): number {
     let n = 0;
-    for (let i = this.#grants.length - 1; i >= 0 && this.#grants[i]! > now - 1000; i--) n += 1;
+    for (let i = this.#admitted.length - 1; i >= 0 && this.#admitted[i]! > now - 1000; i--) n += 1;
     return n;
+  }
+
+  #noteAdmitted(grantedAt: number): void {
+    // Answers come back out of order; keep the list sorted by grant time from the end.
+    const list = this.#admitted;
+    let i = list.length;
+    while (i > 0 && list[i - 1]! > grantedAt) i -= 1;
+    list.splice(i, 0, grantedAt);
+    if (list.length > 4096) this.#admitted = list.slice(2048);
   }
 
   #adapt(outcome: Outcome, repository: string | undefined, grantedAt: number): void {
@@ -375,6 +394,7 @@ export class HostLimiter {
     const waitSeconds = retryAfterSeconds(outcome.headers ?? {}, status);
     const reason: FailureReason | undefined = outcome.failure === 'network' ? 'ConnectionFailed'
       : status === 429 ? 'RateLimited' : status !== undefined && status >= 500 ? 'ServerError' : undefined;
+    if (status !== 429 && outcome.failure === undefined) this.#noteAdmitted(grantedAt);
     if (reason === undefined) {
       this.#healthy(repository, now);
       // A healthy answer that says the quota is spent (RateLimit-Remaining: 0) pauses the host.
@@ -423,7 +443,7 @@ export class HostLimiter {
   #decrease(now: number): void {
     // What was actually sent in the last second. A trickle that meets a 429 says nothing about
     // the quota (other clients spent it, or it is per minute): the pauses deal with that.
-    const sent = this.#sentRate(now);
+    const sent = this.#admittedRate(now);
     if (sent < minSample) return;
     const drew = Math.min(this.#rate, sent);
     // The quota may have dropped: a ceiling is only ever lowered by what drew a new 429.

@@ -166,7 +166,7 @@ describe('steady state', () => {
     assert.equal((JSON.parse(second.stdout) as { summary: { alreadyPresent: number } }).summary.alreadyPresent, 2);
     assert.deepEqual(seen([stagingProxy, ...proxies]), ['GET /v2/prod/cli/tags/list', 'GET /v2/prod/cli/tags/list']);
 
-    writeFileSync(cache, '{"version": 1, "digests": ["not a digest"]}');
+    writeFileSync(cache, '{"version": 2, "digests": ["not a digest"]}');
     const broken = await runHoist(['plan', '-f', manifest, '--cache-file', cache]);
     assert.equal(broken.code, 0);
     assert.match(broken.stderr, /is not a Hoist inventory \(its digests are not all sha256 digests\); not used, it will be rewritten/);

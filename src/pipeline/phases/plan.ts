@@ -14,7 +14,7 @@
 // closures, and each edge is classified once at the end.
 import { formatReference, formatRepository, type Repository } from '../../api/reference.ts';
 import type { Reason } from '../../api/reasons.ts';
-import { RegistryError, type TagList } from '../../registry/index.ts';
+import { RegistryError, type HostLimiter, type TagList } from '../../registry/index.ts';
 import { attachmentKey, attachmentsComplete, attestationsFromMarks } from '../attachments.ts';
 import { Listings, splitListing } from '../listings.ts';
 import { EdgeOutcome, type Edge, type Phase, type ReadFailure, type RunContext, type TagConflict } from '../types.ts';
@@ -31,7 +31,10 @@ interface DestinationRepository {
   readonly edges: number[];
   listed: boolean;
   failure?: ReadFailure;
-  /** Named tags that exist -> their digest (what Promote gets as destinationTags). */
+  /**
+   * Named tags that exist -> their digest. Unused when the inventory keeps them (PlanReads
+   * .byInventory): one store of a registry.k8s.io-sized plan's 560,000 tags, not two.
+   */
   readonly tags: Map<string, string>;
   tagFailures?: Map<string, ReadFailure>;
   /** Untagged digests: present or not, or why reading failed. */
@@ -44,6 +47,8 @@ interface DestinationRepository {
 /** One host's reads waiting to go: indices into the plan's tables. */
 interface HostQueue {
   readonly host: string;
+  /** The host's limiter (undefined for a client without one, in unit tests). */
+  readonly limiter: HostLimiter | undefined;
   listings: number[];
   listingsNext: number;
   sources: number[];
@@ -55,6 +60,9 @@ interface HostQueue {
   /** Set once a read here gave up on reaching the host: the rest fail with it, unsent. */
   down?: ReadFailure;
 }
+
+/** Reads of a host kept waiting in its limiter at most, beyond those in flight. */
+const readsAhead = 2;
 
 const SourceState = { unread: 0, queued: 1, present: 2, absent: 3, failed: 4 } as const;
 
@@ -85,6 +93,13 @@ class PlanReads {
   readonly #hosts = new Map<string, HostQueue>();
   readonly #verifyMs: number;
   readonly #now: number;
+  /**
+   * The inventory holds every tag fact this plan reads or trusts, and has room to spare for all
+   * of them (twice over: a controller's runs share it), so it forgets none of this run's
+   * repositories before Plan is done (it forgets those listed longest ago first), and Plan reads
+   * them back from it instead of keeping a copy.
+   */
+  readonly byInventory: boolean;
   #active = 0;
   #reads = 0;
   #listed = 0;
@@ -115,6 +130,13 @@ class PlanReads {
     }
     this.#sourceIndex.clear();
     this.sourceState = new Uint8Array(this.sourceEdge.length);
+    let facts = 0;
+    for (const repo of this.repos) {
+      const named = new Set<string>();
+      for (const e of repo.edges) for (const tag of ctx.edges[e]!.tags) named.add(tag);
+      facts += named.size + repo.edges.length;
+    }
+    this.byInventory = ctx.client.inventory.capacity - ctx.client.inventory.size >= 2 * facts;
     this.repos.forEach((r, i) => this.#host(r.repo.host).listings.push(i));
   }
 
@@ -134,7 +156,7 @@ class PlanReads {
   #host(host: string): HostQueue {
     let queue = this.#hosts.get(host);
     if (!queue) {
-      queue = { host, listings: [], listingsNext: 0, sources: [], sourcesNext: 0, repos: [], reposNext: 0, active: 0 };
+      queue = { host, limiter: this.#ctx.client.transport?.limiters.for(host), listings: [], listingsNext: 0, sources: [], sourcesNext: 0, repos: [], reposNext: 0, active: 0 };
       this.#hosts.set(host, queue);
     }
     return queue;
@@ -142,6 +164,11 @@ class PlanReads {
 
   /** The run's own string for `digest` when it has one. */
   intern = (digest: string): string => this.#digests.get(digest) ?? digest;
+
+  /** The digest of named `tag` in `repo` as read or trusted by this plan; undefined: it does not exist. */
+  tagDigest(repo: DestinationRepository, tag: string): string | undefined {
+    return this.byInventory ? this.#ctx.client.inventory.tag(repo.key, tag)?.digest : repo.tags.get(tag);
+  }
 
   #fresh(at: number): boolean {
     return this.#now - at < this.#verifyMs;
@@ -180,7 +207,10 @@ class PlanReads {
   }
 
   #pump(q: HostQueue): void {
-    while (q.active < this.#ctx.options.planConcurrency) {
+    // Reads are made when the host's limiter is about to let them go, not queued there by the
+    // hundred: a read waiting for a token holds its objects long enough to reach the old
+    // generation, and a registry.k8s.io-sized plan's heap then grows with garbage.
+    while (q.active < this.#ctx.options.planConcurrency && (q.active === 0 || (q.limiter?.waiting ?? 0) < readsAhead)) {
       const read = this.#take(q);
       if (!read) return;
       q.active += 1;
@@ -274,8 +304,12 @@ class PlanReads {
     const inventory = this.#ctx.client.inventory;
     repo.listed = true;
     const listed = new Set(list.tags);
-    this.#ctx.listings.set(repo.key, splitListing(list.tags, this.intern));
+    // The list keeps the edges' own tag strings where it can, not a second copy of each.
+    const named = new Map<string, string>();
+    for (const e of repo.edges) for (const tag of this.#edges[e]!.tags) named.set(tag, tag);
+    this.#ctx.listings.set(repo.key, splitListing(list.tags, this.intern, (tag) => named.get(tag) ?? tag));
     inventory.listed(repo.key, (tag) => listed.has(tag));
+    // Digests and tags queued or resolved already: each is read once per repository.
     const queued = new Set<string>();
     for (const e of repo.edges) {
       const { digest, tags } = this.#edges[e]!;
@@ -294,19 +328,18 @@ class PlanReads {
           lacking = true;
           continue;
         }
-        if (repo.tags.has(tag) || queued.has(tag)) continue;
+        if (queued.has(tag)) continue;
+        queued.add(tag);
         const fromList = list.digests?.get(tag);
         if (fromList !== undefined) {
-          repo.tags.set(tag, this.intern(fromList));
+          if (!this.byInventory) repo.tags.set(tag, this.intern(fromList));
           inventory.setTag(repo.key, tag, this.intern(fromList), this.#now);
           continue;
         }
         const fact = inventory.tag(repo.key, tag);
-        if (fact !== undefined && this.#fresh(fact.at)) repo.tags.set(tag, fact.digest);
-        else {
-          queued.add(tag);
-          repo.pending.push(tag);
-        }
+        if (fact !== undefined && this.#fresh(fact.at)) {
+          if (!this.byInventory) repo.tags.set(tag, fact.digest);
+        } else repo.pending.push(tag);
       }
       if (lacking) this.#needSource(e);
     }
@@ -326,7 +359,7 @@ class PlanReads {
       return;
     }
     const digest = this.intern(head.digest);
-    repo.tags.set(tag, digest);
+    if (!this.byInventory) repo.tags.set(tag, digest);
     inventory.setTag(repo.key, tag, digest, this.#now);
   }
 
@@ -361,7 +394,7 @@ class PlanReads {
 /** What the destination says of an edge: 'present', 'lacking', a tag move, or why it could not be read. */
 type DestinationVerdict = 'present' | 'lacking' | { conflicts: TagConflict[] } | ReadFailure;
 
-function destinationVerdict(edge: Edge, repo: DestinationRepository): DestinationVerdict {
+function destinationVerdict(edge: Edge, repo: DestinationRepository, tagDigest: (tag: string) => string | undefined): DestinationVerdict {
   if (repo.failure) return repo.failure;
   const { digest, tags } = edge;
   if (tags.length === 0) {
@@ -374,7 +407,7 @@ function destinationVerdict(edge: Edge, repo: DestinationRepository): Destinatio
   for (const tag of tags) {
     const failed = repo.tagFailures?.get(tag);
     if (failed) return failed;
-    const current = repo.tags.get(tag);
+    const current = tagDigest(tag);
     if (current === undefined) missing = true;
     else if (current !== digest) (conflicts ??= []).push({ tag, digest: current });
   }
@@ -453,21 +486,47 @@ function planMessage(ctx: RunContext): { message: string; toPromote: number } {
   return { message: parts.join(', '), toPromote: count('promote') };
 }
 
+/** The named tags of a repository that exist, with their digests: what Promote need not read again. */
+function knownTags(reads: PlanReads, repo: DestinationRepository, edges: readonly Edge[]): Map<string, string> {
+  const known = new Map<string, string>();
+  for (const e of repo.edges) {
+    for (const tag of edges[e]!.tags) {
+      const digest = reads.tagDigest(repo, tag);
+      if (digest !== undefined) known.set(tag, digest);
+    }
+  }
+  return known;
+}
+
 /** Reads everything and classifies every edge into ctx.outcomes; ctx.listings and ctx.destinationTags are filled. */
 export async function plan(ctx: RunContext): Promise<void> {
   ctx.listings = new Listings();
   const reads = new PlanReads(ctx);
   await reads.run();
-  const verdict = (e: number) => destinationVerdict(ctx.edges[e]!, reads.repos[reads.edgeRepo[e]!]!);
+  const verdict = (e: number) => {
+    const repo = reads.repos[reads.edgeRepo[e]!]!;
+    return destinationVerdict(ctx.edges[e]!, repo, (tag) => reads.tagDigest(repo, tag));
+  };
   await reads.catchUp((e) => verdict(e) === 'lacking');
   ctx.outcomes = new Array<EdgeOutcome>(ctx.edges.length);
-  for (let e = 0; e < ctx.edges.length; e++) {
-    const outcome = new EdgeOutcome(ctx.edges[e]!);
-    const s = reads.edgeSource[e]!;
-    classifyEdge(outcome, verdict(e), reads.sourceState[s]!, reads.sourceFailures.get(s));
-    ctx.outcomes[e] = outcome;
+  ctx.destinationTags = new Map();
+  // Repository by repository, so each one's tag facts are let go as soon as its edges are
+  // classified (Promote keeps those of repositories it writes to): the peak is the larger of
+  // the facts and the outcomes, not their sum.
+  for (const repo of reads.repos) {
+    let promote = false;
+    for (const e of repo.edges) {
+      const outcome = new EdgeOutcome(ctx.edges[e]!);
+      const s = reads.edgeSource[e]!;
+      classifyEdge(outcome, verdict(e), reads.sourceState[s]!, reads.sourceFailures.get(s));
+      ctx.outcomes[e] = outcome;
+      promote ||= outcome.state === 'promote';
+    }
+    if (promote && repo.listed) ctx.destinationTags.set(repo.key, knownTags(reads, repo, ctx.edges));
+    repo.tags.clear();
+    repo.tagFailures = undefined;
+    repo.untagged = undefined;
   }
-  ctx.destinationTags = new Map(reads.repos.filter((r) => r.listed).map((r) => [r.key, r.tags]));
 }
 
 /** In a Promote run: the present edges whose destination lacks (or may lack) what Sign and Attest add. */

@@ -147,6 +147,8 @@ export class HostLimiter {
    * turned away do not count, or the ceiling lands above the quota and draws another round.
    */
   #admitted: number[] = [];
+  /** Grant times of every request of the last second or so, admitted or not. */
+  readonly #grants: number[] = [];
   #queue: Waiter[] = [];
   #head = 0;
   #seq = 0;
@@ -332,6 +334,8 @@ export class HostLimiter {
       this.#tokens -= 1;
       this.#inFlight += 1;
       this.#waitedMs += now - waiter.since;
+      this.#grants.push(now);
+      if (this.#grants.length > 4096) this.#grants.splice(0, 2048);
       waiter.resolve(this.#permit(waiter.repository, now));
     }
     if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
@@ -372,10 +376,10 @@ export class HostLimiter {
     };
   }
 
-  /** Requests granted within the last second that the host admitted: the rate that fits. */
-  #admittedRate(now: number): number {
+  /** Requests granted within the last second (of `times`, oldest first). */
+  static #lastSecond(times: readonly number[], now: number): number {
     let n = 0;
-    for (let i = this.#admitted.length - 1; i >= 0 && this.#admitted[i]! > now - 1000; i--) n += 1;
+    for (let i = times.length - 1; i >= 0 && times[i]! > now - 1000; i--) n += 1;
     return n;
   }
 
@@ -441,11 +445,14 @@ export class HostLimiter {
 
   /** After a 429 for the host: just under the rate that drew it, with a burst that keeps a window under it too. */
   #decrease(now: number): void {
-    // What was actually sent in the last second. A trickle that meets a 429 says nothing about
-    // the quota (other clients spent it, or it is per minute): the pauses deal with that.
-    const sent = this.#admittedRate(now);
+    // What the host admitted in the last second is what fits its quota. When it admitted
+    // (almost) nothing of a real flow, another client spent the quota or it shrank: half of what
+    // was sent. A trickle that meets a 429 says nothing about the quota (it is per minute, or
+    // spent elsewhere): the pauses deal with that.
+    const admitted = HostLimiter.#lastSecond(this.#admitted, now);
+    const sent = HostLimiter.#lastSecond(this.#grants, now);
     if (sent < minSample) return;
-    const drew = Math.min(this.#rate, sent);
+    const drew = Math.min(this.#rate, admitted >= minSample ? admitted : sent / 2);
     // The quota may have dropped: a ceiling is only ever lowered by what drew a new 429.
     this.#ceiling = drew;
     this.#ceilingAt = now;

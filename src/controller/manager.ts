@@ -15,7 +15,7 @@ import { apiSecretReader } from './credentials.ts';
 import { apiEventSink } from './events.ts';
 import { parseBindAddress, serveMetrics, serveProbes, type Endpoint } from './http.ts';
 import { kubeClients, loadKubeConfig, type KubeClients } from './kube.ts';
-import { LeaderElector } from './leader.ts';
+import { defaultLeaseTimings, LeaderElector } from './leader.ts';
 import { WorkQueue } from './queue.ts';
 import { Reconciler } from './reconciler.ts';
 import { checkSelector } from './scope.ts';
@@ -81,8 +81,6 @@ export interface RunningController {
  */
 const defaultShutdownGraceMs = 20_000;
 
-/** client-go's defaults: 15 s lease, 10 s renew deadline, 2 s retry period. */
-const defaultLeaseTimings = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
 
 function defaultLeaseNamespace(): string | undefined {
   if (process.env.POD_NAMESPACE) return process.env.POD_NAMESPACE;

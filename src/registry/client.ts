@@ -1,6 +1,7 @@
 // Registry operations of the OCI distribution spec, over the Transport: tags, manifests, blobs,
 // uploads, mounts and referrers. Every manifest and blob read is checked against its digest.
 import { pipeline, type Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { repositoryScope } from './auth.ts';
 import { sha256, VerifyingStream } from './digest.ts';
 import { RecentFacts } from './facts.ts';
@@ -303,6 +304,25 @@ export class RegistryClient {
   async uploadBlob(repo: Repository, digest: string, size: number, body: Buffer | Readable, options: RequestOptions & { location?: string } = {}): Promise<void> {
     checkDigest(repo, digest);
     if (!Number.isSafeInteger(size) || size < 0) throw new RegistryError('InvalidReference', repo.host, `${repo.host}: upload of ${digest} to ${repo.name}: ${size} is not a byte count`);
+    if (!Buffer.isBuffer(body)) return this.#upload(repo, digest, size, body, options);
+    // An upload session cannot be replayed, but bytes in memory can go again in a new one: a
+    // 429 or 5xx on the way starts over (unless the last attempt landed), within the retry
+    // budget, behind the host's pause. Callers (signatures, attestations) need not retry.
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#upload(repo, digest, size, body, attempt === 1 ? options : { ...options, location: undefined });
+      } catch (error) {
+        if (!(error instanceof RegistryError) || !error.transient || options.signal?.aborted) throw error;
+        const wait = Math.min(5000, 200 * 2 ** (attempt - 1));
+        if (Date.now() - started + wait > this.transport.retryBudgetMs) throw error;
+        if (this.transport.limiters.for(repo.host).pausedFor(repo.name) === 0) await sleep(wait, undefined, options.signal ? { signal: options.signal } : {});
+        if ((await this.headBlob(repo, digest, options)) !== undefined) return;
+      }
+    }
+  }
+
+  async #upload(repo: Repository, digest: string, size: number, body: Buffer | Readable, options: RequestOptions & { location?: string | undefined }): Promise<void> {
     let location = options.location ?? await this.#startUpload(repo, options);
     const what = `upload of blob ${digest} to ${repo.name}`;
     if (this.#chunkBytes !== undefined && size > this.#chunkBytes) {

@@ -234,6 +234,11 @@ export class Transport {
     if (this.#ownsConnections) await this.#connections.close();
   }
 
+  /** How long a request may keep retrying transient failures (RetryOptions.budgetMs). */
+  get retryBudgetMs(): number {
+    return this.#retry.budgetMs;
+  }
+
   /** Connections this transport's pools opened (shared pools: all their clients'). */
   get connectionsOpened(): number {
     return this.#connections.opened;

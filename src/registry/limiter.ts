@@ -31,8 +31,8 @@ export const defaultRateLimit: RateLimitOptions = {
   rate: 200, burst: 100, maxInFlight: 16, minRate: 0.5, recoveryPerSecond: 20, backoffMinMs: 200, backoffMaxMs: 10_000,
 };
 
-/** Share of the ceiling the rate is set to after a 429: the bucket's burst takes most of the rest. */
-const settleShare = 0.9;
+/** Share of the ceiling the rate is set to after a 429, and the most any second may see granted. */
+const settleShare = 0.95;
 /** Relative climb per second of healthy traffic near or above the ceiling (0.2%/s: ~50 s from 90% to the quota). */
 const probeShare = 0.002;
 /** Fewer requests than this in the second before a 429 are no measure of a quota. */
@@ -328,6 +328,11 @@ export class HostLimiter {
         wake = Math.min(wake, now + ((1 - this.#tokens) / this.#rate) * 1000);
         break;
       }
+      const windowFreesAt = this.#windowFull(now);
+      if (windowFreesAt !== undefined) {
+        wake = Math.min(wake, windowFreesAt);
+        break;
+      }
       this.#head += 1;
       waiter.done = true;
       this.#unwatch(waiter.signal);
@@ -374,6 +379,18 @@ export class HostLimiter {
         this.#pump();
       },
     };
+  }
+
+  /**
+   * Once a quota is known: when the last second already saw as many grants as settleShare of it
+   * allows, the time the oldest of them leaves the second. A quota counted over a sliding second
+   * is then never exceeded, bursts or not; a token bucket alone cannot promise that.
+   */
+  #windowFull(now: number): number | undefined {
+    if (this.#ceiling === undefined) return undefined;
+    const limit = Math.max(1, Math.floor(Math.max(this.#ceiling * settleShare, this.#rate)));
+    const oldest = this.#grants[this.#grants.length - limit];
+    return oldest !== undefined && oldest > now - 1000 ? oldest + 1000 : undefined;
   }
 
   /** Requests granted within the last second (of `times`, oldest first). */
@@ -457,7 +474,9 @@ export class HostLimiter {
     this.#ceiling = drew;
     this.#ceilingAt = now;
     this.#rate = Math.max(this.#options.minRate, drew * settleShare);
-    this.#burst = Math.max(1, Math.min(this.#options.burst, drew * (1 - settleShare) / 2));
+    // A burst to catch up on a timer that fired late (a busy machine); the window below keeps
+    // any second's grants within the quota all the same.
+    this.#burst = Math.max(2, Math.min(this.#options.burst, drew * 0.1));
     this.#tokens = Math.min(this.#tokens, 0);
     this.#lastDecrease = now;
   }

@@ -3,7 +3,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { promisify } from 'node:util';
-import type { FaultProxy } from '../../test/support/fault-proxy.ts';
 import { tool } from '../../test/support/testbed.ts';
 
 export interface Timed { code: number; wallS: number; rssKiB: number; stderr: string }
@@ -34,7 +33,8 @@ export interface HostCounts { host: string; requests: number; admitted: number; 
 
 const writeMethods = new Set(['PUT', 'POST', 'PATCH', 'DELETE']);
 
-export function countsOf(proxy: FaultProxy): HostCounts {
+/** Requests a fault proxy or a static registry logged (method; fault 'quota' for a 429 past the quota). */
+export function countsOf(proxy: { host: string; requests: readonly { method: string; fault?: string }[] }): HostCounts {
   const c: HostCounts = { host: proxy.host, requests: 0, admitted: 0, throttled: 0, writes: 0, byMethod: {} };
   for (const r of proxy.requests) {
     c.requests += 1;

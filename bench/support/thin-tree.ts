@@ -48,27 +48,36 @@ const hex = (random: () => number) => {
   return out;
 };
 
-function registriesFor(project: string, count: number): string[] {
-  const lines = ['registries:', `- name: gcr.io/${project}`, '  src: true'];
-  const short = project.replace(/^k8s-staging-/, '');
-  for (let d = 0; d < count; d++) {
-    const host = d < regions.length ? `${regions[d]}-docker.pkg.dev` : `${regions[d % regions.length]}-mirror${Math.floor(d / regions.length)}.pkg.dev`;
-    lines.push(`- name: ${host}/k8s-artifacts-prod/images/${short}`);
-    lines.push('  service-account: k8s-infra-gcr-promoter@k8s-artifacts-prod.iam.gserviceaccount.com');
-  }
-  return lines;
+/** Where a tree's registries are: the source of a project, and its d-th destination. */
+export interface TreeRegistries {
+  source(project: string): string;
+  destination(project: string, d: number): string;
 }
 
-/** Writes manifests/<p>/promoter-manifest.yaml and images/<p>/images.yaml below `dir`. */
-export function writeThinTree(dir: string, options: { seed?: number; scale?: number } = {}): ThinTreeShape {
+/** registry.k8s.io's names: gcr.io staging projects, Artifact Registry regions as destinations. */
+export const k8sRegistries: TreeRegistries = {
+  source: (project) => `gcr.io/${project}`,
+  destination: (project, d) => {
+    const host = d < regions.length ? `${regions[d]}-docker.pkg.dev` : `${regions[d % regions.length]}-mirror${Math.floor(d / regions.length)}.pkg.dev`;
+    return `${host}/k8s-artifacts-prod/images/${project.replace(/^k8s-staging-/, '')}`;
+  },
+};
+
+/** One project of the tree: its registries and its images' dmaps. */
+export interface TreeProject {
+  name: string;
+  source: string;
+  destinations: string[];
+  images: { name: string; dmap: [digest: string, tags: string[]][] }[];
+  commentOnly: boolean;
+}
+
+/** The projects of a registry.k8s.io-shaped tree, one at a time (seeded: the same every run). */
+export function* treeProjects(options: { seed?: number; scale?: number; registries?: TreeRegistries } = {}): Generator<TreeProject> {
   const random = seededRandom(options.seed ?? 13);
-  const shape: ThinTreeShape = { projects: 0, images: 0, digests: 0, edges: 0, kpromoEdges: 0, bytes: 0 };
+  const registries = options.registries ?? k8sRegistries;
   for (const project of plan(options.scale ?? 1)) {
-    mkdirSync(join(dir, 'manifests', project.name), { recursive: true });
-    mkdirSync(join(dir, 'images', project.name), { recursive: true });
-    const manifest = `${registriesFor(project.name, project.destinations).join('\n')}\n`;
-    const lines: string[] = [];
-    if (project.commentOnly) lines.push('# No images yet');
+    const images: TreeProject['images'] = [];
     // Skewed: the first images get most digests, as kubernetes' kube-apiserver & co. do.
     const weights = Array.from({ length: project.images }, (_, i) => 1 / (i + 1));
     const sum = weights.reduce((a, b) => a + b, 0);
@@ -76,15 +85,43 @@ export function writeThinTree(dir: string, options: { seed?: number; scale?: num
     for (let i = 0; i < project.images; i++) {
       const count = i === project.images - 1 ? left : Math.max(1, Math.min(left - (project.images - 1 - i), Math.round(project.digests * weights[i]! / sum)));
       left -= count;
-      lines.push(`- name: ${i % 4 === 3 ? 'sub/' : ''}image-${i}`, '  dmap:');
+      const dmap: [string, string[]][] = [];
       for (let j = 0; j < count; j++) {
         const r = random();
         const version = `v1.${Math.floor(j / 20)}.${j % 20}`;
         const tags = r < 0.05 ? [] : r < 0.55 ? [version] : [version, `${version}-r${i}`];
-        lines.push(`    "sha256:${hex(random)}": [${tags.map((t) => `"${t}"`).join(', ')}]`);
+        dmap.push([`sha256:${hex(random)}`, tags]);
+      }
+      images.push({ name: `${i % 4 === 3 ? 'sub/' : ''}image-${i}`, dmap });
+    }
+    yield {
+      name: project.name, source: registries.source(project.name), commentOnly: project.commentOnly === true, images,
+      destinations: Array.from({ length: project.destinations }, (_, d) => registries.destination(project.name, d)),
+    };
+  }
+}
+
+/** Writes manifests/<p>/promoter-manifest.yaml and images/<p>/images.yaml below `dir`. */
+export function writeThinTree(dir: string, options: { seed?: number; scale?: number; registries?: TreeRegistries } = {}): ThinTreeShape {
+  const shape: ThinTreeShape = { projects: 0, images: 0, digests: 0, edges: 0, kpromoEdges: 0, bytes: 0 };
+  for (const project of treeProjects(options)) {
+    mkdirSync(join(dir, 'manifests', project.name), { recursive: true });
+    mkdirSync(join(dir, 'images', project.name), { recursive: true });
+    const registryLines = ['registries:', `- name: ${project.source}`, '  src: true'];
+    for (const destination of project.destinations) {
+      registryLines.push(`- name: ${destination}`);
+      registryLines.push('  service-account: k8s-infra-gcr-promoter@k8s-artifacts-prod.iam.gserviceaccount.com');
+    }
+    const manifest = `${registryLines.join('\n')}\n`;
+    const lines: string[] = [];
+    if (project.commentOnly) lines.push('# No images yet');
+    for (const image of project.images) {
+      lines.push(`- name: ${image.name}`, '  dmap:');
+      for (const [digest, tags] of image.dmap) {
+        lines.push(`    "${digest}": [${tags.map((t) => `"${t}"`).join(', ')}]`);
         shape.digests++;
-        shape.edges += project.destinations;
-        shape.kpromoEdges += project.destinations * Math.max(1, tags.length);
+        shape.edges += project.destinations.length;
+        shape.kpromoEdges += project.destinations.length * Math.max(1, tags.length);
       }
       shape.images++;
     }

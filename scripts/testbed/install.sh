@@ -187,7 +187,7 @@ main() {
       install_kube_apiserver
       ;;
     bench)
-      # regclient's regsync, the peer of bench/replicate.ts (referrers and digest tags sync).
+      # regclient's regsync, a peer of bench/promote.ts and bench/replicate.ts.
       install_go_tool regsync github.com/regclient/regclient/cmd/regsync "$REGSYNC_VERSION"
       ;;
   esac

@@ -11,4 +11,4 @@ TESSERACT_VERSION=v0.1.1     # github.com/transparency-dev/tesseract: a static-c
 HELM_VERSION=v4.3.1          # helm.sh/helm/v4: go.mod has no replace directives, so `go install` builds it
 DEBIAN_PACKAGES="docker-registry skopeo apache2-utils openssl ca-certificates lua5.4 zsh fish prometheus"   # zsh, fish: hoist completion is tested in them; prometheus: alert and dashboard tests
 KPROMO_VERSION=v4.5.1        # sigs.k8s.io/promo-tools/v4: its parser, built into scripts/testbed/kpromo-edges for the parity test
-REGSYNC_VERSION=v0.11.7      # github.com/regclient/regclient/cmd/regsync: bench/replicate.ts's peer (install.sh bench, not in all); needs Go 1.26
+REGSYNC_VERSION=v0.11.7      # github.com/regclient/regclient/cmd/regsync: the benchmarks' peer (install.sh bench, not in all); needs Go 1.26

@@ -171,6 +171,8 @@ export const promotionManifestSpecSchema = z.strictObject({
     .describe('Promote copies, signs and attests; Plan only plans and verifies (a dry run).'),
   interval: z.string().regex(new RegExp(DURATION_PATTERN)).default('10m')
     .describe('How often the manifest is reconciled when nothing changes, as a Go duration (e.g. 10m, 1h); at most 576h.'),
+  verifyInterval: z.string().regex(new RegExp(DURATION_PATTERN)).default('24h')
+    .describe('How long a destination tag\'s digest, and whether a digest carries its signatures, read in an earlier run are believed while the tag list still shows them; then they are read again. A tag deleted is seen on the next run; a tag moved to another digest within the interval is not. 0s reads every tag on every run.'),
   suspend: z.boolean().default(false).describe('Stops reconciling until set back to false.'),
   timeout: z.string().regex(new RegExp(DURATION_PATTERN)).optional().describe('Upper bound for one run, as a Go duration; at most 576h.'),
   verification: z.strictObject({

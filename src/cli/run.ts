@@ -3,7 +3,7 @@
 import { maxTimerMs, parseDuration } from '../api/duration.ts';
 import { loadManifests, ManifestPathError, type LoadedManifests } from '../manifest/load.ts';
 import { runPipeline, type Edge, type RunReport } from '../pipeline/index.ts';
-import { RegistryClient } from '../registry/index.ts';
+import { Inventory, loadInventory, RegistryClient, saveInventory } from '../registry/index.ts';
 import { ExitCode, UsageError, type CommandIO } from './command.ts';
 import { runCredentials } from './credentials.ts';
 import { createProgress } from './progress.ts';
@@ -23,6 +23,8 @@ export const readFlags = {
   'trusted-realm': { type: 'string', multiple: true },
   timeout: { type: 'string', default: '1h' },
   'retry-budget': { type: 'string', default: '10m' },
+  'verify-interval': { type: 'string', default: '24h' },
+  'cache-file': { type: 'string' },
   quiet: { type: 'boolean', short: 'q', default: false },
 } as const;
 
@@ -56,6 +58,12 @@ Flags:
       --timeout DURATION       give up after this long, e.g. 30m (default 1h)
       --retry-budget DURATION  how long one request may retry 429s, 5xx and resets, and a
                                registry may fail before it is given up on (default 10m)
+      --cache-file FILE        keep what the destinations held in FILE between runs: a rerun
+                               with nothing new then reads one tag list per repository
+      --verify-interval DURATION
+                               with --cache-file: how long a tag's digest (and a digest's
+                               signatures) read in an earlier run is believed while the tag
+                               list still shows it (default 24h; 0 reads every tag)
   -q, --quiet                  no progress lines, only the result`;
 
 export const copyFlagHelp = `
@@ -74,7 +82,7 @@ export function positiveInt(name: string, text: string): number {
   return value;
 }
 
-export function durationFlag(values: Values, name: 'retry-budget' | 'edge-timeout' | 'timeout', allowZero: boolean): number {
+export function durationFlag(values: Values, name: 'retry-budget' | 'edge-timeout' | 'timeout' | 'verify-interval', allowZero: boolean): number {
   const ms = parseDuration(values[name]!);
   if (ms === undefined || ms < 0 || (!allowZero && ms === 0)) throw new UsageError(`--${name} must be a duration such as 10m or 1h, got "${values[name]}"`);
   // Node's timers hold at most 2^31-1 ms (24.8 days); a longer one would fire at once.
@@ -137,12 +145,17 @@ export async function runEdges(edges: Edge[], loaded: LoadedManifests, values: V
   const trust = await trustFromFlags(values, loaded.specs.map((s) => s.resourceSpec), {
     sign, readSecret: secretsDir && secretKeyReader(secretsDir, namespaces.size === 1 ? [...namespaces][0] : undefined),
   });
+  const verifyIntervalMs = durationFlag(values, 'verify-interval', true);
+  const cacheFile = values['cache-file'];
+  // Without a cache file nothing outlives the run, so the inventory keeps no facts (memory).
+  const cache = cacheFile === undefined ? { inventory: new Inventory({ maxEntries: 0 }) } : loadInventory(cacheFile);
+  if (cache.problem) io.err.write(`warning: --cache-file ${cache.problem}\n`);
   const credentials = await runCredentials({ registryConfig: values['registry-config'], secretsDir: values['secrets-dir'] }, loaded.specs, (line) => io.err.write(`${line}\n`));
   const client = new RegistryClient({
     credentials, insecureHosts: values['insecure-registry'] ?? [], trustedRealms: trustedRealms(values['trusted-realm'] ?? []),
     retry: { budgetMs: durationFlag(values, 'retry-budget', true) },
     ...(writes && { copyTimeoutMs: durationFlag(values, 'edge-timeout', false) }),
-    onWait: (e) => progress.onWait(e),
+    onWait: (e) => progress.onWait(e), inventory: cache.inventory,
   });
   const progress = createProgress(io.err, { quiet: values.quiet === true, stats: client.stats });
   const interrupt = new AbortController();
@@ -155,7 +168,7 @@ export async function runEdges(edges: Edge[], loaded: LoadedManifests, values: V
   try {
     const report = await runPipeline(edges, client, {
       mode, concurrency: writes ? positiveInt('concurrency', values.concurrency!) : 1,
-      planConcurrency: positiveInt('plan-concurrency', values['plan-concurrency']!), signal, onEvent: (e) => progress.onEvent(e),
+      planConcurrency: positiveInt('plan-concurrency', values['plan-concurrency']!), signal, onEvent: (e) => progress.onEvent(e), verifyIntervalMs,
       ...(trust && { trust }),
     });
     progress.finish();
@@ -170,5 +183,15 @@ export async function runEdges(edges: Edge[], loaded: LoadedManifests, values: V
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
     await client.close();
+    // What was read stays true after a failure or an interrupt: kept for the next run.
+    if (cacheFile !== undefined) saveCache(cacheFile, client.inventory, io);
+  }
+}
+
+function saveCache(file: string, inventory: Inventory, io: CommandIO): void {
+  try {
+    saveInventory(file, inventory);
+  } catch (error) {
+    io.err.write(`warning: --cache-file ${file} could not be written: ${(error as Error).message}\n`);
   }
 }

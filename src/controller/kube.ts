@@ -1,8 +1,9 @@
 // Access to the API server: the kubeconfig the flags name, typed clients, and the few error
 // shapes the controller reacts to. client-node throws ApiException with `code` = HTTP status.
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import {
-  CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, Watch,
+  CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, Watch, type Cluster,
 } from '@kubernetes/client-node';
 import type { PromotionManifestSpec, PromotionManifestStatus } from '../api/promotion-manifest.ts';
 
@@ -27,7 +28,42 @@ export function loadKubeConfig(path?: string): KubeConfig {
   return config;
 }
 
+type CreateDispatcher = (cluster: Cluster | null, agentOptions: object) => unknown;
+
+/**
+ * Makes client-node send every request of this KubeConfig through one undici dispatcher per
+ * cluster and TLS identity, so API calls and watches reuse keep-alive connections.
+ *
+ * @kubernetes/client-node 2.0.1 builds a new undici Agent for every API call
+ * (KubeConfig.applySecurityAuthentication -> createDispatcher, dist/config.js): each call then
+ * opens its own TLS connection, and the agents linger until collected. Measured on the test bed,
+ * >= 73% of the controller's API calls opened a new connection (issue 15). Upstream fixed the
+ * same bug for the https.Agent path with a cache (kubernetes-client/javascript#2893,
+ * KubeConfig.agentCache) that createDispatcher does not use. Remove this once it does.
+ */
+export function shareDispatchers(config: KubeConfig): void {
+  const target = config as unknown as { createDispatcher: CreateDispatcher; createDispatcherOptions: (cluster: Cluster | null, agentOptions: object) => unknown };
+  const create = target.createDispatcher.bind(config);
+  const dispatchers = new Map<string, unknown>();
+  target.createDispatcher = (cluster, agentOptions) => {
+    // Keyed by what the dispatcher is made of (server, proxy, CA, client certificate), so a
+    // rotated client certificate gets a dispatcher of its own.
+    const made = JSON.stringify([cluster?.server, target.createDispatcherOptions(cluster, agentOptions)], (_key, value: unknown) => {
+      const bytes = value as { type?: string; data?: number[] } | null;
+      return bytes && bytes.type === 'Buffer' && Array.isArray(bytes.data) ? createHash('sha256').update(Buffer.from(bytes.data)).digest('hex') : value;
+    });
+    const key = createHash('sha256').update(made).digest('hex');
+    if (!dispatchers.has(key)) {
+      // A handful of identities at most over a process's life; the oldest goes first.
+      if (dispatchers.size >= 8) dispatchers.delete(dispatchers.keys().next().value!);
+      dispatchers.set(key, create(cluster, agentOptions));
+    }
+    return dispatchers.get(key);
+  };
+}
+
 export function kubeClients(config: KubeConfig): KubeClients {
+  shareDispatchers(config);
   return {
     config,
     core: config.makeApiClient(CoreV1Api),

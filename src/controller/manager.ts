@@ -16,7 +16,7 @@ import { apiSecretReader } from './credentials.ts';
 import { apiEventSink } from './events.ts';
 import { parseBindAddress, serveMetrics, serveProbes, type Endpoint } from './http.ts';
 import { kubeClients, loadKubeConfig, type KubeClients } from './kube.ts';
-import { LeaderElector } from './leader.ts';
+import { defaultLeaseTimings, LeaderElector } from './leader.ts';
 import { WorkQueue } from './queue.ts';
 import { Reconciler } from './reconciler.ts';
 import { preflight } from './scope.ts';
@@ -86,8 +86,6 @@ export interface RunningController {
  */
 const defaultShutdownGraceMs = 20_000;
 
-/** client-go's defaults: 15 s lease, 10 s renew deadline, 2 s retry period. */
-const defaultLeaseTimings = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
 
 function defaultLeaseNamespace(): string | undefined {
   if (process.env.POD_NAMESPACE) return process.env.POD_NAMESPACE;
@@ -256,6 +254,7 @@ class Manager {
     // not wait for them (the process exits); on a plain stop they get the grace period.
     if (why === 'stopped') await this.#drain(this.#o.shutdownGraceMs ?? defaultShutdownGraceMs);
     await this.watches.stop();
+    await this.reconciler.close();
     await this.elector?.stop();
     await Promise.all([this.health?.close(), this.metricsEndpoint?.close()]);
     this.logger.info('stopped');

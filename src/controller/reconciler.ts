@@ -12,8 +12,8 @@ import { formatReference } from '../api/reference.ts';
 import { specModel } from '../manifest/resource.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ControllerMetrics } from '../observability/metrics.ts';
-import { edgesFromSpecs, isRetryable, notRun, runPipeline, type PipelineEvent, type PipelineOptions, type RunReport, type TrustOptions } from '../pipeline/index.ts';
-import { RegistryClient, type RegistryClientOptions, type StaticCredentials } from '../registry/index.ts';
+import { isRetryable, notRun, type runPipeline, type PipelineEvent, type PipelineOptions, type RunReport, type TrustOptions } from '../pipeline/index.ts';
+import type { RegistryClientOptions, StaticCredentials } from '../registry/index.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { admissibleCondition, admissionLines, type AdmissionLine } from './admission.ts';
 import { finishedStatus, kstatusConditions, progressStatus, setCondition, suspendedStatus, type Status } from './conditions.ts';
@@ -23,8 +23,8 @@ import { runEvents, type EventFacts, type EventSink } from './events.ts';
 import { interruptedPromotions, type Progress, type RunFacts } from './inventory.ts';
 import { requestedAtAnnotation, splitKey, type ManifestObject, type ObjectMeta } from './kube.ts';
 import { RunMemory, type ManifestCondition } from './memory.ts';
-import { deadline } from './pause.ts';
 import { ProgressReporter } from './progress.ts';
+import { RegistryRuns, runOnce, type RunsOptions } from './runs.ts';
 import { acceptSpec, registryHost, type AcceptedSpec } from './spec.ts';
 import type { StatusWriter } from './status.ts';
 import { runTrust, type ConfigMapReader, type ControllerTrust } from './trust.ts';
@@ -48,6 +48,8 @@ export interface ReconcilerOptions {
   clock?: Clock;
   allowedRegistries?: string[];
   registry?: Partial<RegistryClientOptions>;
+  /** The registry parts every run shares (runs.ts); default: made from `registry`. */
+  registryRuns?: RegistryRuns;
   concurrency?: number;
   planConcurrency?: number;
   /** Trust material the spec does not carry (flags); our keyless identity comes from the token. */
@@ -88,13 +90,24 @@ export class Reconciler {
   readonly #o: ReconcilerOptions;
   readonly #clock: Clock;
   readonly #memory: RunMemory;
+  readonly #runs: RunsOptions;
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
+    this.#runs = {
+      registry: options.registryRuns ?? new RegistryRuns(options.registry), metrics: options.metrics,
+      ...(options.concurrency && { concurrency: options.concurrency }), ...(options.planConcurrency && { planConcurrency: options.planConcurrency }),
+      ...(options.runPipeline && { runPipeline: options.runPipeline }),
+    };
     this.#memory = new RunMemory((counts) => {
       for (const [condition, n] of Object.entries(counts)) options.metrics.manifests.set({ condition }, n);
     });
+  }
+
+  /** Closes what runs share (the registry connections). */
+  close(): Promise<void> {
+    return this.#runs.registry.close();
   }
 
   /** A Secret the manifest uses changed: its next reconcile runs even if not yet due. */
@@ -208,33 +221,25 @@ export class Reconciler {
     return accepted;
   }
 
-  /** Step "run": the pipeline, bounded by spec.timeout and by shutdown. */
+  /** Step "run": the pipeline (runs.ts), bounded by spec.timeout and by shutdown; progress and admission around it. */
   async #pipeline(run: Run, accepted: AcceptedSpec, credentials: StaticCredentials, shutdown: AbortSignal): Promise<RunReport | undefined> {
-    const client = new RegistryClient({ ...this.#o.registry, credentials });
-    const flushMetrics = this.#o.metrics.watchRegistryClient(client.stats);
-    const timeout = deadline(accepted.timeoutMs);
     const progress = this.#progress(run);
-    const signal = AbortSignal.any([shutdown, timeout.signal]);
     try {
-      const report = await (this.#o.runPipeline ?? runPipeline)(edgesFromSpecs([accepted.model]), client, this.#pipelineOptions(run, accepted, signal, progress));
-      run.admission = await admissionLines(client, report, run.trust, signal).catch((error: unknown) => {
-        run.log.warn({ err: (error as Error).message }, 'admission check failed');
-        return undefined;
-      });
-      return report;
-    } catch (error) {
-      if (shutdown.aborted) {
-        run.log.info('run interrupted by shutdown; what was copied stays, the next run finishes it');
-        return undefined;
-      }
-      if (timeout.signal.aborted) return notRun(run.mode, 'Timeout', `the run took longer than spec.timeout (${accepted.spec.timeout ?? '1h'}); what was copied stays and the next run continues`);
-      if (error instanceof ReconcileError) return notRun(run.mode, error.reason, error.message);
-      return notRun(run.mode, 'RunFailed', (error as Error).message);
+      return await runOnce(this.#runs, {
+        mode: run.mode, log: run.log, ...(run.trust && { trust: run.trust }),
+        onEvent: (event) => {
+          this.#onEvent(event, run.log);
+          progress.onEvent(event);
+        },
+        after: async (client, report, signal) => {
+          run.admission = await admissionLines(client, report, run.trust, signal).catch((error: unknown) => {
+            run.log.warn({ err: (error as Error).message }, 'admission check failed');
+            return undefined;
+          });
+        },
+      }, accepted, credentials, shutdown);
     } finally {
-      timeout.clear();
       await progress.stop();
-      await client.close();
-      flushMetrics();
     }
   }
 
@@ -247,17 +252,6 @@ export class Reconciler {
         await this.#o.status.update(run.namespace, run.name, (stored) => (this.#same(run, stored) ? progressStatus(stored.status, run.generation, run.mode, progress, new Date(this.#clock.now())) : undefined));
       },
     });
-  }
-
-  #pipelineOptions(run: Run, { spec }: AcceptedSpec, signal: AbortSignal, progress: ProgressReporter): PipelineOptions {
-    return {
-      mode: spec.mode, concurrency: this.#o.concurrency ?? 8, planConcurrency: this.#o.planConcurrency ?? 16, signal,
-      onEvent: (event) => {
-        this.#onEvent(event, run.log);
-        progress.onEvent(event);
-      },
-      ...(run.trust && { trust: run.trust }),
-    };
   }
 
   /** Step "record": status, Events and metrics from the report, and what the queue does next. */

@@ -18,6 +18,8 @@ export interface AcceptedSpec {
   refused: RefusedEntries | undefined;
   intervalMs: number;
   timeoutMs: number;
+  /** spec.verifyInterval: how long what an earlier run read is believed (0: not at all). */
+  verifyIntervalMs: number;
 }
 
 const defaultTimeoutMs = 60 * 60_000;
@@ -77,5 +79,6 @@ export function acceptSpec(raw: unknown, allowedRegistries: string[] | undefined
   checkAllowed(spec, allowedRegistries);
   const intervalMs = duration('interval', spec.interval, '10m or 24h');
   const timeoutMs = spec.timeout === undefined ? defaultTimeoutMs : duration('timeout', spec.timeout, '30m or 2h');
-  return { spec, model: review.spec, refused: refusedEntries(review.refusedEntries, full), intervalMs, timeoutMs };
+  const verifyIntervalMs = parseDuration(spec.verifyInterval) ?? 24 * 3_600_000;
+  return { spec, model: review.spec, refused: refusedEntries(review.refusedEntries, full), intervalMs, timeoutMs, verifyIntervalMs };
 }

@@ -3,6 +3,7 @@
 // (outcome.ts). The CLI and the controller both use it.
 import { isReason, phaseNames, phaseReason, type Reason } from '../api/reasons.ts';
 import { ImageCopier, type RegistryClient } from '../registry/index.ts';
+import { Listings } from './listings.ts';
 import { conclude, type RunFailure, type RunReport } from './outcome.ts';
 import { attestPhase } from './phases/attest.ts';
 import { planPhase } from './phases/plan.ts';
@@ -25,10 +26,11 @@ function phasesFor(phases: Phase[], mode: PipelineOptions['mode']): Phase[] {
 
 /**
  * Whether a run that Plan found complete still has work: with signing configured, Sign and
- * Attest repair digests an earlier run promoted but (after a crash) left unsigned.
+ * Attest repair digests an earlier run promoted but (after a crash) left unsigned, as far as
+ * Plan's lists and the inventory's marks tell (attachments.ts).
  */
 function repairPending(ctx: RunContext): boolean {
-  return ctx.options.mode === 'Promote' && ctx.options.trust?.signing !== undefined && ctx.outcomes.some((e) => e.state === 'present');
+  return ctx.options.mode === 'Promote' && ctx.options.trust?.signing !== undefined && ctx.attachmentsDue.size > 0;
 }
 
 /** A thrown error's own catalogue reason (TrustError, RegistryError, ...), else the phase's. */
@@ -66,6 +68,7 @@ export async function runPipeline(edges: readonly Edge[], client: RegistryClient
   const signal = options.signal ?? new AbortController().signal;
   const ctx: RunContext = {
     edges, options, client, signal, outcomes: [], destinationTags: new Map(), inProduction: [], attestations: [],
+    listings: new Listings(), attachmentsDue: new Set(), unfinished: new Set(),
     copier: new ImageCopier(client, { onBytes: (bytes) => options.onEvent?.({ type: 'bytes', bytes }) }),
     emit: (event) => options.onEvent?.(event),
   };

@@ -5,6 +5,7 @@ import type { PhaseName, Reason } from '../api/reasons.ts';
 import type { Repository } from '../api/reference.ts';
 import type { ImageCopier, RegistryClient } from '../registry/index.ts';
 import type { TrustOptions } from '../signing/options.ts';
+import type { Listings } from './listings.ts';
 
 export type { PhaseName, Reason, TrustOptions };
 
@@ -28,6 +29,9 @@ export type EdgeState =
   | 'tagMove' // a destination tag points at another digest: refused, never overwritten
   | 'unverified' // signature or provenance verification failed under an Enforce policy: refused
   | 'failed'; // reading or copying failed
+
+/** Why a read failed: the registry's own reason (Unauthorized, PaginationLoop, ...) when it gave one. */
+export interface ReadFailure { reason: Reason; message: string }
 
 /** A destination tag that points at another digest than the edge's. */
 export interface TagConflict {
@@ -99,6 +103,8 @@ export type PipelineEvent =
   | { type: 'phaseFinished'; phase: PhaseResult }
   /** `outcomes`: Plan's classification, for a durable record of what the run is about to copy. */
   | { type: 'planned'; edges: number; toPromote: number; outcomes?: readonly EdgeOutcome[] }
+  /** Plan's reads so far, at most twice a second: a registry.k8s.io-sized plan takes minutes. */
+  | { type: 'planProgress'; reads: number; repositories: number; listed: number }
   | { type: 'edgeFinished'; edge: EdgeOutcome; done: number; total: number }
   | { type: 'bytes'; bytes: number };
 
@@ -123,6 +129,12 @@ export interface PipelineOptions {
   concurrency: number;
   /** Registry reads at once per registry host while planning. */
   planConcurrency: number;
+  /**
+   * How long a destination tag's digest (or a digest's signatures) read in an earlier run is
+   * believed while the tag list still shows it (see registry/inventory.ts). Default 24 hours;
+   * 0 reads every tag every run.
+   */
+  verifyIntervalMs?: number;
   signal?: AbortSignal;
   onEvent?: (event: PipelineEvent) => void;
   trust?: TrustOptions;
@@ -139,6 +151,17 @@ export interface RunContext {
   outcomes: EdgeOutcome[];
   /** Destination tags Plan read, by repository (formatRepository) then tag, so Promote need not read them again. */
   destinationTags: Map<string, Map<string, string>>;
+  /** The destination tag lists Plan read (attachment tags folded into bits), for Sign, Attest and others. */
+  listings: Listings;
+  /**
+   * Edges already present whose destination lacks something Sign or Attest add (or whose
+   * completeness the lists cannot show): decided by Plan from the lists and the inventory.
+   */
+  attachmentsDue: Set<EdgeOutcome>;
+  /** `host/repo@digest` where Sign or Attest could not finish: no completeness mark is kept for them. */
+  unfinished: Set<string>;
+  /** The signing settings' key for completeness marks (attachments.ts); set by Plan in Promote runs. */
+  attachmentKey?: string;
   /** Digests in production after Promote; filled by Promote for Sign and Attest. */
   inProduction: DigestTarget[];
   /** Filled by Attest. */

@@ -7,8 +7,11 @@ import type { EdgeOutcome, PhaseOutcome, RunContext } from './types.ts';
 
 export type PolicyMode = 'Enforce' | 'Warn' | 'Off';
 
-/** Edges whose staging digest is checked: what will be promoted, and what Sign/Attest may repair. */
-export const verifiable = (ctx: RunContext): EdgeOutcome[] => ctx.outcomes.filter((e) => e.state === 'promote' || e.state === 'present');
+/**
+ * Edges whose staging digest is checked: what will be promoted, and what Sign and Attest will
+ * repair (Plan's attachmentsDue). A digest in place with nothing due is not looked at again.
+ */
+export const verifiable = (ctx: RunContext): EdgeOutcome[] => ctx.outcomes.filter((e) => e.state === 'promote' || (e.state === 'present' && ctx.attachmentsDue.has(e)));
 
 const stagingKey = (e: EdgeOutcome) => formatReference({ ...e.edge.src, digest: e.edge.digest });
 

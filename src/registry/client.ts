@@ -1,9 +1,11 @@
 // Registry operations of the OCI distribution spec, over the Transport: tags, manifests, blobs,
 // uploads, mounts and referrers. Every manifest and blob read is checked against its digest.
 import { pipeline, type Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { repositoryScope } from './auth.ts';
 import { sha256, VerifyingStream } from './digest.ts';
 import { RecentFacts } from './facts.ts';
+import { Inventory } from './inventory.ts';
 import { RegistryError } from './errors.ts';
 import { checkDescriptor, InvalidDescriptorError, isIndex, manifestAccept, maxManifestBytes, MediaType, type Descriptor } from './media-types.ts';
 import type { Repository } from '../api/reference.ts';
@@ -20,6 +22,16 @@ export interface ManifestHead {
 export interface Manifest extends ManifestHead {
   /** Exactly the bytes the registry served: re-serialising would change the digest. */
   bytes: Buffer;
+}
+
+/** A repository's tags, and their digests where the registry's list gives them. */
+export interface TagList {
+  tags: string[];
+  /**
+   * tag -> digest, from the `manifest` field of Google's tag lists (Artifact Registry, GCR):
+   * only tags the list names under exactly one digest. Undefined when the list has no such field.
+   */
+  digests?: Map<string, string>;
 }
 
 export interface RequestOptions {
@@ -73,6 +85,11 @@ export interface RegistryClientOptions extends TransportOptions {
   readTimeoutMs?: number;
   /** The copy deadline of ImageCopiers built on this client that set none (see CopyOptions.copyTimeoutMs). */
   copyTimeoutMs?: number;
+  /**
+   * What the registries held when last looked at, kept across runs (see inventory.ts); shared
+   * by the controller's runs. Default: a new, empty one.
+   */
+  inventory?: Inventory;
 }
 
 export class RegistryClient {
@@ -83,6 +100,7 @@ export class RegistryClient {
   readonly copyTimeoutMs: number | undefined;
   /** What this client's own reads and writes showed a repository holds, for a while. */
   readonly #facts = new RecentFacts();
+  readonly inventory: Inventory;
 
   constructor(options: RegistryClientOptions = {}) {
     this.transport = new Transport(options);
@@ -93,6 +111,7 @@ export class RegistryClient {
     this.#readTimeoutMs = options.readTimeoutMs ?? 15 * 60_000;
     if (!(this.#readTimeoutMs > 0)) throw new RangeError(`readTimeoutMs must be positive, got ${options.readTimeoutMs}`);
     this.copyTimeoutMs = options.copyTimeoutMs;
+    this.inventory = options.inventory ?? new Inventory();
   }
 
   /**
@@ -132,38 +151,49 @@ export class RegistryClient {
    * the same registry, each at most once (a list that links back to a page it served is refused).
    */
   async listTags(repo: Repository, options: RequestOptions & { pageSize?: number } = {}): Promise<string[]> {
-    const tags: string[] = [];
+    return (await this.readTagList(repo, options)).tags;
+  }
+
+  /** listTags, with the digests of the tags where the registry's list gives them (Google's `manifest` field). */
+  async readTagList(repo: Repository, options: RequestOptions & { pageSize?: number } = {}): Promise<TagList> {
+    const list: TagList = { tags: [] };
     const read = this.#read(options);
     const first = `/v2/${checkName(repo)}/tags/list`;
     const what = `tag list of ${repo.name}`;
     const pages = new Pages(this.transport.origin(repo.host), first, repo.host, what);
-    for (let path: string | undefined = `${first}${options.pageSize ? `?n=${options.pageSize}` : ''}`; path; path = pages.next(path, (await this.#tagPage(repo, path, what, read, tags)).link)) {
+    for (let path: string | undefined = `${first}${options.pageSize ? `?n=${options.pageSize}` : ''}`; path; path = pages.next(path, (await this.#tagPage(repo, path, what, read, list)).link)) {
       // pages.next refuses links elsewhere and links back
     }
-    if (tags.length === 0) this.#facts.empty(`${repo.host}/${repo.name}`);
-    return tags;
+    if (list.tags.length === 0) this.#facts.empty(`${repo.host}/${repo.name}`);
+    return list;
   }
 
-  async #tagPage(repo: Repository, path: string, what: string, read: { signal?: AbortSignal; deadline: number }, tags: string[]): Promise<{ link: RegistryResponse['headers'][string] }> {
+  async #tagPage(repo: Repository, path: string, what: string, read: { signal?: AbortSignal; deadline: number }, list: TagList): Promise<{ link: RegistryResponse['headers'][string] }> {
     const res: RegistryResponse = await this.transport.request({
       host: repo.host, method: 'GET', path, scope: pull(repo), expect: [200], what, notFound: 'RepositoryNotFound', ...read,
     });
-    const body = parseJson<{ tags?: unknown }>(await readCapped(res.body, res.headers, bodyLimits.tagPageBytes, repo.host, `a page of the ${what}`), repo.host, what);
+    const body = parseJson<{ tags?: unknown; manifest?: unknown }>(await readCapped(res.body, res.headers, bodyLimits.tagPageBytes, repo.host, `a page of the ${what}`), repo.host, what);
     const pageTags = body.tags ?? [];
     if (!Array.isArray(pageTags) || !pageTags.every((t) => typeof t === 'string')) throw new RegistryError('InvalidResponse', repo.host, `${repo.host}: ${what}: "tags" is not a list of strings`);
-    if (tags.length + pageTags.length > bodyLimits.tags) throw new RegistryError('ResponseTooLarge', repo.host, `${repo.host}: ${what} has more than ${bodyLimits.tags} tags; refusing it`);
-    for (const tag of pageTags) tags.push(tag);
+    if (list.tags.length + pageTags.length > bodyLimits.tags) throw new RegistryError('ResponseTooLarge', repo.host, `${repo.host}: ${what} has more than ${bodyLimits.tags} tags; refusing it`);
+    for (const tag of pageTags) list.tags.push(tag);
+    if (body.manifest !== undefined) readTagDigests(body.manifest, list, repo.host);
     return { link: res.headers.link };
   }
 
   /** Like listTags, but a repository that does not exist yet has no tags. */
   async listTagsOrEmpty(repo: Repository, options: RequestOptions & { pageSize?: number } = {}): Promise<string[]> {
+    return (await this.readTagListOrEmpty(repo, options)).tags;
+  }
+
+  /** Like readTagList, but a repository that does not exist yet has no tags. */
+  async readTagListOrEmpty(repo: Repository, options: RequestOptions & { pageSize?: number } = {}): Promise<TagList> {
     try {
-      return await this.listTags(repo, options);
+      return await this.readTagList(repo, options);
     } catch (error) {
       if (error instanceof RegistryError && (error.reason === 'RepositoryNotFound' || error.reason === 'NotFound')) {
         this.#facts.empty(`${repo.host}/${repo.name}`);
-        return [];
+        return { tags: [] };
       }
       throw error;
     }
@@ -274,6 +304,25 @@ export class RegistryClient {
   async uploadBlob(repo: Repository, digest: string, size: number, body: Buffer | Readable, options: RequestOptions & { location?: string } = {}): Promise<void> {
     checkDigest(repo, digest);
     if (!Number.isSafeInteger(size) || size < 0) throw new RegistryError('InvalidReference', repo.host, `${repo.host}: upload of ${digest} to ${repo.name}: ${size} is not a byte count`);
+    if (!Buffer.isBuffer(body)) return this.#upload(repo, digest, size, body, options);
+    // An upload session cannot be replayed, but bytes in memory can go again in a new one: a
+    // 429 or 5xx on the way starts over (unless the last attempt landed), within the retry
+    // budget, behind the host's pause. Callers (signatures, attestations) need not retry.
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#upload(repo, digest, size, body, attempt === 1 ? options : { ...options, location: undefined });
+      } catch (error) {
+        if (!(error instanceof RegistryError) || !error.transient || options.signal?.aborted) throw error;
+        const wait = Math.min(5000, 200 * 2 ** (attempt - 1));
+        if (Date.now() - started + wait > this.transport.retryBudgetMs) throw error;
+        if (this.transport.limiters.for(repo.host).pausedFor(repo.name) === 0) await sleep(wait, undefined, options.signal ? { signal: options.signal } : {});
+        if ((await this.headBlob(repo, digest, options)) !== undefined) return;
+      }
+    }
+  }
+
+  async #upload(repo: Repository, digest: string, size: number, body: Buffer | Readable, options: RequestOptions & { location?: string | undefined }): Promise<void> {
     let location = options.location ?? await this.#startUpload(repo, options);
     const what = `upload of blob ${digest} to ${repo.name}`;
     if (this.#chunkBytes !== undefined && size > this.#chunkBytes) {
@@ -327,7 +376,10 @@ export class RegistryClient {
       scope: pull(repo), expect: [200, 404, 400, 405], what: `referrers of ${repo.name}@${digest}`, ...opt(options),
     });
     let descriptors: Descriptor[];
-    if (res.status === 200 && contentType(res).startsWith(MediaType.ociIndex)) {
+    const served = res.status === 200 && contentType(res).startsWith(MediaType.ociIndex);
+    // 404, 400 or 405: no referrers API (a registry that has one answers 200, an empty list too).
+    this.inventory.setReferrersApi(repo.host, served);
+    if (served) {
       const what = `referrers of ${repo.name}@${digest}`;
       const list = (body: RegistryResponse) => readCapped(body.body, body.headers, maxManifestBytes, repo.host, what)
         .then((bytes) => parseJson<{ manifests?: Descriptor[] }>(bytes, repo.host, what).manifests ?? []);
@@ -363,7 +415,10 @@ export class RegistryClient {
   async pushReferrer(repo: Repository, manifest: { bytes: Buffer; mediaType: string; artifactType?: string; annotations?: Record<string, string> }, subject: string, options: RequestOptions = {}): Promise<string> {
     checkDigest(repo, subject);
     const { digest, subjectIndexed } = await this.putManifest(repo, sha256(manifest.bytes), manifest, options);
-    if (subjectIndexed) return digest;
+    if (subjectIndexed) {
+      this.inventory.setReferrersApi(repo.host, true);
+      return digest;
+    }
     const entry: Descriptor = {
       mediaType: manifest.mediaType, digest, size: manifest.bytes.length,
       ...(manifest.artifactType && { artifactType: manifest.artifactType }),
@@ -403,6 +458,31 @@ export class RegistryClient {
 }
 
 export { maxManifestBytes };
+
+/**
+ * Google's tag lists (GCR, Artifact Registry) carry `manifest: { "sha256:...": { tag: [...] } }`,
+ * the digest of every tagged manifest: kpromo plans from it alone. Untrusted like every byte of
+ * a response: only digests and string tags are taken, and a tag named under two digests is
+ * dropped (it is read with a HEAD instead).
+ */
+function readTagDigests(manifest: unknown, list: TagList, host: string): void {
+  if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) return;
+  const digests = list.digests ??= new Map();
+  const ambiguous = new Set<string>();
+  for (const [digest, entry] of Object.entries(manifest)) {
+    if (!digestPattern.test(digest)) continue;
+    const tags = (entry as { tag?: unknown } | null)?.tag;
+    if (!Array.isArray(tags)) continue;
+    for (const tag of tags) {
+      if (typeof tag !== 'string' || !tagPattern.test(tag)) continue;
+      const seen = digests.get(tag);
+      if (seen !== undefined && seen !== digest) ambiguous.add(tag);
+      else digests.set(tag, digest);
+    }
+    if (digests.size > bodyLimits.tags) throw new RegistryError('ResponseTooLarge', host, `${host}: the tag list's manifest field names more than ${bodyLimits.tags} tags; refusing it`);
+  }
+  for (const tag of ambiguous) digests.delete(tag);
+}
 
 /** Signatures and attestations of one digest: far more than any real image has. */
 const maxReferrers = 10_000;

@@ -1,6 +1,9 @@
 // The registry client, usable on its own: `new RegistryClient(options)` for operations and
 // `new ImageCopier(client)` for digest-preserving copies.
-export { RegistryClient, type Manifest, type ManifestHead, type RegistryClientOptions, type RequestOptions } from './client.ts';
+export { RegistryClient, type Manifest, type ManifestHead, type RegistryClientOptions, type RequestOptions, type TagList } from './client.ts';
+export { Connections, type ConnectionOptions } from './connections.ts';
+export { Inventory, type AttachmentMark, type InventoryOptions, type TagFact } from './inventory.ts';
+export { loadInventory, saveInventory } from './inventory-file.ts';
 export { ImageCopier, type CopyOptions, type CopyRequest, type CopyResult } from './copy.ts';
 export { anonymous, parseDockerConfig, StaticCredentials, type Credential, type CredentialStore } from './credentials.ts';
 export { DigestMismatchError, sha256 } from './digest.ts';

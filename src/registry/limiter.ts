@@ -31,8 +31,8 @@ export const defaultRateLimit: RateLimitOptions = {
   rate: 200, burst: 100, maxInFlight: 16, minRate: 0.5, recoveryPerSecond: 20, backoffMinMs: 200, backoffMaxMs: 10_000,
 };
 
-/** Share of the ceiling the rate is set to after a 429: the bucket's burst takes most of the rest. */
-const settleShare = 0.9;
+/** Share of the ceiling the rate is set to after a 429, and the most any second may see granted. */
+const settleShare = 0.95;
 /** Relative climb per second of healthy traffic near or above the ceiling (0.2%/s: ~50 s from 90% to the quota). */
 const probeShare = 0.002;
 /** Fewer requests than this in the second before a 429 are no measure of a quota. */
@@ -141,7 +141,13 @@ export class HostLimiter {
   readonly #parkedIn = new Set<RepositoryState>();
   readonly #ok = new LastTwo();
   readonly #failed = new LastTwo();
-  /** Grant times of the last second or so, to know the rate actually sent when a 429 comes. */
+  /**
+   * Grant times of the requests the host admitted (answered other than 429), oldest first: what
+   * fitted the quota in the second before a 429 is the best measure of it. Requests the 429s
+   * turned away do not count, or the ceiling lands above the quota and draws another round.
+   */
+  #admitted: number[] = [];
+  /** Grant times of every request of the last second or so, admitted or not. */
   readonly #grants: number[] = [];
   #queue: Waiter[] = [];
   #head = 0;
@@ -188,6 +194,14 @@ export class HostLimiter {
       this.#queue.push(waiter);
       this.#pump();
     });
+  }
+
+  /**
+   * Requests waiting for a token or a slot, about (some may have given up): a caller that has
+   * more work can hold it back while a few already wait, instead of queueing all of it here.
+   */
+  get waiting(): number {
+    return this.#queue.length - this.#head;
   }
 
   /** Milliseconds until a request for `repository` may go: the longer of the host's and the repository's pause. */
@@ -314,6 +328,11 @@ export class HostLimiter {
         wake = Math.min(wake, now + ((1 - this.#tokens) / this.#rate) * 1000);
         break;
       }
+      const windowFreesAt = this.#windowFull(now);
+      if (windowFreesAt !== undefined) {
+        wake = Math.min(wake, windowFreesAt);
+        break;
+      }
       this.#head += 1;
       waiter.done = true;
       this.#unwatch(waiter.signal);
@@ -362,11 +381,32 @@ export class HostLimiter {
     };
   }
 
-  /** Requests granted within the last second: the rate actually sent. */
-  #sentRate(now: number): number {
+  /**
+   * Once a quota is known: when the last second already saw as many grants as settleShare of it
+   * allows, the time the oldest of them leaves the second. A quota counted over a sliding second
+   * is then never exceeded, bursts or not; a token bucket alone cannot promise that.
+   */
+  #windowFull(now: number): number | undefined {
+    if (this.#ceiling === undefined) return undefined;
+    const limit = Math.max(1, Math.floor(Math.max(this.#ceiling * settleShare, this.#rate)));
+    const oldest = this.#grants[this.#grants.length - limit];
+    return oldest !== undefined && oldest > now - 1000 ? oldest + 1000 : undefined;
+  }
+
+  /** Requests granted within the last second (of `times`, oldest first). */
+  static #lastSecond(times: readonly number[], now: number): number {
     let n = 0;
-    for (let i = this.#grants.length - 1; i >= 0 && this.#grants[i]! > now - 1000; i--) n += 1;
+    for (let i = times.length - 1; i >= 0 && times[i]! > now - 1000; i--) n += 1;
     return n;
+  }
+
+  #noteAdmitted(grantedAt: number): void {
+    // Answers come back out of order; keep the list sorted by grant time from the end.
+    const list = this.#admitted;
+    let i = list.length;
+    while (i > 0 && list[i - 1]! > grantedAt) i -= 1;
+    list.splice(i, 0, grantedAt);
+    if (list.length > 4096) this.#admitted = list.slice(2048);
   }
 
   #adapt(outcome: Outcome, repository: string | undefined, grantedAt: number): void {
@@ -375,6 +415,7 @@ export class HostLimiter {
     const waitSeconds = retryAfterSeconds(outcome.headers ?? {}, status);
     const reason: FailureReason | undefined = outcome.failure === 'network' ? 'ConnectionFailed'
       : status === 429 ? 'RateLimited' : status !== undefined && status >= 500 ? 'ServerError' : undefined;
+    if (status !== 429 && outcome.failure === undefined) this.#noteAdmitted(grantedAt);
     if (reason === undefined) {
       this.#healthy(repository, now);
       // A healthy answer that says the quota is spent (RateLimit-Remaining: 0) pauses the host.
@@ -421,16 +462,21 @@ export class HostLimiter {
 
   /** After a 429 for the host: just under the rate that drew it, with a burst that keeps a window under it too. */
   #decrease(now: number): void {
-    // What was actually sent in the last second. A trickle that meets a 429 says nothing about
-    // the quota (other clients spent it, or it is per minute): the pauses deal with that.
-    const sent = this.#sentRate(now);
+    // What the host admitted in the last second is what fits its quota. When it admitted
+    // (almost) nothing of a real flow, another client spent the quota or it shrank: half of what
+    // was sent. A trickle that meets a 429 says nothing about the quota (it is per minute, or
+    // spent elsewhere): the pauses deal with that.
+    const admitted = HostLimiter.#lastSecond(this.#admitted, now);
+    const sent = HostLimiter.#lastSecond(this.#grants, now);
     if (sent < minSample) return;
-    const drew = Math.min(this.#rate, sent);
+    const drew = Math.min(this.#rate, admitted >= minSample ? admitted : sent / 2);
     // The quota may have dropped: a ceiling is only ever lowered by what drew a new 429.
     this.#ceiling = drew;
     this.#ceilingAt = now;
     this.#rate = Math.max(this.#options.minRate, drew * settleShare);
-    this.#burst = Math.max(1, Math.min(this.#options.burst, drew * (1 - settleShare) / 2));
+    // A burst to catch up on a timer that fired late (a busy machine); the window below keeps
+    // any second's grants within the quota all the same.
+    this.#burst = Math.max(2, Math.min(this.#options.burst, drew * 0.1));
     this.#tokens = Math.min(this.#tokens, 0);
     this.#lastDecrease = now;
   }

@@ -4,8 +4,9 @@
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { rootCertificates } from 'node:tls';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { Authenticator, type Scope, type TokenResponse } from './auth.ts';
+import { Connections } from './connections.ts';
 import type { CredentialStore } from './credentials.ts';
 import { StaticCredentials } from './credentials.ts';
 import { fromNetworkError, reasonForStatus, RegistryError, type RegistryErrorReason } from './errors.ts';
@@ -71,6 +72,12 @@ export interface TransportOptions {
    * Requests beyond it wait for a free connection.
    */
   connectionsPerOrigin?: number;
+  /**
+   * Pools shared with other clients (the controller: one set for all runs, whatever their
+   * credentials; see connections.ts). connectionsPerOrigin, timeouts' connect/headers/body
+   * values and ca are then the shared pools' own; close() leaves them open.
+   */
+  connections?: Connections;
   userAgent?: string;
   /** Told when a host or repository this client talks to starts a pause of a second or more. */
   onWait?: (event: WaitEvent) => void;
@@ -134,6 +141,39 @@ function networkCode(error: RegistryError): string | undefined {
 
 const duration = (ms: number): string => (ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s` : `${Math.round(ms / 1000)}s`);
 
+/**
+ * The run's one signal as undici sees it: an EventTarget whose listeners live in a Set, behind
+ * a single listener on the real signal. Every request in flight adds and removes an abort
+ * listener, and an AbortSignal keeps its listeners in a list it searches on each add (a
+ * registry.k8s.io-sized plan, hundreds in flight, spent ~8% of its CPU there).
+ */
+interface FanOut {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: () => void): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+const fanOuts = new WeakMap<AbortSignal, FanOut>();
+
+function fanOut(signal: AbortSignal): FanOut {
+  let found = fanOuts.get(signal);
+  if (!found) {
+    const listeners = new Set<() => void>();
+    signal.addEventListener('abort', () => {
+      for (const listener of [...listeners]) listener();
+      listeners.clear();
+    }, { once: true });
+    found = {
+      get aborted() { return signal.aborted; },
+      get reason() { return signal.reason as unknown; },
+      addEventListener: (_type, listener) => void listeners.add(listener),
+      removeEventListener: (_type, listener) => void listeners.delete(listener),
+    };
+    fanOuts.set(signal, found);
+  }
+  return found;
+}
+
 export function headerValue(headers: RegistryResponse['headers'], name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
@@ -143,13 +183,13 @@ export class Transport {
   readonly stats = new RegistryStats();
   readonly limiters: Limiters;
   readonly auth: Authenticator;
-  readonly #pools = new Map<string, Pool>();
+  readonly #connections: Connections;
+  /** Whether close() closes the pools: not when they are shared. */
+  readonly #ownsConnections: boolean;
   readonly #timeouts: Timeouts;
   readonly #retry: RetryOptions;
   readonly #insecure: Set<string>;
   readonly #secure: Set<string>;
-  readonly #ca: string[] | undefined;
-  readonly #connections: number;
   readonly #userAgent: string;
   readonly #onWait: ((event: WaitEvent) => void) | undefined;
   /** Limiters this transport listens to for pauses, and how to stop listening. */
@@ -170,9 +210,10 @@ export class Transport {
     this.#onWait = options.onWait;
     this.#insecure = new Set(options.insecureHosts ?? []);
     this.#secure = new Set(options.secureHosts ?? []);
-    this.#ca = options.ca === undefined ? undefined : [...rootCertificates, ...[options.ca].flat()];
+    const ca = options.ca === undefined ? undefined : [...rootCertificates, ...[options.ca].flat()];
     const trustedRealms = options.trustedRealms ?? {};
-    this.#connections = options.connectionsPerOrigin ?? 8;
+    this.#ownsConnections = options.connections === undefined;
+    this.#connections = options.connections ?? new Connections({ connectionsPerOrigin: options.connectionsPerOrigin ?? 8, timeouts: this.#timeouts, ...(ca && { ca }) });
     this.#userAgent = options.userAgent ?? 'hoist';
     this.limiters = options.limiters ?? new Limiters({ backoffMinMs: this.#retry.minDelayMs, backoffMaxMs: this.#retry.maxDelayMs, ...options.rateLimit }, options.rateLimitByHost);
     this.auth = new Authenticator(options.credentials ?? new StaticCredentials(), (r) => this.#tokenRequest(r), (host) => ({
@@ -187,26 +228,20 @@ export class Transport {
     return `${plain ? 'http' : 'https'}://${host}`;
   }
 
-  #pool(origin: string): Pool {
-    let pool = this.#pools.get(origin);
-    if (!pool) {
-      pool = new Pool(origin, {
-        connections: this.#connections,
-        keepAliveTimeout: 30_000,
-        connect: { timeout: this.#timeouts.connectMs, ...(this.#ca && { ca: this.#ca }) },
-        headersTimeout: this.#timeouts.headersMs,
-        bodyTimeout: this.#timeouts.bodyIdleMs,
-      });
-      this.#pools.set(origin, pool);
-    }
-    return pool;
-  }
-
   async close(): Promise<void> {
     for (const stop of this.#watched.values()) stop();
     this.#watched.clear();
-    await Promise.all([...this.#pools.values()].map((p) => p.close()));
-    this.#pools.clear();
+    if (this.#ownsConnections) await this.#connections.close();
+  }
+
+  /** How long a request may keep retrying transient failures (RetryOptions.budgetMs). */
+  get retryBudgetMs(): number {
+    return this.#retry.budgetMs;
+  }
+
+  /** Connections this transport's pools opened (shared pools: all their clients'). */
+  get connectionsOpened(): number {
+    return this.#connections.opened;
   }
 
   #limiter(host: string): HostLimiter {
@@ -353,7 +388,7 @@ export class Transport {
     else if (req.body) bodyBytes = Number(req.headers?.['content-length'] ?? 0);
     let res: Dispatcher.ResponseData;
     try {
-      res = await this.#pool(url.origin).request({
+      res = await this.#connections.pool(url.origin).request({
         path: `${url.pathname}${url.search}`,
         method: req.method,
         headers,
@@ -362,7 +397,8 @@ export class Transport {
         // server sends a body with it: a new TCP (and TLS) connection per HEAD, the bulk of a
         // plan's requests. Registries send none; an origin caught doing it goes back to that.
         ...(req.method === 'HEAD' && !this.#headBodies.has(url.origin) && { reset: false }),
-        ...(req.signal && { signal: req.signal }),
+        // undici needs only addEventListener/removeEventListener, aborted and reason.
+        ...(req.signal && { signal: fanOut(req.signal) as unknown as AbortSignal }),
       });
     } catch (error) {
       // Bytes that are no response (what a HEAD body left on the connection) fail the request
@@ -392,7 +428,7 @@ export class Transport {
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await this.#pool(r.url.origin).request({
+        const res = await this.#connections.pool(r.url.origin).request({
           path: `${r.url.pathname}${r.url.search}`, method: r.method,
           headers: { 'user-agent': this.#userAgent, ...r.headers }, body: r.body ?? null,
           ...(r.signal && { signal: r.signal }),

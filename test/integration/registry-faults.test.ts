@@ -145,6 +145,23 @@ describe('faults between the client and a registry', () => {
     }
   });
 
+  test('an upload from memory answered 429 starts over in a new session by itself: a signature write needs no retry of its own', async () => {
+    const dstProxy = await startFaultProxy(prod.url);
+    const client = new RegistryClient({ retry: fastRetries });
+    try {
+      const data = Buffer.from(`signature ${n}`);
+      const digest = `sha256:${(await import('node:crypto')).createHash('sha256').update(data).digest('hex')}`;
+      dstProxy.addRule({ match: { method: 'PUT', path: /\/blobs\/uploads\// }, times: 2, fault: { kind: 'status', status: 429 } });
+      const repo: Repository = { host: dstProxy.host, name: `retry${n}/app` };
+      await client.uploadBlob(repo, digest, data.length, data);
+      assert.equal(dstProxy.requests.filter((r) => r.method === 'POST').length, 3, 'three sessions: two answered 429, the third landed');
+      assert.equal(await client.headBlob({ host: prod.host, name: `retry${n}/app` }, digest), data.length);
+    } finally {
+      await client.close();
+      await dstProxy.close();
+    }
+  });
+
   test('a storm of 40 429s without Retry-After is ridden out: only the time budget bounds the retries', { timeout: 120_000 }, async () => {
     proxy.addRule({ times: 40, fault: { kind: 'status', status: 429 } });
     const client = new RegistryClient({ retry: budgeted(60_000) });

@@ -4,7 +4,7 @@
 // Tests of the client itself, and every test of talking to a registry, use docker-registry.
 import { Readable } from 'node:stream';
 import type { Repository } from '../../src/api/reference.ts';
-import { RegistryError, type RegistryClient, type RegistryErrorReason } from '../../src/registry/index.ts';
+import { Inventory, RegistryError, type RegistryClient, type RegistryErrorReason } from '../../src/registry/index.ts';
 import { sha256, type BuiltImage } from './images.ts';
 
 interface Stored { bytes: Buffer; mediaType: string }
@@ -43,6 +43,11 @@ export class MemoryRegistry {
     return this.#repos.get(repo)?.tags.get(tag);
   }
 
+  /** Removes a tag (the manifest stays), as `crane tag delete`/`regctl tag rm` would. */
+  deleteTag(repo: string, tag: string): void {
+    this.#repos.get(repo)?.tags.delete(tag);
+  }
+
   has(repo: string, digest: string): boolean {
     return this.#repos.get(repo)?.manifests.has(digest) ?? false;
   }
@@ -71,8 +76,11 @@ export class MemoryRegistry {
     return stored && { ...stored, digest: digest! };
   }
 
-  /** The client the pipeline is given: only what it calls, typed as the real one. */
-  client(): RegistryClient {
+  /**
+   * The client the pipeline is given: only what it calls, typed as the real one. Give the same
+   * inventory to two clients to see what a second run learns from the first.
+   */
+  client(inventory = new Inventory()): RegistryClient {
     const self = this;
     const notFound = (repo: Repository, what: string) => new RegistryError('NotFound', repo.host, `${repo.host}: ${what} not found`);
     const client = {
@@ -88,6 +96,10 @@ export class MemoryRegistry {
       async listTagsOrEmpty(repo: Repository) {
         return [...(self.#call('GET', repo, 'tags')?.tags.keys() ?? [])];
       },
+      async readTagListOrEmpty(repo: Repository) {
+        return { tags: [...(self.#call('GET', repo, 'tags')?.tags.keys() ?? [])] };
+      },
+      inventory,
       async headManifest(repo: Repository, reference: string) {
         const m = self.#manifest(self.#call('HEAD', repo, `manifest ${reference}`), reference);
         return m && { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
@@ -128,6 +140,8 @@ export class MemoryRegistry {
       },
       async referrers(repo: Repository, digest: string, options: { artifactType?: string } = {}) {
         const r = self.#call('GET', repo, `referrers ${digest}`);
+        // This registry serves the referrers API, as the real client learns from a 200.
+        inventory.setReferrersApi(repo.host, true);
         const found = [];
         for (const [d, m] of r?.manifests ?? []) {
           const parsed = JSON.parse(m.bytes.toString('utf8')) as { subject?: { digest?: string }; artifactType?: string; config?: { mediaType?: string }; annotations?: Record<string, string> };

@@ -3,6 +3,7 @@
 // per run, progress at a bounded rate with a write-ahead record of what Promote copies, an
 // interrupted run's copies reported by the next run, suspend as Flux's helm-controller, a spec
 // with refused dmap entries running the rest, and a Plan that could read no edge not succeeding.
+import { Listings } from '../../src/pipeline/listings.ts';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { promotionManifestStatusSchema } from '../../src/api/promotion-manifest.ts';
@@ -164,6 +165,7 @@ test('a Plan that could read no edge has not succeeded', async () => {
   const ctx: RunContext = {
     edges, client, copier: new ImageCopier(client), signal: never,
     options: { mode: 'Promote', concurrency: 2, planConcurrency: 2 }, emit: () => {}, outcomes: [], destinationTags: new Map(), inProduction: [], attestations: [],
+    listings: new Listings(), attachmentsDue: new Set(), unfinished: new Set(),
   };
   const result = await planPhase.run(ctx);
   assert.equal(result.stop, 'failed');

@@ -8,7 +8,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { parseRepository, type Repository } from '../../src/api/reference.ts';
 import { attestPhase } from '../../src/pipeline/phases/attest.ts';
-import { classify, planPhase, refuseSharedTags, type PlanFacts } from '../../src/pipeline/phases/plan.ts';
+import { Listings } from '../../src/pipeline/listings.ts';
+import { planPhase, refuseSharedTags } from '../../src/pipeline/phases/plan.ts';
 import { copyGroups, digestsInProduction, promotePhase } from '../../src/pipeline/phases/promote.ts';
 import { provenancePhase } from '../../src/pipeline/phases/provenance.ts';
 import { setupPhase } from '../../src/pipeline/phases/setup.ts';
@@ -16,7 +17,7 @@ import { signPhase } from '../../src/pipeline/phases/sign.ts';
 import { validatePhase } from '../../src/pipeline/phases/validate.ts';
 import { EdgeOutcome, type Edge, type EdgeState, type PipelineEvent, type PipelineOptions, type RunContext, type TrustOptions } from '../../src/pipeline/types.ts';
 import { applyVerdicts, checkDigests } from '../../src/pipeline/verification.ts';
-import { ImageCopier } from '../../src/registry/index.ts';
+import { ImageCopier, Inventory } from '../../src/registry/index.ts';
 import { encryptPrivateKey, publicKeyPem } from '../../src/signing/keys.ts';
 import { buildImage, buildIndex, type BuiltImage } from '../support/images.ts';
 import { MemoryRegistry } from '../support/memory-registry.ts';
@@ -29,13 +30,14 @@ function edge(src: Repository, dst: Repository, digest: string, tags: string[] =
   return { src, dst, digest, tags };
 }
 
-function context(registry: MemoryRegistry, edges: Edge[], options: Partial<PipelineOptions> = {}) {
-  const client = registry.client();
+function context(registry: MemoryRegistry, edges: Edge[], options: Partial<PipelineOptions> = {}, inventory = new Inventory()) {
+  const client = registry.client(inventory);
   const events: PipelineEvent[] = [];
   const ctx: RunContext = {
     edges, client, copier: new ImageCopier(client), signal: new AbortController().signal,
     options: { mode: 'Promote', concurrency: 4, planConcurrency: 4, ...options },
     emit: (e) => events.push(e), outcomes: [], destinationTags: new Map(), inProduction: [], attestations: [],
+    listings: new Listings(), attachmentsDue: new Set(), unfinished: new Set(),
   };
   return { ctx, events };
 }
@@ -118,13 +120,69 @@ describe('Plan', () => {
     assert.match(result.message, /nothing to promote/);
   });
 
-  test('classify: a failed source read fails the edge; a missing one is lost', () => {
-    const facts = (source: PlanFacts['sources'] extends Map<string, infer V> ? V : never): PlanFacts => ({ sources: new Map([['staging.example/app@sha256:a', source]]), unlisted: new Map(), tags: new Map(), readErrors: new Map(), presentDigests: new Set() });
-    const o = new EdgeOutcome(edge(staging, prodA, 'sha256:a'));
-    classify(o, facts({ reason: 'ServerError', message: 'GET answered 503' }));
-    assert.deepEqual([o.state, o.reason, o.detail], ['failed', 'ServerError', 'reading the source failed: GET answered 503']);
-    classify(o, facts(false));
-    assert.deepEqual([o.state, o.reason], ['lost', 'DigestNotFound']);
+  test('a failed source read fails the edge; a missing source digest is lost; staging is read only for what a destination lacks', async () => {
+    const registry = new MemoryRegistry();
+    const [there, missing] = [buildImage(), buildImage()];
+    registry.put('staging.example/app', there);
+    registry.put('prod-a.example/app', there, ['v1']);
+    const { ctx } = context(registry, [edge(staging, prodA, there.digest, ['v1']), edge(staging, prodA, missing.digest, ['v2'])]);
+    await planPhase.run(ctx);
+    assert.deepEqual(states(ctx), ['present', 'lost']);
+    assert.equal(registry.count(`HEAD manifest ${there.digest} staging.example/app`), 0, 'a digest every destination holds is not looked up in staging');
+    assert.equal(registry.count(`HEAD manifest ${missing.digest} staging.example/app`), 1);
+
+    registry.failHost('staging.example', 'ServerError');
+    const again = context(registry, [edge(staging, prodA, missing.digest, ['v2'])]).ctx;
+    await planPhase.run(again);
+    assert.deepEqual([again.outcomes[0]!.state, again.outcomes[0]!.reason], ['failed', 'ServerError']);
+    assert.match(again.outcomes[0]!.detail!, /^reading the source failed: /);
+  });
+
+  test('a rerun with the inventory costs one tag list per destination repository; a deleted tag is caught, a new one read', async () => {
+    const registry = new MemoryRegistry();
+    const [a, b] = [buildImage(), buildImage()];
+    for (const image of [a, b]) registry.put('staging.example/app', image);
+    registry.put('prod-a.example/app', a, ['v1']);
+    registry.put('prod-b.example/app', a, ['v1']);
+    const inventory = new Inventory();
+    const edges = [edge(staging, prodA, a.digest), edge(staging, prodB, a.digest)];
+    await planPhase.run(context(registry, edges, {}, inventory).ctx);
+    assert.equal(registry.count('HEAD manifest v1'), 2, 'the first plan reads each tag');
+
+    registry.calls.length = 0;
+    const { ctx } = context(registry, edges, {}, inventory);
+    await planPhase.run(ctx);
+    assert.deepEqual(states(ctx), ['present', 'present']);
+    assert.deepEqual(registry.calls, ['GET tags prod-a.example/app', 'GET tags prod-b.example/app'], 'nothing but the tag lists');
+
+    // Past the verification interval every tag is read again.
+    registry.calls.length = 0;
+    await planPhase.run(context(registry, edges, { verifyIntervalMs: 0 }, inventory).ctx);
+    assert.equal(registry.count('HEAD manifest v1'), 2);
+
+    // A tag deleted (no longer listed) is missing at once, and read again when it reappears.
+    registry.calls.length = 0;
+    registry.deleteTag('prod-b.example/app', 'v1');
+    const deleted = context(registry, edges, {}, inventory).ctx;
+    await planPhase.run(deleted);
+    assert.deepEqual(states(deleted), ['present', 'promote']);
+    registry.put('prod-b.example/app', b, ['v1']);
+    const moved = context(registry, edges, {}, inventory).ctx;
+    await planPhase.run(moved);
+    assert.deepEqual(states(moved), ['present', 'tagMove'], 'a tag that reappears is read, not believed');
+  });
+
+  test('a destination host that cannot be reached fails its own edges at once after the first read gives up', async () => {
+    const registry = new MemoryRegistry();
+    const image = buildImage();
+    registry.put('staging.example/app', image);
+    registry.failHost('prod-b.example', 'ConnectionFailed');
+    const others = ['one', 'two', 'three'].map((n) => parseRepository(`prod-b.example/${n}`));
+    const { ctx } = context(registry, [edge(staging, prodA, image.digest), ...others.map((dst) => edge(staging, dst, image.digest))], { planConcurrency: 1 });
+    await planPhase.run(ctx);
+    assert.deepEqual(states(ctx), ['promote', 'failed', 'failed', 'failed']);
+    assert.equal(registry.count('GET tags prod-b.example'), 1, 'one attempt, the rest not sent');
+    assert.ok(ctx.outcomes.slice(1).every((o) => o.reason === 'ConnectionFailed'));
   });
 
   test('two edges giving one destination tag to two digests are both refused; an edge already in place stays', () => {
@@ -260,9 +318,9 @@ describe('Promote', () => {
 });
 
 describe('Sign and Attest', () => {
-  async function promoted(registry: MemoryRegistry, image: BuiltImage, trust?: TrustOptions) {
+  async function promoted(registry: MemoryRegistry, image: BuiltImage, trust?: TrustOptions, inventory?: Inventory) {
     registry.put('staging.example/app', image);
-    const { ctx } = context(registry, [edge(staging, prodA, image.digest), edge(staging, prodB, image.digest)], trust ? { trust } : {});
+    const { ctx } = context(registry, [edge(staging, prodA, image.digest), edge(staging, prodB, image.digest)], trust ? { trust } : {}, inventory);
     await planPhase.run(ctx);
     await promotePhase.run(ctx);
     return ctx;
@@ -301,5 +359,36 @@ describe('Sign and Attest', () => {
     assert.deepEqual(states(rerun), ['present', 'present']);
     assert.match((await signPhase.run(rerun)).message, new RegExp(`^0 digests signed by key signing, ${digests} already signed`));
     assert.equal((await attestPhase.run(rerun)).message, '0 promotion attestations written, 2 already there, for 1 digests');
+  });
+
+  test('with the inventory, a rerun with nothing missing reads nothing beyond the tag lists; a deleted signature tag is repaired', async () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = await encryptPrivateKey(privateKey, 'pw', { N: 1024, r: 8, p: 1 });
+    const trust: TrustOptions = {
+      signing: { key: { secretRef: { name: 'signing' } } },
+      readSecret: async (_name, key) => Buffer.from(key === 'cosign.key' ? pem : 'pw'),
+    };
+    const registry = new MemoryRegistry();
+    const image = buildImage();
+    const inventory = new Inventory();
+    const first = await promoted(registry, image, trust, inventory);
+    await signPhase.run(first);
+    await attestPhase.run(first);
+
+    registry.calls.length = 0;
+    const rerun = await promoted(registry, image, trust, inventory);
+    assert.equal(rerun.attachmentsDue.size, 0, 'nothing due');
+    const sign = await signPhase.run(rerun);
+    const attest = await attestPhase.run(rerun);
+    assert.deepEqual(registry.calls, ['GET tags prod-a.example/app', 'GET tags prod-b.example/app'], 'the tag lists, nothing else');
+    assert.match(sign.message, /1 digests complete everywhere, not read/);
+    assert.equal(attest.message, '0 promotion attestations written, 0 already there, for 0 digests');
+    assert.equal(rerun.attestations.length, 2, 'the status still names the attestations, from the marks');
+
+    registry.deleteTag('prod-b.example/app', `${image.digest.replace(':', '-')}.sig`);
+    const repair = await promoted(registry, image, trust, inventory);
+    assert.deepEqual([...repair.attachmentsDue].map((o) => o.edge.dst.host), ['prod-b.example']);
+    assert.match((await signPhase.run(repair)).message, /^1 digests signed by key signing, 0 already signed, in 1 destinations/, 'a legacy signature names its repository: made anew');
+    assert.ok(registry.tag('prod-b.example/app', `${image.digest.replace(':', '-')}.sig`), 'the .sig tag is back');
   });
 });

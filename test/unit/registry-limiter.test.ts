@@ -27,19 +27,19 @@ test('no more than maxInFlight requests are open at once', async () => {
   assert.equal(third, true);
 });
 
-test('a 429 cuts the rate to just under what was sent, Retry-After pauses the host; healthy answers climb back', async () => {
+test('a 429 cuts the rate to just under what the host admitted, Retry-After pauses the host; healthy answers climb back', async () => {
   const limiter = new HostLimiter('h', { rate: 40, burst: 40, maxInFlight: 40, recoveryPerSecond: 40 });
   const permits = await Promise.all(Array.from({ length: 20 }, () => limiter.acquire()));
   permits.slice(1).forEach((p) => p.release({ status: 200 }));
   permits[0]!.release({ status: 429, headers: { 'retry-after': '1' } });
-  assert.equal(limiter.stats.rate, 18, '20 requests in the last second drew the 429: 90% of that');
-  assert.equal(limiter.stats.ceiling, 20);
+  assert.equal(limiter.stats.rate, 19 * 0.95, 'the host admitted 19 requests in the second before the 429: 95% of that');
+  assert.equal(limiter.stats.ceiling, 19);
   const waitStart = performance.now();
   const permit = await limiter.acquire();
   assert.ok(performance.now() - waitStart >= 900, 'paused for the Retry-After second');
   permit.release({ status: 200 });
   for (let i = 0; i < 30; i++) (await limiter.acquire()).release({ status: 200 });
-  assert.ok(limiter.stats.rate > 18 && limiter.stats.rate <= 40, `rate climbed back to ${limiter.stats.rate}`);
+  assert.ok(limiter.stats.rate > 19 * 0.95 && limiter.stats.rate <= 40, `rate climbed back to ${limiter.stats.rate}`);
 });
 
 test('a trickle of requests that meets a 429 keeps its rate: the pause deals with it', async () => {
@@ -53,7 +53,7 @@ test('a burst of 429s from requests already in flight cuts the rate once, not pe
   const limiter = new HostLimiter('h', { rate: 64, burst: 12, maxInFlight: 12 });
   const permits = await Promise.all(Array.from({ length: 12 }, () => limiter.acquire()));
   for (const p of permits) p.release({ status: 429 });
-  assert.equal(limiter.stats.rate, 12 * 0.9);
+  assert.equal(limiter.stats.rate, (12 / 2) * 0.95, 'none admitted: half of what was sent, then 95% of that');
   assert.equal(limiter.stats.throttled, 12);
 });
 
@@ -229,4 +229,21 @@ test('waiters sharing one signal cost one abort listener, and an abort rejects t
   assert.equal(limiter.stats.queued, 0);
   assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
   held.release();
+});
+
+test('once a quota is known, no second sees more grants than 95% of it, however large the burst', async () => {
+  const limiter = new HostLimiter('h', { rate: 1000, burst: 1000, maxInFlight: 100, backoffMinMs: 1, backoffMaxMs: 1 });
+  const first = await Promise.all(Array.from({ length: 21 }, () => limiter.acquire()));
+  first.slice(1).forEach((p) => p.release({ status: 200 }));
+  first[0]!.release({ status: 429 });
+  assert.equal(limiter.stats.ceiling, 20);
+  const granted: number[] = [];
+  await Promise.all(Array.from({ length: 30 }, async () => {
+    const permit = await limiter.acquire();
+    granted.push(performance.now());
+    permit.release({ status: 200 });
+  }));
+  granted.sort((a, b) => a - b);
+  const busiest = Math.max(...granted.map((t) => granted.filter((u) => u >= t && u < t + 1000).length));
+  assert.ok(busiest <= 19, `${busiest} grants within one second`);
 });

@@ -17,9 +17,9 @@ const flags = {
   'leader-elect': { type: 'boolean', default: false },
   'leader-election-namespace': { type: 'string' },
   'leader-election-id': { type: 'string', default: 'hoist-controller' },
-  'lease-duration': { type: 'string', default: '15s' },
-  'renew-deadline': { type: 'string', default: '10s' },
-  'retry-period': { type: 'string', default: '2s' },
+  'lease-duration': { type: 'string', default: '60s' },
+  'renew-deadline': { type: 'string', default: '40s' },
+  'retry-period': { type: 'string', default: '15s' },
   concurrent: { type: 'string', default: '4' },
   namespace: { type: 'string' },
   selector: { type: 'string' },
@@ -47,7 +47,8 @@ Flags:
       --leader-elect                    run as one of several replicas; only the Lease holder reconciles
       --leader-election-namespace NS    default $POD_NAMESPACE, else the ServiceAccount's namespace
       --leader-election-id NAME         the Lease's name (default hoist-controller)
-      --lease-duration 15s  --renew-deadline 10s  --retry-period 2s
+      --lease-duration 60s  --renew-deadline 40s  --retry-period 15s
+                                        (client-go's 15s/10s/2s cost 60 API requests a minute idle)
       --concurrent N                    reconciles at once (default 4)
       --namespace NS                    watch one namespace only (default all)
       --selector LABEL_SELECTOR         only manifests matching it (sharding)

@@ -5,7 +5,7 @@
 import { edgesFromSpecs } from '../../pipeline/index.ts';
 import { ExitCode, type Command, type CommandIO } from '../command.ts';
 import { parseFlags } from '../flags.ts';
-import { renderReport } from '../render.ts';
+import { reportChunks } from '../render.ts';
 import {
   copyFlagHelp, copyFlags, durationFlag, exitCodes, loadTarget, manifestTarget, outputFormat, positiveInt, readFlagHelp, readFlags,
   reportExitCode, runEdges, trustedRealms, type Values,
@@ -35,7 +35,7 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
   // Checked before anything is read, so a typo fails fast.
   positiveInt('plan-concurrency', v['plan-concurrency']!);
   if (!planOnly) positiveInt('concurrency', v.concurrency!);
-  for (const name of ['timeout', 'retry-budget', ...(planOnly ? [] : ['edge-timeout' as const])] as const) durationFlag(v, name, name === 'retry-budget');
+  for (const name of ['timeout', 'retry-budget', 'verify-interval', ...(planOnly ? [] : ['edge-timeout' as const])] as const) durationFlag(v, name, name === 'retry-budget' || name === 'verify-interval');
   trustedRealms(v['trusted-realm'] ?? []);
   if (v.diff !== undefined) return planDiff(target, v.diff, v, output, io);
 
@@ -47,7 +47,7 @@ async function run(args: string[], io: CommandIO, planOnly: boolean): Promise<nu
   const dryRun = planOnly || !v.confirm;
   const { report, stopped } = await runEdges(edgesFromSpecs(loaded.specs.map(({ spec }) => spec)), loaded, v, io, dryRun ? 'Plan' : 'Promote', planOnly ? 'plan' : 'promote');
   if (!report) return stopped!;
-  io.out.write(renderReport(report, output, loaded.specs.map((s) => s.source)));
+  for (const chunk of reportChunks(report, output, loaded.specs.map((s) => s.source))) io.out.write(chunk);
   if (dryRun && !planOnly && output === 'table' && report.outcome !== 'Failed') {
     io.err.write('dry run: nothing was written; pass --confirm to promote\n');
   }

@@ -1,13 +1,16 @@
-// Attest: every digest in production after this run gets a promotion record (in-toto Statement
-// v1, predicate https://k8s.io/promo-tools/promotion/v1) signed by our signer as a DSSE bundle
-// and attached as a referrer in each destination repository that has none of ours yet. The
-// references go into ctx.attestations for the resource's status.
+// Attest: every digest this run promoted, or found in place with something due, gets a
+// promotion record (in-toto Statement v1, predicate https://k8s.io/promo-tools/promotion/v1)
+// signed by our signer as a DSSE bundle and attached as a referrer in each of those destination
+// repositories that has none of ours yet. The references go into ctx.attestations for the
+// resource's status (for destinations with nothing due, from the inventory's marks). Last of
+// the phases, it marks every destination Sign and Attest finished (attachments.ts).
 import { formatReference, formatRepository } from '../../api/reference.ts';
 import { describeError, forEachLimit } from '../../registry/index.ts';
 import { attachAttestation, checkAttestations, legacyAttestation } from '../../provenance/attestations.ts';
 import { PROMOTION_PREDICATE, promotionStatement } from '../../provenance/promotion.ts';
 import { IN_TOTO_PAYLOAD_TYPE } from '../../provenance/statement.ts';
 import { artifactSigner, signatureFormats } from '../../signing/trust-material.ts';
+import { attestationsFromMarks, destinationsDue, markFinished } from '../attachments.ts';
 import type { Phase, RunContext } from '../types.ts';
 
 export const attestPhase: Phase = {
@@ -15,28 +18,35 @@ export const attestPhase: Phase = {
   failure: 'AttestationFailed',
   async run(ctx: RunContext) {
     const trust = ctx.options.trust;
-    if (trust?.attestation?.enabled === false) return { message: 'promotion attestation: disabled in spec.attestation', skipped: true };
+    const written = new Map<string, string>();
+    if (trust?.attestation?.enabled === false) {
+      markFinished(ctx, written);
+      return { message: 'promotion attestation: disabled in spec.attestation', skipped: true };
+    }
     const signer = trust && await artifactSigner(trust);
-    if (!signer) return { message: 'promotion attestation: not written, spec.signing names no signer', skipped: true };
+    if (!signer) {
+      markFinished(ctx, written);
+      return { message: 'promotion attestation: not written, spec.signing names no signer', skipped: true };
+    }
     const policy = await signer.policy();
-    const targets = ctx.inProduction;
+    const targets = ctx.inProduction.map((target) => ({ target, due: destinationsDue(ctx, target).due })).filter((t) => t.due.length > 0);
     const problems: string[] = [];
-    let written = 0;
+    let writes = 0;
     let already = 0;
-    await forEachLimit(targets, ctx.options.concurrency, async (target) => {
+    await forEachLimit(targets, ctx.options.concurrency, async ({ target, due }) => {
       try {
         const opts = { signal: ctx.signal };
-        const head = await ctx.client.headManifest(target.destinations[0]!.repo, target.digest, opts);
-        if (!head) throw new Error(`${target.digest} is not in ${formatRepository(target.destinations[0]!.repo)}`);
+        const head = await ctx.client.headManifest(due[0]!, target.digest, opts);
+        if (!head) throw new Error(`${target.digest} is not in ${formatRepository(due[0]!)}`);
         const subject = { mediaType: head.mediaType, digest: head.digest, size: head.size };
         let bundle: Buffer | undefined;
         let legacy: Awaited<ReturnType<typeof legacyAttestation>> | undefined;
-        for (const { repo } of target.destinations) {
+        for (const repo of due) {
           const check = await checkAttestations(ctx.client, repo, target.digest, [PROMOTION_PREDICATE], policy, ctx.signal);
           const ours = check.verified.find((v) => v.found.kind === 'bundle');
-          let ref: string;
+          let manifestDigest: string;
           if (ours && ours.found.kind === 'bundle') {
-            ref = formatReference({ ...repo, digest: ours.found.manifestDigest });
+            manifestDigest = ours.found.manifestDigest;
             already += 1;
           } else {
             bundle ??= await signer.signDsse(IN_TOTO_PAYLOAD_TYPE, promotionStatement({
@@ -47,17 +57,21 @@ export const attestPhase: Phase = {
               ...(trust.source && { manifest: trust.source }),
             }));
             if (!legacy && signatureFormats(trust).includes('legacy')) legacy = await legacyAttestation(signer, bundle, PROMOTION_PREDICATE);
-            ref = formatReference({ ...repo, digest: await attachAttestation(ctx.client, repo, subject, bundle, PROMOTION_PREDICATE, ctx.signal, legacy) });
-            written += 1;
+            manifestDigest = await attachAttestation(ctx.client, repo, subject, bundle, PROMOTION_PREDICATE, ctx.signal, legacy);
+            writes += 1;
           }
-          ctx.attestations.push({ digest: target.digest, ref, predicateType: PROMOTION_PREDICATE });
+          written.set(`${formatRepository(repo)}@${target.digest}`, manifestDigest);
+          ctx.attestations.push({ digest: target.digest, ref: formatReference({ ...repo, digest: manifestDigest }), predicateType: PROMOTION_PREDICATE });
         }
       } catch (error) {
         ctx.signal.throwIfAborted();
+        for (const repo of due) ctx.unfinished.add(`${formatRepository(repo)}@${target.digest}`);
         problems.push(`attesting ${target.digest}: ${describeError(error)}`);
       }
     });
-    const message = `${written} promotion attestations written, ${already} already there, for ${targets.length} digests`;
+    attestationsFromMarks(ctx);
+    markFinished(ctx, written);
+    const message = `${writes} promotion attestations written, ${already} already there, for ${targets.length} digests`;
     if (problems.length === 0) return { message };
     return { message: `${message}; ${problems.length} failed: ${problems.slice(0, 3).join('; ')}`, stop: 'failed', reason: 'AttestationFailed', keepGoing: true };
   },

@@ -52,6 +52,10 @@ async function copyEdge(ctx: RunContext, outcome: EdgeOutcome, from: Repository)
     } else {
       outcome.state = 'promoted';
       outcome.copied = { blobs: copy.blobsCopied, mounted: copy.blobsMounted, bytes: copy.bytesCopied };
+      // What is there now, so the next run need not read it (its tag list must still show it).
+      const repository = formatRepository(dst);
+      for (const tag of tags) ctx.client.inventory.setTag(repository, tag, digest);
+      if (tags.length === 0) ctx.client.inventory.setSeen(repository, digest);
     }
     return true;
   } catch (error) {

@@ -31,8 +31,10 @@ export const defaultRateLimit: RateLimitOptions = {
   rate: 200, burst: 100, maxInFlight: 16, minRate: 0.5, recoveryPerSecond: 20, backoffMinMs: 200, backoffMaxMs: 10_000,
 };
 
-/** Share of the ceiling the rate is set to after a 429, and the most any second may see granted. */
+/** Share of the ceiling the rate is set to after a 429, and the most any second may see granted, at first. */
 const settleShare = 0.95;
+/** The least share: a margin that jitter alone never eats up. */
+const minShare = 0.85;
 /** Relative climb per second of healthy traffic near or above the ceiling (0.2%/s: ~50 s from 90% to the quota). */
 const probeShare = 0.002;
 /** Fewer requests than this in the second before a 429 are no measure of a quota. */
@@ -131,6 +133,8 @@ export class HostLimiter {
   #refilledAt: number;
   #ceiling: number | undefined;
   #ceilingAt = 0;
+  /** Share of the ceiling granted per second; narrowed by 429s that come with the flow at the ceiling already. */
+  #share = settleShare;
   #inFlight = 0;
   #lastDecrease = -Infinity;
   #waitedMs = 0;
@@ -388,7 +392,7 @@ export class HostLimiter {
    */
   #windowFull(now: number): number | undefined {
     if (this.#ceiling === undefined) return undefined;
-    const limit = Math.max(1, Math.floor(Math.max(this.#ceiling * settleShare, this.#rate)));
+    const limit = Math.max(1, Math.floor(Math.max(this.#ceiling * this.#share, this.#rate)));
     const oldest = this.#grants[this.#grants.length - limit];
     return oldest !== undefined && oldest > now - 1000 ? oldest + 1000 : undefined;
   }
@@ -470,10 +474,17 @@ export class HostLimiter {
     const sent = HostLimiter.#lastSecond(this.#grants, now);
     if (sent < minSample) return;
     const drew = Math.min(this.#rate, admitted >= minSample ? admitted : sent / 2);
-    // The quota may have dropped: a ceiling is only ever lowered by what drew a new 429.
-    this.#ceiling = drew;
+    if (this.#ceiling !== undefined && drew >= this.#ceiling * minShare) {
+      // At the ceiling already: the registry counted a few more in its second than we did in
+      // ours (latency varies). The quota has not moved; the margin was too thin.
+      this.#share = Math.max(minShare, this.#share - 0.03);
+    } else {
+      // A first measure, or the quota dropped: a ceiling is only ever lowered by a new 429.
+      this.#ceiling = drew;
+    }
     this.#ceilingAt = now;
-    this.#rate = Math.max(this.#options.minRate, drew * settleShare);
+    const ceiling = this.#ceiling;
+    this.#rate = Math.max(this.#options.minRate, ceiling * this.#share);
     // A burst to catch up on a timer that fired late (a busy machine); the window below keeps
     // any second's grants within the quota all the same.
     this.#burst = Math.max(2, Math.min(this.#options.burst, drew * 0.1));
@@ -487,7 +498,7 @@ export class HostLimiter {
     if (this.#rate >= max) return;
     const ceiling = this.#ceiling;
     // Per answer, so per second's worth of answers: probeShare of the rate, or recoveryPerSecond.
-    const perAnswer = ceiling !== undefined && this.#rate >= ceiling * settleShare ? probeShare : this.#options.recoveryPerSecond / this.#rate;
+    const perAnswer = ceiling !== undefined && this.#rate >= ceiling * this.#share ? probeShare : this.#options.recoveryPerSecond / this.#rate;
     this.#rate = Math.min(max, this.#rate + perAnswer);
     if (ceiling !== undefined && this.#rate > ceiling && now - this.#ceilingAt > 60_000) {
       // Long past the last 429 and above where it was: the quota has grown, forget it.

@@ -44,7 +44,7 @@ describe('hoist completion', () => {
     writeFileSync(file, await script('bash'));
     execFileSync('bash', ['-n', file]);
     assert.deepEqual(bash(file, 'hoist pl'), ['plan']);
-    assert.deepEqual(bash(file, 'hoist re'), ['reconcile', 'resume']);
+    assert.deepEqual(bash(file, 'hoist re').sort(), ['reconcile', 'replicate', 'resume']);
     assert.deepEqual(bash(file, 'hoist plan --di'), ['--diff']);
     assert.deepEqual(bash(file, 'hoist plan --con'), [], 'plan has no --confirm or --concurrency');
     assert.deepEqual(bash(file, 'hoist promote --con').sort(), ['--concurrency', '--confirm']);

@@ -68,10 +68,10 @@ test('getting-started.md, section 1, works as written against npm run demo:contr
       .catch((error: { stdout?: string; stderr?: string; message: string }) => {
         throw new Error(`the guide's commands failed: ${error.message}\n${error.stdout}\n${error.stderr}`);
       });
-    assert.match(stdout, /^NAME\s+READY\s+PROMOTED[\s\S]*\nhello\s+True\s/m, 'kubectl get pm');
+    assert.match(stdout, /^NAME\s+READY\s+PRESENT[\s\S]*\nhello\s+True\s+4\/4\s/m, 'kubectl get pm');
     assert.match(stdout, /^ok: 1 manifest, 1 edge$/m, 'hoist validate first.yaml');
     assert.match(stdout, /promotionmanifest\.hoist\.dev\/first condition met/, 'kubectl wait');
-    assert.match(stdout, /^first\s+True\s+1\s/m, 'hoist get first: one edge promoted');
+    assert.match(stdout, /^first\s+True\s+1\/1\s/m, 'hoist get first: its one edge present');
     assert.match(stdout, /^suspended releng\/first$/m);
     assert.match(stdout, /^TAGS\s+\S+\/releases\/hello\s+\w{12}\s+\+v1\s+PROMOTE\s+would be promoted$/m, 'hoist plan --diff');
   } finally {

@@ -17,6 +17,8 @@ export interface RunRecord {
   condition: ManifestCondition;
   /** startedAt of this process's last run of the key: its own progress record is not an interrupted run's. */
   lastRun?: string;
+  /** resourceVersion of the object after this process last wrote (or found current) its status. */
+  statusVersion?: string;
   /** Suspended: the generation and pending requestedAt already acknowledged on the status. */
   suspended?: { generation: number; requestedAt: string | undefined };
 }

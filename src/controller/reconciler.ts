@@ -26,7 +26,8 @@ import { RunMemory, type ManifestCondition } from './memory.ts';
 import { ProgressReporter } from './progress.ts';
 import { RegistryRuns, runOnce, type RunsOptions } from './runs.ts';
 import { acceptSpec, registryHost, type AcceptedSpec } from './spec.ts';
-import type { StatusWriter } from './status.ts';
+import { sameStatus } from './status-equal.ts';
+import type { StatusWriter, StatusWriteResult } from './status.ts';
 import { runTrust, type ConfigMapReader, type ControllerTrust } from './trust.ts';
 
 /** What the work queue does with the key after a reconcile. */
@@ -81,6 +82,8 @@ interface Run {
   startedAt: Date;
   /** The write-ahead record of an earlier run that never finished (a killed controller). */
   interrupted: Progress | undefined;
+  /** resourceVersion our last status write left (or last found current); see #cached. */
+  statusVersion: string | undefined;
   accepted?: AcceptedSpec;
   trust?: TrustOptions;
   admission?: AdmissionLine[];
@@ -190,7 +193,7 @@ export class Reconciler {
     const recorded = obj.status?.progress;
     const interrupted = recorded && recorded.startedAt !== memory?.lastRun ? recorded : undefined;
     if (interrupted) log.info({ startedAt: interrupted.startedAt, toPromote: interrupted.toPromote }, 'an earlier run was interrupted; this run reports what it had copied');
-    return { key, obj, namespace, name, generation, requestedAt, mode, log, secrets: memory?.secrets ?? [], intervalMs: fallbackIntervalMs, startedAt: new Date(this.#clock.now()), interrupted };
+    return { key, obj, namespace, name, generation, requestedAt, mode, log, secrets: memory?.secrets ?? [], intervalMs: fallbackIntervalMs, startedAt: new Date(this.#clock.now()), interrupted, statusVersion: memory?.statusVersion };
   }
 
   /** Steps "accept spec", "resolve credentials" and "run": the report, or undefined on shutdown. */
@@ -249,7 +252,7 @@ export class Reconciler {
       startedAt: run.startedAt, generation: run.generation, mode: run.mode, log: run.log, clock: this.#clock,
       intervalMs: this.#o.progressIntervalMs ?? 10_000,
       write: async (progress) => {
-        await this.#o.status.update(run.namespace, run.name, (stored) => (this.#same(run, stored) ? progressStatus(stored.status, run.generation, run.mode, progress, new Date(this.#clock.now())) : undefined));
+        this.#wrote(run, await this.#o.status.update(run.namespace, run.name, (stored) => (this.#same(run, stored) ? progressStatus(stored.status, run.generation, run.mode, progress, new Date(this.#clock.now())) : undefined), this.#cached(run)));
       },
     });
   }
@@ -258,7 +261,11 @@ export class Reconciler {
   async #record(run: Run, ranReport: RunReport): Promise<ReconcileResult> {
     const report = withRefusedEntries(ranReport, run.accepted?.refused);
     const { facts, events } = this.#facts(run, report);
-    await this.#o.status.update(run.namespace, run.name, (stored) => (this.#same(run, stored) ? this.#finished(run, stored.status, report, facts) : undefined));
+    this.#wrote(run, await this.#o.status.update(run.namespace, run.name, (stored) => {
+      if (!this.#same(run, stored)) return undefined;
+      const next = this.#finished(run, stored.status, report, facts);
+      return sameStatus(stored.status, next) ? undefined : next;
+    }, this.#cached(run)));
     for (const event of runEvents(report, events)) await this.#o.events.record(run.obj, event.type, event.reason, event.message);
     this.#countEdges(report);
     const k = kstatusConditions(report);
@@ -311,6 +318,23 @@ export class Reconciler {
     return stored.metadata.uid === run.obj.metadata.uid;
   }
 
+  /**
+   * The watch cache's copy, for a status write to start from instead of a GET, when it is known
+   * to include our own last write (its resourceVersion is the one that write left), or this
+   * process has not written the status yet (the cache was listed after it started). Otherwise
+   * (the watch lags behind our write, or someone else changed the object since) the write reads
+   * the object first: a stale copy would decide "nothing changed" on a status that is not stored.
+   */
+  #cached(run: Run): ManifestObject | undefined {
+    const cached = this.#o.get(run.key);
+    if (!cached || !this.#same(run, cached)) return undefined;
+    return run.statusVersion === undefined || cached.metadata.resourceVersion === run.statusVersion ? cached : undefined;
+  }
+
+  #wrote(run: Run, result: StatusWriteResult): void {
+    if (result.resourceVersion) run.statusVersion = result.resourceVersion;
+  }
+
   #remember(run: Run, nextRunAt: number, condition: ManifestCondition): void {
     // Deleted (or replaced) while it ran: the delete already came and went, so a record made
     // now would never be forgotten. The queued key reconciles what exists now.
@@ -320,7 +344,7 @@ export class Reconciler {
       return;
     }
     const { uid, generation = 0 } = run.obj.metadata;
-    this.#memory.set(run.key, { uid, generation, requestedAt: run.requestedAt, nextRunAt, stale: false, secrets: run.secrets, condition, lastRun: run.startedAt.toISOString() });
+    this.#memory.set(run.key, { uid, generation, requestedAt: run.requestedAt, nextRunAt, stale: false, secrets: run.secrets, condition, lastRun: run.startedAt.toISOString(), ...(run.statusVersion && { statusVersion: run.statusVersion }) });
   }
 
   #onEvent(event: PipelineEvent, log: Logger): void {

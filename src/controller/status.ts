@@ -23,6 +23,8 @@ export interface StatusWriteResult {
   written: boolean;
   conflicts: number;
   status?: Status;
+  /** The object's resourceVersion after the write, or as compute saw it when nothing was written. */
+  resourceVersion?: string;
 }
 
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -53,28 +55,32 @@ export class StatusWriter {
 
   /**
    * Writes compute(stored) as the status. compute returns undefined to write nothing (e.g. the
-   * object was replaced by another with a different uid). A deleted object is not an error.
+   * object was replaced by another with a different uid, or nothing changed). A deleted object is
+   * not an error. `cached`, the object as the watch cache has it, stands in for the first read
+   * (as controller-runtime reads from its cache): the patch carries its resourceVersion, so a
+   * stale copy costs a 409 and a fresh read, never a lost write.
    */
-  async update(namespace: string, name: string, compute: (stored: StoredManifest) => Status | undefined): Promise<StatusWriteResult> {
+  async update(namespace: string, name: string, compute: (stored: StoredManifest) => Status | undefined, cached?: StoredManifest): Promise<StatusWriteResult> {
     let conflicts = 0;
     for (let attempt = 1; ; attempt++) {
       let stored: StoredManifest;
       try {
-        stored = (await this.#custom.getNamespacedCustomObjectStatus({ group, version, plural: names.plural, namespace, name })) as StoredManifest;
+        stored = attempt === 1 && cached ? cached : (await this.#custom.getNamespacedCustomObjectStatus({ group, version, plural: names.plural, namespace, name })) as StoredManifest;
       } catch (error) {
         if (isNotFound(error)) return { written: false, conflicts };
         throw error;
       }
       const status = compute(stored);
-      if (!status) return { written: false, conflicts };
+      if (!status) return { written: false, conflicts, ...(stored.metadata.resourceVersion && { resourceVersion: stored.metadata.resourceVersion }) };
       await this.#hooks.beforeStatusPatch?.(namespace, name, attempt, status);
       try {
-        await this.#custom.patchNamespacedCustomObjectStatus({
+        const written = await this.#custom.patchNamespacedCustomObjectStatus({
           group, version, plural: names.plural, namespace, name,
           body: { metadata: { resourceVersion: stored.metadata.resourceVersion }, status: withRemovals(stored.status, status) },
-        }, mergePatch);
+        }, mergePatch) as Partial<StoredManifest> | undefined;
         if (conflicts > 0) this.#logger.debug({ namespace, name, conflicts }, 'status written after conflicts');
-        return { written: true, conflicts, status };
+        const resourceVersion = written?.metadata?.resourceVersion;
+        return { written: true, conflicts, status, ...(resourceVersion && { resourceVersion }) };
       } catch (error) {
         if (isNotFound(error)) return { written: false, conflicts };
         if (!isConflict(error) || attempt >= this.#maxAttempts) throw error;

@@ -23,12 +23,21 @@ export class Pause {
 
 /**
  * An AbortSignal that aborts after `ms` with a TimeoutError, as AbortSignal.timeout does, but on
- * the global setTimeout (so node:test's mock timers drive it); clear() drops the timer once the
- * work it bounds is over, so no run leaves a timer behind.
+ * the global setTimeout (so node:test's mock timers drive it). clear(), once the work it bounds
+ * is over, drops the timer and aborts the signal with an AbortError: Node keeps a signal made
+ * with AbortSignal.any alive, with all it holds, for as long as it has a listener and a source
+ * that may still abort (issue 15: each run's signal, and the registry transport's listener on
+ * it, stayed in memory until shutdown). Check for a timeout before calling clear().
  */
 export function deadline(ms: number): { signal: AbortSignal; clear(): void } {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new DOMException(`timed out after ${ms} ms`, 'TimeoutError')), ms);
   timer.unref?.();
-  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+  return {
+    signal: controller.signal,
+    clear: () => {
+      clearTimeout(timer);
+      if (!controller.signal.aborted) controller.abort(new DOMException('the work this deadline bounded is over', 'AbortError'));
+    },
+  };
 }

@@ -49,6 +49,24 @@ const common = (o: WatchOptions) => ({
   ...(o.backoff && { backoff: o.backoff }), ...(o.watchdogMs && { watchdogMs: o.watchdogMs }), ...(o.clock && { clock: o.clock }),
 });
 
+/** kubectl's client-side apply record: a second copy of the spec, which nothing here reads. */
+const lastApplied = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * What the cache keeps of a manifest: everything but metadata.managedFields and kubectl's
+ * last-applied copy of the spec, as controller-runtime's TransformStripManagedFields (the two
+ * can be most of a small object; nobody here reads them, and a status write from the cached
+ * copy sends only the status).
+ */
+export function trimManifest(obj: ManifestObject): ManifestObject {
+  const { managedFields: _fields, ...metadata } = obj.metadata as ManifestObject['metadata'] & { managedFields?: unknown };
+  if (metadata.annotations?.[lastApplied] !== undefined) {
+    const { [lastApplied]: _copy, ...annotations } = metadata.annotations;
+    metadata.annotations = annotations;
+  }
+  return { ...obj, metadata };
+}
+
 /** Our own status writes come back as updates: only spec changes, on-demand requests and replacements count. */
 export function needsReconcile(old: ManifestObject, obj: ManifestObject): boolean {
   const requested = (o: ManifestObject) => o.metadata.annotations?.[requestedAtAnnotation];
@@ -65,6 +83,7 @@ function manifestWatch(o: WatchOptions): Reflector<ManifestObject> {
     path: ns ? `/apis/${group}/${version}/namespaces/${ns}/${names.plural}` : `/apis/${group}/${version}/${names.plural}`,
     query: { ...(labelSelector && { labelSelector }) },
     list: async () => (ns ? o.kube.custom.listNamespacedCustomObject({ ...query, namespace: ns }) : o.kube.custom.listClusterCustomObject(query)) as Promise<ListResult<ManifestObject>>,
+    transform: trimManifest,
     resyncMs: o.resyncMs,
     handlers: {
       add: enqueue,

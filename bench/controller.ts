@@ -114,10 +114,11 @@ const diff = (after: Map<string, number>, before: Map<string, number>) =>
   new Map([...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)] as const).filter(([, v]) => v > 0));
 const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
 
-function rssOf(pid: number): { rss: number; peak: number } {
+/** RSS now and at its peak, and now split into anonymous memory (heaps) and file pages (the node binary's code). */
+function rssOf(pid: number): { rss: number; peak: number; anon: number; file: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
-  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024, anon: kb('RssAnon') / 1024, file: kb('RssFile') / 1024 };
 }
 
 /** `generation` names fresh destination repositories, so a first start has everything to copy again. */
@@ -207,7 +208,7 @@ async function phase(run: PhaseRun, kube: TestKube, counter: Awaited<ReturnType<
       samples.push(rssOf(child.pid!).rss);
     }
     const idleEnd = await apiRequests(kube, dispatcher);
-    const { peak } = rssOf(child.pid!);
+    const { peak, anon, file } = rssOf(child.pid!);
     const idle = diff(idleEnd, idleStart);
     // The bench's own /metrics scrape is one request to resource "(none)".
     idle.set('(none)', Math.max(0, (idle.get('(none)') ?? 0) - 1));
@@ -217,7 +218,7 @@ async function phase(run: PhaseRun, kube: TestKube, counter: Awaited<ReturnType<
       connections: counter.opened() - openedBefore, idleConnections: counter.opened() - openedIdle,
       wave: diff(afterWave, before), idle, registryRequests,
     };
-    console.log(`${label}: all ${resources} Ready in ${readyS.toFixed(0)} s; peak RSS ${peak.toFixed(0)} MiB, idle ${result.idleMiB.toFixed(0)} MiB;` +
+    console.log(`${label}: all ${resources} Ready in ${readyS.toFixed(0)} s; peak RSS ${peak.toFixed(0)} MiB, idle ${result.idleMiB.toFixed(0)} MiB (at the end ${anon.toFixed(0)} MiB anonymous, ${file.toFixed(0)} MiB file pages);` +
       ` ${sum(result.idle)} API requests in ${idleSeconds} s idle (${[...result.idle].map(([k, v]) => `${k} ${v}`).join(', ')}); ${result.connections} API connections opened, ${result.idleConnections} while idle` +
       (memory ? `; heap used ${memory.before.heapUsed} MiB of ${memory.before.heapTotal} (limit ${memory.before.heapLimit}), live after a full GC ${memory.live.heapUsed} MiB of ${memory.live.heapTotal}, external ${memory.live.external} MiB, RSS after it ${memory.live.rss} MiB${memory.snapshot ? `; snapshot ${memory.snapshot}` : ''}` : ''));
     return result;

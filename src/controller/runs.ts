@@ -15,6 +15,7 @@
 // tokens they bought (scoped to repositories and bearing that identity), the client's recent
 // facts and its source cache (bytes a run read with its credentials must not serve a run
 // without them), and the request counters the run's metrics are taken from.
+import { getHeapStatistics } from 'node:v8';
 import type { Logger } from '../observability/logger.ts';
 import type { ControllerMetrics } from '../observability/metrics.ts';
 import { edgesFromSpecs, notRun, runPipeline, type PipelineEvent, type PipelineOptions, type RunReport, type TrustOptions } from '../pipeline/index.ts';
@@ -26,9 +27,14 @@ import type { AcceptedSpec } from './spec.ts';
 /**
  * Inventory facts the controller keeps at most (tags, digests and signature marks; about 120
  * bytes each): a registry.k8s.io-sized set of resources needs ~600,000, 1,000 small ones a few
- * thousand. Past it, the repositories listed longest ago are forgotten (and read again).
+ * thousand. At most a quarter of the heap Node was given (the chart's nodeOptions size it to the
+ * container's limit), and never over 1,000,000: an inventory must not be what runs a bounded
+ * controller out of memory. Past it, the repositories listed longest ago are forgotten (and read
+ * again).
  */
-const inventoryEntries = 1_000_000;
+export function inventoryEntries(heapLimitBytes = getHeapStatistics().heap_size_limit): number {
+  return Math.max(10_000, Math.min(1_000_000, Math.floor(heapLimitBytes / 4 / 120)));
+}
 
 /** The shared registry parts, and a client per run on top of them. */
 export class RegistryRuns {
@@ -45,7 +51,7 @@ export class RegistryRuns {
       ...(options.ca !== undefined && { ca: [...[options.ca].flat()] }),
     });
     this.limiters = options.limiters ?? new Limiters(options.rateLimit, options.rateLimitByHost);
-    this.inventory = options.inventory ?? new Inventory({ maxEntries: inventoryEntries });
+    this.inventory = options.inventory ?? new Inventory({ maxEntries: inventoryEntries() });
   }
 
   /** A client for one run: its own credentials, tokens and counters over the shared parts. */

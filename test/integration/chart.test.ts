@@ -136,6 +136,10 @@ describe('charts/hoist', () => {
     assert.deepEqual(container.livenessProbe.httpGet, { path: '/healthz', port: 'health' });
     assert.deepEqual(container.readinessProbe.httpGet, { path: '/readyz', port: 'health' });
     assert.deepEqual(container.ports.map((p: any) => [p.name, p.containerPort]), [['metrics', 8080], ['health', 8081]]);
+    // The heap is bounded below the memory limit (docs/operations.md, "Controller sizing").
+    const heapMiB = Number(/--max-old-space-size=(\d+)/.exec(container.env.find((e: any) => e.name === 'NODE_OPTIONS')?.value ?? '')?.[1]);
+    const limitMiB = Number(/^(\d+)Mi$/.exec(container.resources.limits.memory)?.[1]);
+    assert.ok(heapMiB > 0 && limitMiB > heapMiB, `--max-old-space-size ${heapMiB} under the ${limitMiB}Mi limit`);
 
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.equal(pod.securityContext.runAsUser, 65532);
@@ -176,7 +180,7 @@ describe('charts/hoist', () => {
       assert.ok(container.args.includes(arg), arg);
     }
     assert.equal(container.args.at(-1), '--log-level=warn');
-    assert.ok(container.env.some((e: any) => e.name === 'NODE_OPTIONS'));
+    assert.equal(container.env.filter((e: any) => e.name === 'NODE_OPTIONS').length, 1, 'extraEnv\'s NODE_OPTIONS replaces nodeOptions: one entry');
     const binding = all.find((o) => o.kind === 'RoleBinding' && o.metadata.name === 'hoist-controller')!;
     assert.equal(binding.metadata.namespace, 'releng');
     assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'hoist-controller' });

@@ -1,12 +1,12 @@
 // What the controller keeps in memory between runs (issue 15): a finished run lets go of its
 // signal (Node keeps a signal made with AbortSignal.any, listeners and all, while a source may
-// still abort), and the watch cache keeps manifests without managedFields and kubectl's
-// last-applied copy.
+// still abort), the watch cache keeps manifests without managedFields and kubectl's
+// last-applied copy, and the shared inventory is bounded by the heap Node was given.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ManifestObject } from '../../src/controller/kube.ts';
 import { deadline } from '../../src/controller/pause.ts';
-import { RegistryRuns, runOnce } from '../../src/controller/runs.ts';
+import { inventoryEntries, RegistryRuns, runOnce } from '../../src/controller/runs.ts';
 import { acceptSpec } from '../../src/controller/spec.ts';
 import { trimManifest } from '../../src/controller/watches.ts';
 import { createLogger } from '../../src/observability/logger.ts';
@@ -60,4 +60,12 @@ test('the watch cache keeps a manifest without managedFields and kubectl\'s last
     spec, status: { observedGeneration: 2 },
   });
   assert.deepEqual(trimManifest({ metadata: { name: 'x' } }), { metadata: { name: 'x' } }, 'nothing to strip');
+});
+
+test('the inventory takes at most a quarter of the heap, between 10,000 and 1,000,000 facts', () => {
+  const mib = 1024 * 1024;
+  assert.equal(inventoryEntries(4096 * mib), 1_000_000, 'a large heap: the old bound');
+  assert.equal(inventoryEntries(160 * mib), Math.floor(160 * mib / 4 / 120), 'the chart\'s heap: ~350,000 facts, ~40 MiB');
+  assert.equal(inventoryEntries(1 * mib), 10_000, 'never so small that every run re-reads everything');
+  assert.ok(inventoryEntries() <= 1_000_000);
 });

@@ -1,5 +1,6 @@
 // Errors from talking to a registry. Each carries a stable CamelCase reason, which ends up in
 // conditions and events, and a message that names the registry and says what to do.
+import { internalAddressCode } from './networks.ts';
 
 export type RegistryErrorReason =
   | 'Unauthorized' // credentials missing or refused
@@ -16,6 +17,7 @@ export type RegistryErrorReason =
   | 'DeadlineExceeded' // an operation's deadline passed (a read's, an edge's copy)
   | 'PaginationLoop' // a tag list or referrers page links to a page already read
   | 'ResponseTooLarge' // a body past the limit the client buffers (tag list page, token, referrers, manifest)
+  | 'RedirectRefused' // a registry outside the internal networks sent a request (redirect, upload location) to an internal address
   | 'UntrustedRealm' // a token realm that may not receive the registry's credentials (plain http, foreign domain)
   | 'InvalidReference' // a repository, tag or digest that must not become part of a URL
   | 'Rejected' // another 4xx: the request itself was refused
@@ -74,6 +76,7 @@ const networkCodes: Record<string, RegistryErrorReason> = {
   ENETUNREACH: 'ConnectionFailed',
   ECONNABORTED: 'ConnectionFailed',
   ETIMEDOUT: 'Timeout',
+  [internalAddressCode]: 'RedirectRefused',
 };
 
 /** Turns whatever undici or a stream threw into a RegistryError. */

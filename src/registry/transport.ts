@@ -11,6 +11,7 @@ import type { CredentialStore } from './credentials.ts';
 import { StaticCredentials } from './credentials.ts';
 import { fromNetworkError, reasonForStatus, RegistryError, type RegistryErrorReason } from './errors.ts';
 import { Limiters, retryAfterSeconds, type HostLimiter, type PauseEvent, type Permit, type RateLimitOptions } from './limiter.ts';
+import { InternalNetworks } from './networks.ts';
 import { RegistryStats, statusClass } from './stats.ts';
 
 export interface Timeouts {
@@ -79,6 +80,11 @@ export interface TransportOptions {
    */
   connections?: Connections;
   userAgent?: string;
+  /**
+   * Address ranges (CIDR) counted as internal, in place of networks.ts' defaults (loopback,
+   * private, link-local, CGNAT). A registry outside them may not send the client inside them.
+   */
+  internalNetworks?: string[];
   /** Told when a host or repository this client talks to starts a pause of a second or more. */
   onWait?: (event: WaitEvent) => void;
 }
@@ -102,7 +108,10 @@ export interface RegistryRequest {
   what: string;
   /** Reason for a 404 not listed in expect. */
   notFound?: RegistryErrorReason;
-  /** Follow 3xx to another origin without credentials (blob storage redirects). */
+  /**
+   * Follow 3xx to another origin without credentials (blob storage redirects); never from a
+   * registry that is not internal to an internal address (see #mayGo).
+   */
   followRedirects?: boolean;
   /**
    * false for requests that must not be sent twice: a chunk or the closing PUT of an upload
@@ -201,6 +210,9 @@ export class Transport {
   readonly #headBodies = new Set<string>();
   /** The slot each open response holds, released as soon as the transport knows the outcome. */
   readonly #permits = new WeakMap<object, Permit>();
+  readonly #internal: InternalNetworks;
+  /** Per registry host: whether it is internal by name or address (see #mayGo). */
+  readonly #registryInternal = new Map<string, Promise<boolean>>();
 
   constructor(options: TransportOptions = {}) {
     this.#timeouts = { ...defaultTimeouts, ...options.timeouts };
@@ -208,6 +220,7 @@ export class Transport {
     if (!(this.#retry.attempts >= 1)) throw new RangeError(`retry attempts must be at least 1, got ${this.#retry.attempts}`);
     if (!(this.#retry.budgetMs >= 0)) throw new RangeError(`retry budget must be a duration, got ${this.#retry.budgetMs}`);
     this.#onWait = options.onWait;
+    this.#internal = new InternalNetworks(options.internalNetworks);
     this.#insecure = new Set(options.insecureHosts ?? []);
     this.#secure = new Set(options.secureHosts ?? []);
     const ca = options.ca === undefined ? undefined : [...rootCertificates, ...[options.ca].flat()];
@@ -340,11 +353,9 @@ export class Transport {
     if (req.expect.includes(res.status)) return res;
     let detail = '';
     try {
-      const text = (await readPrefix(res.body, bodyLimits.errorBytes)).slice(0, 2000);
-      const errors = (JSON.parse(text) as { errors?: { code?: string; message?: string }[] }).errors;
-      detail = errors?.map((e) => `${e.code ?? ''}${e.message ? `: ${e.message}` : ''}`).join('; ') ?? text;
+      detail = errorDetail(await readPrefix(res.body, bodyLimits.errorBytes), headerValue(res.headers, 'content-type'));
     } catch {
-      // not a distribution error document; the status says enough
+      // the body failed mid-read; the status says enough
     }
     // The limiter learns of a 429 or 5xx now, before the retry loop asks how long to wait.
     this.#permits.get(res.body)?.release();
@@ -363,18 +374,35 @@ export class Transport {
   async #send(req: RegistryRequest, authorization: string | undefined, repository: string | undefined): Promise<{ res: RegistryResponse; url: URL }> {
     const home = this.origin(req.host);
     let url = new URL(req.path, home);
-    let host = url.host;
     for (let hops = 0; ; hops++) {
-      const res = await this.#once(host, url, req, url.origin === home ? authorization : undefined, host === req.host ? repository : undefined);
+      const away = url.origin !== home;
+      const publicOnly = away && await this.#mayGo(req, url);
+      const res = await this.#once(url.host, url, req, away ? undefined : authorization, url.host === req.host ? repository : undefined, publicOnly);
       const location = headerValue(res.headers, 'location');
       if (!req.followRedirects || ![301, 302, 303, 307, 308].includes(res.status) || !location || hops >= 5) return { res, url };
       await res.body.dump();
       url = new URL(location, url);
-      host = url.host;
     }
   }
 
-  async #once(host: string, url: URL, req: RegistryRequest, authorization: string | undefined, repository: string | undefined): Promise<RegistryResponse> {
+  /**
+   * Where a registry may send a request (a redirect, an upload location): anywhere, but from a
+   * registry that is not internal (by name or by any address its name resolves to) never to an
+   * internal address. An internal address written in the URL is refused here; a name is
+   * connected to through a lookup that drops internal addresses (networks.ts), so DNS cannot
+   * smuggle one in. Returns whether that lookup applies.
+   */
+  async #mayGo(req: RegistryRequest, url: URL): Promise<boolean> {
+    let internal = this.#registryInternal.get(req.host);
+    if (!internal) this.#registryInternal.set(req.host, internal = this.#internal.resolved(req.host));
+    if (await internal) return false;
+    if (this.#internal.literal(url.host)) {
+      throw new RegistryError('RedirectRefused', req.host, `${req.host}: ${req.what}: the registry sent the request to ${url.origin}, an internal address; a registry outside the internal networks may not send requests into them`);
+    }
+    return true;
+  }
+
+  async #once(host: string, url: URL, req: RegistryRequest, authorization: string | undefined, repository: string | undefined, publicOnly = false): Promise<RegistryResponse> {
     const limiter = this.#limiter(host);
     const waitStart = performance.now();
     const permit = await limiter.acquire(req.signal, repository);
@@ -388,7 +416,7 @@ export class Transport {
     else if (req.body) bodyBytes = Number(req.headers?.['content-length'] ?? 0);
     let res: Dispatcher.ResponseData;
     try {
-      res = await this.#connections.pool(url.origin).request({
+      res = await this.#connections.pool(url.origin, publicOnly ? this.#internal : undefined).request({
         path: `${url.pathname}${url.search}`,
         method: req.method,
         headers,
@@ -502,6 +530,38 @@ export async function readCapped(body: RegistryResponse['body'], headers: Regist
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);
+}
+
+/**
+ * What of an error body goes into a message: an error body is the registry's text, and a
+ * message ends up in logs, Events and terminals. Only the distribution format's `code` and
+ * `message` strings are quoted (the first three errors, each cut short and cleaned of control
+ * and direction-changing characters); `detail` and anything else may hold what should not
+ * travel, so of other bodies only their content type is named.
+ */
+export function errorDetail(text: string, contentType: string | undefined): string {
+  let errors: unknown;
+  try {
+    errors = (JSON.parse(text) as { errors?: unknown } | null)?.errors;
+  } catch {
+    errors = undefined;
+  }
+  const quoted = Array.isArray(errors)
+    ? errors.slice(0, 3).flatMap((e: { code?: unknown; message?: unknown } | null) => {
+      const code = typeof e?.code === 'string' ? clean(e.code, 40) : '';
+      const message = typeof e?.message === 'string' ? clean(e.message, 200) : '';
+      return code || message ? [`${code}${code && message ? ': ' : ''}${message}`] : [];
+    })
+    : [];
+  if (quoted.length > 0) return quoted.join('; ');
+  const type = /^[\w.+-]+\/[\w.+-]+/.exec(contentType ?? '')?.[0];
+  return text.length === 0 ? '' : `a ${type ?? 'untyped'} body that is not a registry error`;
+}
+
+/** Registry text fit for one line of a message: no control or bidi characters, at most `max` characters. */
+function clean(text: string, max: number): string {
+  const line = text.replace(/[\p{Cc}\p{Cf}\u2028\u2029]+/gu, ' ').replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
 /** At most the first `limit` bytes of a body; the rest is not read (the connection is dropped). */

@@ -71,6 +71,7 @@ const named = {
   ProvenanceFailed: retries('run', 'the Provenance phase failed unexpectedly (not a verification failure)', 'the message names the cause'),
   ValidateFailed: retries('run', 'the Validate phase failed unexpectedly (not a verification failure)', 'the message names the cause'),
   PromoteFailed: retries('run', 'every copy of the run failed', 'look at the per-image reasons in `failedImages`'),
+  ProgressNotRecorded: retries('run', 'the controller could not write `status.progress`, its record of what the run is about to copy, so it copied nothing: a crash mid-copy would otherwise leave copies no later run reports', 'check the API server and the controller\'s RBAC on `promotionmanifests/status`; the run is retried with backoff'),
   CopyFailed: perImage('run', 'copying the image failed for a reason other than a registry answer', 'see the message and the logs'),
 
   // The spec and the controller's options.

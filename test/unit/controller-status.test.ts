@@ -155,6 +155,33 @@ describe('progress', () => {
     await advance(t, 20_000, 1_000);
     assert.equal(writes.length, 2, 'nothing after stop');
   });
+
+  test('writeAhead resolves once the record is written, and rejects when it could not be', async (t) => {
+    mockTime(t);
+    let fail = false;
+    let finish!: () => void;
+    const reporter = (mode: 'Promote' | 'Plan') => new ProgressReporter({
+      startedAt: new Date(), generation: 1, mode, intervalMs: 10_000, log: quiet, clock: { now: () => Date.now() },
+      write: () => (fail ? Promise.reject(new Error('503')) : new Promise<void>((resolve) => { finish = resolve; })),
+    });
+    const planned = { type: 'planned', edges: 1, toPromote: 1, outcomes: [outcome('promote', 1)] } as const;
+    const slow = reporter('Promote');
+    slow.onEvent(planned);
+    let written = false;
+    const ahead = slow.writeAhead().then(() => { written = true; });
+    await settle();
+    assert.equal(written, false, 'pending while the write is');
+    finish();
+    await ahead;
+    fail = true;
+    const failing = reporter('Promote');
+    failing.onEvent(planned);
+    await assert.rejects(failing.writeAhead(), /503/);
+    await failing.stop();
+    const plan = reporter('Plan');
+    plan.onEvent(planned);
+    await plan.writeAhead();
+  });
 });
 
 test('a Plan that could read no edge has not succeeded', async () => {

@@ -306,6 +306,32 @@ describe('Promote', () => {
     assert.deepEqual([result.stop, result.reason, result.keepGoing], ['failed', 'PromoteFailed', true]);
   });
 
+  test('nothing is copied before beforePromote (the write-ahead record) resolves; if it rejects, nothing at all', async () => {
+    const registry = new MemoryRegistry();
+    const image = buildImage();
+    registry.put('staging.example/app', image);
+    let release!: () => void;
+    const recorded = new Promise<void>((resolve) => { release = resolve; });
+    const waiting = context(registry, [edge(staging, prodA, image.digest)], { beforePromote: () => recorded });
+    await planPhase.run(waiting.ctx);
+    const promoting = promotePhase.run(waiting.ctx);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(registry.calls.filter((c) => c.startsWith('PUT') || c.startsWith('POST')).length, 0, 'no write while the record is being written');
+    release();
+    assert.equal((await promoting).message, '1 of 1 edges promoted');
+
+    const other = buildImage();
+    registry.put('staging.example/app', other);
+    const refused = context(registry, [edge(staging, prodB, other.digest)], { beforePromote: async () => { throw new Error('the API server answered 503'); } });
+    await planPhase.run(refused.ctx);
+    const calls = registry.calls.length;
+    const result = await promotePhase.run(refused.ctx);
+    assert.deepEqual([result.stop, result.reason, result.keepGoing], ['failed', 'ProgressNotRecorded', undefined]);
+    assert.match(result.message, /^nothing copied: .*the API server answered 503/);
+    assert.equal(registry.calls.length, calls, 'no registry request');
+    assert.equal(registry.tag('prod-b.example/app', 'v1'), undefined);
+  });
+
   test('the digests in production merge each digest\'s destinations and tags', () => {
     const targets = digestsInProduction([
       outcome(edge(staging, prodA, 'sha256:a', ['v1']), 'promoted'),

@@ -71,6 +71,15 @@ export const promotePhase: Phase = {
   async run(ctx: RunContext) {
     const groups = copyGroups(ctx.outcomes);
     const total = groups.reduce((n, g) => n + g.length, 0);
+    if (total > 0 && ctx.options.beforePromote) {
+      try {
+        await ctx.options.beforePromote();
+      } catch (error) {
+        ctx.signal.throwIfAborted();
+        // Copying without the record would leave a crash's copies unaccounted for.
+        return { message: `nothing copied: the record of what this run copies could not be written first: ${(error as Error).message}`, stop: 'failed', reason: 'ProgressNotRecorded' };
+      }
+    }
     let done = 0;
     const copy = async (outcome: EdgeOutcome, from: Repository) => {
       const copied = await copyEdge(ctx, outcome, from);

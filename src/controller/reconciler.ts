@@ -287,7 +287,7 @@ export class Reconciler {
   /** What the status and Events render besides the report: refused entries, an interrupted run. */
   #facts(run: Run, report: RunReport): { facts: RunFacts; events: EventFacts } {
     const refused = run.accepted?.refused;
-    const found = interruptedPromotions(run.interrupted, report);
+    const found = interruptedPromotions(run.interrupted, report, run.generation);
     const interrupted = found && run.interrupted ? { startedAt: run.interrupted.startedAt, ...found } : undefined;
     return {
       facts: { startedAt: run.startedAt, ...(refused && report.phases.length > 0 && { refusedEntries: refused.edges }), ...(interrupted && { interrupted }) },

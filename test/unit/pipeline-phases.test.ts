@@ -138,6 +138,26 @@ describe('Plan', () => {
     assert.match(again.outcomes[0]!.detail!, /^reading the source failed: /);
   });
 
+  test('a digest gone from staging, or staging unreadable: destinations that hold it are still present, only the others lost or failed', async () => {
+    const registry = new MemoryRegistry();
+    const gone = buildImage();
+    registry.put('prod-a.example/app', gone, ['v1']);
+    registry.put('prod-a.example/untagged', gone, []);
+    const untagged = parseRepository('prod-a.example/untagged');
+    const edges = [edge(staging, prodA, gone.digest, ['v1']), edge(staging, untagged, gone.digest, []), edge(staging, prodB, gone.digest, ['v1'])];
+    const lost = context(registry, edges).ctx;
+    await planPhase.run(lost);
+    assert.deepEqual(states(lost), ['present', 'present', 'lost']);
+    assert.equal(lost.outcomes[2]!.reason, 'DigestNotFound');
+
+    registry.failHost('staging.example', 'Unauthorized');
+    const unreadable = context(registry, edges).ctx;
+    const result = await planPhase.run(unreadable);
+    assert.deepEqual(states(unreadable), ['present', 'present', 'failed']);
+    assert.equal(unreadable.outcomes[2]!.reason, 'Unauthorized');
+    assert.notEqual(result.stop, 'failed', 'a plan that read its destinations has not failed');
+  });
+
   test('a rerun with the inventory costs one tag list per destination repository; a deleted tag is caught, a new one read', async () => {
     const registry = new MemoryRegistry();
     const [a, b] = [buildImage(), buildImage()];

@@ -539,7 +539,7 @@ export async function readCapped(body: RegistryResponse['body'], headers: Regist
  * and direction-changing characters); `detail` and anything else may hold what should not
  * travel, so of other bodies only their content type is named.
  */
-export function errorDetail(text: string, contentType: string | undefined): string {
+function errorDetail(text: string, contentType: string | undefined): string {
   let errors: unknown;
   try {
     errors = (JSON.parse(text) as { errors?: unknown } | null)?.errors;

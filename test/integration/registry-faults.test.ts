@@ -68,15 +68,13 @@ describe('faults between the client and a registry', () => {
     }
   });
 
-  test('a stalled body trips the idle timeout and the retried transfer succeeds', async () => {
+  test('a stalled body trips the idle timeout and the retried transfer succeeds', { timeout: 120_000 }, async () => {
     const largest = image.blobs.reduce((a, b) => (a.size > b.size ? a : b));
-    proxy.addRule({ match: { method: 'GET', path: new RegExp(`/blobs/${largest.digest}`) }, times: 1, fault: { kind: 'stall', ms: 5000, afterBytes: 1000 } });
-    const client = new RegistryClient({ retry: fastRetries, timeouts: { bodyIdleMs: 500 } });
+    // A stall without end: the copy can only complete because the idle timeout cut it.
+    proxy.addRule({ match: { method: 'GET', path: new RegExp(`/blobs/${largest.digest}`) }, times: 1, fault: { kind: 'stall', ms: Infinity, afterBytes: 1000 } });
+    const client = new RegistryClient({ retry: fastRetries, timeouts: { bodyIdleMs: 1000 } });
     try {
-      const started = performance.now();
       await new ImageCopier(client).copy({ src: src(), dst: dst(), digest: image.digest, tags: ['v1'] });
-      const elapsed = performance.now() - started;
-      assert.ok(elapsed >= 450 && elapsed < 4500, `the idle timeout fired before the stall ended (${elapsed.toFixed(0)} ms)`);
       assert.equal(proxy.requests.filter((r) => r.method === 'GET' && r.path.includes(largest.digest)).length, 2, 'the transfer was started again');
       assert.ok(proxy.requests.some((r) => r.fault === 'stall'));
       assert.equal(await craneDigest(`${prod.host}/copy${n}/app:v1`), image.digest);

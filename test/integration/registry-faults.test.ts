@@ -35,12 +35,13 @@ describe('faults between the client and a registry', () => {
 
   test('429s with Retry-After pause the repository as asked and the copy completes', async () => {
     proxy.addRule({ match: { path: /\/blobs\// }, times: 4, fault: { kind: 'status', status: 429, headers: { 'retry-after': '1' } } });
-    const client = new RegistryClient({ retry: fastRetries });
+    const waits: WaitEvent[] = [];
+    const client = new RegistryClient({ retry: fastRetries, onWait: (event) => waits.push(event) });
     try {
-      const started = performance.now();
       const result = await new ImageCopier(client).copy({ src: src(), dst: dst(), digest: image.digest, tags: ['v1'] });
       assert.equal(result.blobsCopied, 3);
-      assert.ok(performance.now() - started >= 900, 'the Retry-After pause was honoured');
+      // That a pause holds requests back until it ends is the limiter's unit test (mock timers).
+      assert.ok(waits.some((w) => w.host === proxy.host && w.askedByRegistry && w.seconds === 1), `the Retry-After second became a pause: ${JSON.stringify(waits)}`);
       const limiter = client.transport.limiters.stats.find((s) => s.host === proxy.host)!;
       // Four requests are a trickle, no measure of a quota: the rate stays, the pauses do the work.
       assert.ok(limiter.throttled === 4 && limiter.rate === defaultRateLimit.rate, `limiter: ${JSON.stringify(limiter)}`);

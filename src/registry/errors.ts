@@ -17,7 +17,7 @@ export type RegistryErrorReason =
   | 'DeadlineExceeded' // an operation's deadline passed (a read's, an edge's copy)
   | 'PaginationLoop' // a tag list or referrers page links to a page already read
   | 'ResponseTooLarge' // a body past the limit the client buffers (tag list page, token, referrers, manifest)
-  | 'RedirectRefused' // a registry outside the internal networks sent a request (redirect, upload location) to an internal address
+  | 'RedirectRefused' // a registry outside the internal networks sent a request (redirect, upload location, token realm) to an internal address
   | 'UntrustedRealm' // a token realm that may not receive the registry's credentials (plain http, foreign domain)
   | 'InvalidReference' // a repository, tag or digest that must not become part of a URL
   | 'Rejected' // another 4xx: the request itself was refused

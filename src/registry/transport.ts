@@ -376,7 +376,7 @@ export class Transport {
     let url = new URL(req.path, home);
     for (let hops = 0; ; hops++) {
       const away = url.origin !== home;
-      const publicOnly = away && await this.#mayGo(req, url);
+      const publicOnly = away && await this.#mayGo(req.host, url, req.what);
       const res = await this.#once(url.host, url, req, away ? undefined : authorization, url.host === req.host ? repository : undefined, publicOnly);
       const location = headerValue(res.headers, 'location');
       if (!req.followRedirects || ![301, 302, 303, 307, 308].includes(res.status) || !location || hops >= 5) return { res, url };
@@ -386,18 +386,18 @@ export class Transport {
   }
 
   /**
-   * Where a registry may send a request (a redirect, an upload location): anywhere, but from a
-   * registry that is not internal (by name or by any address its name resolves to) never to an
-   * internal address. An internal address written in the URL is refused here; a name is
-   * connected to through a lookup that drops internal addresses (networks.ts), so DNS cannot
-   * smuggle one in. Returns whether that lookup applies.
+   * Where a registry may send a request (a redirect, an upload location, a token realm):
+   * anywhere, but from a registry that is not internal (by name or by any address its name
+   * resolves to) never to an internal address. An internal address written in the URL is
+   * refused here; a name is connected to through a lookup that drops internal addresses
+   * (networks.ts), so DNS cannot smuggle one in. Returns whether that lookup applies.
    */
-  async #mayGo(req: RegistryRequest, url: URL): Promise<boolean> {
-    let internal = this.#registryInternal.get(req.host);
-    if (!internal) this.#registryInternal.set(req.host, internal = this.#internal.resolved(req.host));
+  async #mayGo(registry: string, url: URL, what: string): Promise<boolean> {
+    let internal = this.#registryInternal.get(registry);
+    if (!internal) this.#registryInternal.set(registry, internal = this.#internal.resolved(registry));
     if (await internal) return false;
     if (this.#internal.literal(url.host)) {
-      throw new RegistryError('RedirectRefused', req.host, `${req.host}: ${req.what}: the registry sent the request to ${url.origin}, an internal address; a registry outside the internal networks may not send requests into them`);
+      throw new RegistryError('RedirectRefused', registry, `${registry}: ${what}: the registry sent the request to ${url.origin}, an internal address; a registry outside the internal networks may not send requests into them`);
     }
     return true;
   }
@@ -452,11 +452,12 @@ export class Transport {
     return { status: res.statusCode, headers: res.headers, body: res.body };
   }
 
-  async #tokenRequest(r: { url: URL; method: 'GET' | 'POST'; headers: Record<string, string>; body?: string; signal?: AbortSignal }): Promise<{ status: number; body: TokenResponse | undefined }> {
+  async #tokenRequest(r: { registry: string; url: URL; method: 'GET' | 'POST'; headers: Record<string, string>; body?: string; signal?: AbortSignal }): Promise<{ status: number; body: TokenResponse | undefined }> {
     const started = Date.now();
+    const publicOnly = r.url.origin !== this.origin(r.registry) && await this.#mayGo(r.registry, r.url, `token request to ${r.url.origin}`);
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await this.#connections.pool(r.url.origin).request({
+        const res = await this.#connections.pool(r.url.origin, publicOnly ? this.#internal : undefined).request({
           path: `${r.url.pathname}${r.url.search}`, method: r.method,
           headers: { 'user-agent': this.#userAgent, ...r.headers }, body: r.body ?? null,
           ...(r.signal && { signal: r.signal }),

@@ -457,6 +457,16 @@ describe('a registry outside the internal networks never sends a request into th
     });
   }
 
+  test('a token realm on an internal address is refused before anything is sent', async () => {
+    const client = new RegistryClient({ retry: fastRetries, internalNetworks: outside });
+    try {
+      proxy.addRule({ fault: { kind: 'status', status: 401, headers: { 'www-authenticate': 'Bearer realm="https://169.254.169.254/token",service="registry"' } } });
+      await assert.rejects(client.headManifest({ host: proxy.host, name: 'app' }, 'v1'), rejectsWith('RedirectRefused', /token request to https:\/\/169\.254\.169\.254/));
+    } finally {
+      await client.close();
+    }
+  });
+
   test('an upload location on an internal address is refused; nothing is written', async () => {
     const prod = await startRegistry();
     const front = await startFaultProxy(prod.url);

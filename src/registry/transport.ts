@@ -134,7 +134,7 @@ const loopback = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/;
 const isStream = (body: RegistryRequest['body']): body is Readable => typeof body === 'object' && body !== null && 'pipe' in body;
 
 /** The repository a request concerns, from its path: what a repository's own pause applies to. */
-export function repositoryOf(path: string): string | undefined {
+function repositoryOf(path: string): string | undefined {
   const pathname = path.startsWith('/') ? path : URL.canParse(path) ? new URL(path).pathname : path;
   return /^\/v2\/(.+?)\/(?:manifests|blobs|tags|referrers)\//.exec(pathname)?.[1];
 }

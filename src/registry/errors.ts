@@ -99,6 +99,16 @@ export function fromNetworkError(error: unknown, host: string, what: string): Re
   return new RegistryError(reason, host, `${what}: ${err?.message ?? String(error)}${code ? ` (${code})` : ''}`, { cause: error });
 }
 
+/**
+ * Text a registry sent (an error message, a link), fit for one line of a message that ends up
+ * in logs, Events and terminals: control and direction-changing characters become spaces,
+ * and it is cut at `max` characters.
+ */
+export function quoted(text: string, max: number): string {
+  const line = text.replace(/[\p{Cc}\p{Cf}\u2028\u2029]+/gu, ' ').replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
 /** An error for a person: a RegistryError's stable reason first, then its message. */
 export function describeError(error: unknown): string {
   return error instanceof RegistryError ? `${error.reason}: ${error.message}` : (error as Error).message;

@@ -9,7 +9,7 @@ import { Authenticator, type Scope, type TokenResponse } from './auth.ts';
 import { Connections } from './connections.ts';
 import type { CredentialStore } from './credentials.ts';
 import { StaticCredentials } from './credentials.ts';
-import { fromNetworkError, reasonForStatus, RegistryError, type RegistryErrorReason } from './errors.ts';
+import { fromNetworkError, quoted, reasonForStatus, RegistryError, type RegistryErrorReason } from './errors.ts';
 import { Limiters, retryAfterSeconds, type HostLimiter, type PauseEvent, type Permit, type RateLimitOptions } from './limiter.ts';
 import { InternalNetworks } from './networks.ts';
 import { RegistryStats, statusClass } from './stats.ts';
@@ -547,22 +547,16 @@ function errorDetail(text: string, contentType: string | undefined): string {
   } catch {
     errors = undefined;
   }
-  const quoted = Array.isArray(errors)
+  const shown = Array.isArray(errors)
     ? errors.slice(0, 3).flatMap((e: { code?: unknown; message?: unknown } | null) => {
-      const code = typeof e?.code === 'string' ? clean(e.code, 40) : '';
-      const message = typeof e?.message === 'string' ? clean(e.message, 200) : '';
+      const code = typeof e?.code === 'string' ? quoted(e.code, 40) : '';
+      const message = typeof e?.message === 'string' ? quoted(e.message, 200) : '';
       return code || message ? [`${code}${code && message ? ': ' : ''}${message}`] : [];
     })
     : [];
-  if (quoted.length > 0) return quoted.join('; ');
+  if (shown.length > 0) return shown.join('; ');
   const type = /^[\w.+-]+\/[\w.+-]+/.exec(contentType ?? '')?.[0];
   return text.length === 0 ? '' : `a ${type ?? 'untyped'} body that is not a registry error`;
-}
-
-/** Registry text fit for one line of a message: no control or bidi characters, at most `max` characters. */
-function clean(text: string, max: number): string {
-  const line = text.replace(/[\p{Cc}\p{Cf}\u2028\u2029]+/gu, ' ').replace(/\s+/g, ' ').trim();
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
 /** At most the first `limit` bytes of a body; the rest is not read (the connection is dropped). */

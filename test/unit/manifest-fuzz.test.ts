@@ -128,11 +128,12 @@ test('the fast YAML reader and the yaml package build the same tree wherever the
   assert.ok(answered > inputs.length / 3, `the fast reader answered only ${answered} of ${inputs.length}`);
 });
 
-test('a dmap of 100,000 digests is read in linear time, duplicates found', () => {
+// How the reading scales with registry.k8s.io-sized trees is bench/parse.ts' to show (npm run bench:parse).
+test('a dmap of 20,000 digests is read whole, duplicates found at their line', () => {
   const lines = ['- name: app', '  dmap:'];
-  for (let i = 0; i < 100_000; i++) lines.push(`    "sha256:${i.toString(16).padStart(64, '0')}": ["v${i}"]`);
+  for (let i = 0; i < 20_000; i++) lines.push(`    "sha256:${i.toString(16).padStart(64, '0')}": ["v${i}"]`);
   lines.push(`    "sha256:${'0'.repeat(64)}": ["again"]`);
   const parsed = parseThinManifest({ file: 'm.yaml', text: 'registries:\n- name: gcr.io/s\n  src: true\n- name: gcr.io/p\n' }, { file: 'i.yaml', text: `${lines.join('\n')}\n` });
-  assert.deepEqual(parsed.errors.map((e) => `${e.line} ${e.reason}`), ['100003 DuplicateKey']);
-  assert.equal(Object.keys(parsed.spec!.images[0]!.dmap).length, 99_999);
+  assert.deepEqual(parsed.errors.map((e) => `${e.line} ${e.reason}`), ['20003 DuplicateKey']);
+  assert.equal(Object.keys(parsed.spec!.images[0]!.dmap).length, 19_999);
 });

@@ -33,8 +33,9 @@ export class Connections {
    * its own whose connections are made only to addresses outside those networks.
    */
   pool(origin: string, publicOnly?: InternalNetworks): Pool {
-    // Clients sharing these pools may count different networks as internal: one pool per set.
-    const key = publicOnly ? `${origin} public ${this.#networkId(publicOnly)}` : origin;
+    // Clients sharing these pools may count different networks as internal: one pool per set
+    // (by its ranges, so each run's client of the controller finds the pools of the last).
+    const key = publicOnly ? `${origin} public ${publicOnly.key}` : origin;
     let pool = this.#pools.get(key);
     if (!pool) {
       const { connectionsPerOrigin, timeouts, ca, keepAliveMs } = this.#options;
@@ -51,13 +52,6 @@ export class Connections {
     return pool;
   }
 
-  readonly #networkIds = new WeakMap<InternalNetworks, number>();
-  #networkId(networks: InternalNetworks): number {
-    let id = this.#networkIds.get(networks);
-    if (id === undefined) this.#networkIds.set(networks, id = ++this.#networkCount);
-    return id;
-  }
-  #networkCount = 0;
 
   /** Connections opened since the start, all origins together (for benchmarks and metrics). */
   get opened(): number {

@@ -19,9 +19,12 @@ const internalNames = /^(localhost|.*\.localhost|metadata|metadata\.google\.inte
 
 export class InternalNetworks {
   readonly #blocks = new BlockList();
+  /** The ranges, as one string: equal for equal sets. */
+  readonly key: string;
 
   /** `ranges`: CIDR blocks (`10.0.0.0/8`, `fc00::/7`) or single addresses. */
   constructor(ranges: readonly string[] = defaultInternalNetworks) {
+    this.key = [...ranges].sort().join(',');
     for (const range of ranges) {
       const [address = '', bits] = range.split('/');
       const type = isIP(address);

@@ -44,3 +44,17 @@ test('the connect lookup drops internal addresses and refuses a name with nothin
   assert.match(refused.error!.message, /rebind\.example resolves only to internal addresses \(169\.254\.169\.254, fe80::1\)/);
   assert.equal((await ask('nowhere.example', false)).error?.code, 'ENOTFOUND');
 });
+
+test('public-only pools are shared by equal sets of networks (the controller\'s runs), kept apart from the registry\'s own', async () => {
+  const { Connections } = await import('../../src/registry/connections.ts');
+  const connections = new Connections({ connectionsPerOrigin: 1, timeouts: { connectMs: 1000, headersMs: 1000, bodyIdleMs: 1000 } });
+  try {
+    const origin = 'https://cdn.example';
+    const run1 = connections.pool(origin, new InternalNetworks());
+    assert.equal(connections.pool(origin, new InternalNetworks()), run1, 'a later run finds the pool');
+    assert.notEqual(connections.pool(origin), run1, 'the unrestricted pool is another');
+    assert.notEqual(connections.pool(origin, new InternalNetworks(['10.0.0.0/8'])), run1, 'other networks, other pool');
+  } finally {
+    await connections.close();
+  }
+});

@@ -71,6 +71,7 @@ const named = {
   ProvenanceFailed: retries('run', 'the Provenance phase failed unexpectedly (not a verification failure)', 'the message names the cause'),
   ValidateFailed: retries('run', 'the Validate phase failed unexpectedly (not a verification failure)', 'the message names the cause'),
   PromoteFailed: retries('run', 'every copy of the run failed', 'look at the per-image reasons in `failedImages`'),
+  ProgressNotRecorded: retries('run', 'the controller could not write `status.progress`, its record of what the run is about to copy, so it copied nothing: a crash mid-copy would otherwise leave copies no later run reports', 'check the API server and the controller\'s RBAC on `promotionmanifests/status`; the run is retried with backoff'),
   CopyFailed: perImage('run', 'copying the image failed for a reason other than a registry answer', 'see the message and the logs'),
 
   // The spec and the controller's options.
@@ -141,6 +142,7 @@ const named = {
   ResponseTooLarge: perImage('registry', 'a registry sent more than Hoist buffers (a tag list page over 16 MiB, a manifest over 4 MiB, a token over 1 MiB)', 'a broken or hostile registry; the message names the limit', ['image', 'message']),
   InvalidDescriptor: perImage('registry', 'a manifest or referrers list from the registry names something that is not a sha256 digest, or a child whose size does not match; the image is refused and nothing of it written', 'a broken or hostile staging registry: the image cannot be promoted as it is', ['image', 'message']),
   InvalidReference: perImage('registry', 'a repository, tag or digest that may not be used in a URL', 'a bug if it comes from a manifest that passed validation; please report it', ['image', 'message']),
+  RedirectRefused: perImage('registry', 'a registry outside the internal networks (loopback, private, link-local such as the cloud metadata address, CGNAT) sent a request there: a redirect, an upload location or a token realm naming an internal address, or a name that resolves only to such addresses; nothing was sent', 'a misconfigured or hostile registry; see [operations.md](operations.md#where-credentials-go). A registry that is itself internal may redirect to internal storage', ['image', 'message']),
   UntrustedRealm: perImage('registry', 'the registry asked for its credentials to be sent to a token server that may not get them (plain http from an https registry, or another domain)', 'see [operations.md](operations.md#where-credentials-go); if the token server is genuine, list it as a trusted realm', ['image', 'message']),
   Aborted: perImage('registry', 'a request was cut short because the run was interrupted (shutdown, `spec.timeout`)', 'nothing: the next run continues', ['message']),
 

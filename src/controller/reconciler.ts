@@ -5,7 +5,8 @@
 // what the work queue does next. Whether a failure is retried or Stalled is the catalogue's
 // word on the report's reason (src/api/reasons.ts). The status is written once per run, at
 // the end, unless progress is due (progress.ts) or the run is about to copy (its write-ahead
-// record, which the next run turns into a Promoted Event if this one is killed).
+// record, awaited before the first copy, which the next run turns into a Promoted Event if this
+// one is killed).
 import type { PromotionManifestSpec } from '../api/promotion-manifest.ts';
 import type { Reason } from '../api/reasons.ts';
 import { formatReference } from '../api/reference.ts';
@@ -231,6 +232,7 @@ export class Reconciler {
           this.#onEvent(event, run.log);
           progress.onEvent(event);
         },
+        beforePromote: () => progress.writeAhead(),
         after: async (client, report, signal) => {
           run.admission = await admissionLines(client, report, run.trust, signal).catch((error: unknown) => {
             run.log.warn({ err: (error as Error).message }, 'admission check failed');
@@ -285,7 +287,7 @@ export class Reconciler {
   /** What the status and Events render besides the report: refused entries, an interrupted run. */
   #facts(run: Run, report: RunReport): { facts: RunFacts; events: EventFacts } {
     const refused = run.accepted?.refused;
-    const found = interruptedPromotions(run.interrupted, report);
+    const found = interruptedPromotions(run.interrupted, report, run.generation);
     const interrupted = found && run.interrupted ? { startedAt: run.interrupted.startedAt, ...found } : undefined;
     return {
       facts: { startedAt: run.startedAt, ...(refused && report.phases.length > 0 && { refusedEntries: refused.edges }), ...(interrupted && { interrupted }) },

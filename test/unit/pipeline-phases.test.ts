@@ -138,6 +138,26 @@ describe('Plan', () => {
     assert.match(again.outcomes[0]!.detail!, /^reading the source failed: /);
   });
 
+  test('a digest gone from staging, or staging unreadable: destinations that hold it are still present, only the others lost or failed', async () => {
+    const registry = new MemoryRegistry();
+    const gone = buildImage();
+    registry.put('prod-a.example/app', gone, ['v1']);
+    registry.put('prod-a.example/untagged', gone, []);
+    const untagged = parseRepository('prod-a.example/untagged');
+    const edges = [edge(staging, prodA, gone.digest, ['v1']), edge(staging, untagged, gone.digest, []), edge(staging, prodB, gone.digest, ['v1'])];
+    const lost = context(registry, edges).ctx;
+    await planPhase.run(lost);
+    assert.deepEqual(states(lost), ['present', 'present', 'lost']);
+    assert.equal(lost.outcomes[2]!.reason, 'DigestNotFound');
+
+    registry.failHost('staging.example', 'Unauthorized');
+    const unreadable = context(registry, edges).ctx;
+    const result = await planPhase.run(unreadable);
+    assert.deepEqual(states(unreadable), ['present', 'present', 'failed']);
+    assert.equal(unreadable.outcomes[2]!.reason, 'Unauthorized');
+    assert.notEqual(result.stop, 'failed', 'a plan that read its destinations has not failed');
+  });
+
   test('a rerun with the inventory costs one tag list per destination repository; a deleted tag is caught, a new one read', async () => {
     const registry = new MemoryRegistry();
     const [a, b] = [buildImage(), buildImage()];
@@ -304,6 +324,32 @@ describe('Promote', () => {
     registry.failHost('prod-a.example', 'ServerError');
     const result = await promotePhase.run(ctx);
     assert.deepEqual([result.stop, result.reason, result.keepGoing], ['failed', 'PromoteFailed', true]);
+  });
+
+  test('nothing is copied before beforePromote (the write-ahead record) resolves; if it rejects, nothing at all', async () => {
+    const registry = new MemoryRegistry();
+    const image = buildImage();
+    registry.put('staging.example/app', image);
+    let release!: () => void;
+    const recorded = new Promise<void>((resolve) => { release = resolve; });
+    const waiting = context(registry, [edge(staging, prodA, image.digest)], { beforePromote: () => recorded });
+    await planPhase.run(waiting.ctx);
+    const promoting = promotePhase.run(waiting.ctx);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(registry.calls.filter((c) => c.startsWith('PUT') || c.startsWith('POST')).length, 0, 'no write while the record is being written');
+    release();
+    assert.equal((await promoting).message, '1 of 1 edges promoted');
+
+    const other = buildImage();
+    registry.put('staging.example/app', other);
+    const refused = context(registry, [edge(staging, prodB, other.digest)], { beforePromote: async () => { throw new Error('the API server answered 503'); } });
+    await planPhase.run(refused.ctx);
+    const calls = registry.calls.length;
+    const result = await promotePhase.run(refused.ctx);
+    assert.deepEqual([result.stop, result.reason, result.keepGoing], ['failed', 'ProgressNotRecorded', undefined]);
+    assert.match(result.message, /^nothing copied: .*the API server answered 503/);
+    assert.equal(registry.calls.length, calls, 'no registry request');
+    assert.equal(registry.tag('prod-b.example/app', 'v1'), undefined);
   });
 
   test('the digests in production merge each digest\'s destinations and tags', () => {

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type { SignatureFormat, TrustOptions } from './options.ts';
 import { parseCertificate } from './certificate.ts';
-import { TrustError } from './errors.ts';
+import { TrustError, contentFreeProblem } from './errors.ts';
 import { loadPrivateKey, loadPublicKey } from './keys.ts';
 import type { SignerPolicy } from './policy.ts';
 import { keySigner, keylessSigner, type ArtifactSigner } from './signer.ts';
@@ -53,7 +53,7 @@ export function certificateAuthorities(trustedRoot: unknown): SignerPolicy['cert
     return (root.certificateAuthorities ?? []).map((ca) => (ca.certChain?.certificates ?? [])
       .map((c) => parseCertificate(Buffer.from(c.rawBytes ?? '', 'base64'))));
   } catch (error) {
-    throw new TrustError('InvalidTrustedRoot', `the trusted root is not a sigstore trusted_root.json (${(error as Error).message})`);
+    throw new TrustError('InvalidTrustedRoot', `the trusted root is not a sigstore trusted_root.json (${contentFreeProblem(error)})`);
   }
 }
 

@@ -37,13 +37,42 @@ describe('trusted roots', () => {
     const root = JSON.parse(publicGoodText) as { tlogs: { publicKey: { validFor: { start?: string } } }[]; ctlogs: { logId?: unknown }[] };
     const noStart = structuredClone(root);
     delete noStart.tlogs[0]!.publicKey.validFor.start;
-    assert.throws(() => parseTrustedRoot(noStart, 'x'), { reason: 'InvalidTrustedRoot', message: /tlogs\[0\] \(https:\/\/rekor.sigstore.dev\) has no publicKey.validFor.start/ });
+    assert.throws(() => parseTrustedRoot(noStart, 'x'), { reason: 'InvalidTrustedRoot', message: /tlogs\[0\] has no publicKey.validFor.start/ });
     const noLogId = structuredClone(root);
     delete noLogId.ctlogs[1]!.logId;
     assert.throws(() => parseTrustedRoot(noLogId, 'x'), { message: /ctlogs\[1\].* has no logId.keyId/ });
-    assert.throws(() => parseTrustedRoot('{not json', 'root.json'), { message: /the trusted root root.json is not a valid sigstore trusted_root.json: not JSON/ });
+    assert.throws(() => parseTrustedRoot('{not json', 'root.json'), { message: /the trusted root root.json is not a valid sigstore trusted_root.json: not valid JSON/ });
     assert.throws(() => parseTrustedRoot([], 'root.json'), { message: /not a JSON object/ });
+    assert.throws(() => parseTrustedRoot('{"a": 1,', 'root.json'), { message: /: not valid JSON at line 1 column 9; expected the JSON of a sigstore trusted_root.json$/ });
     await assert.rejects(readTrustedRootFile('/nonexistent/root.json'), { message: /cannot read the trusted root \/nonexistent\/root.json \(ENOENT\)/ });
+  });
+  test('a root that does not parse is described by key and place, never quoted: a Secret\'s content stays out of messages', () => {
+    const secretText = 'password=hunter2-not-a-root';
+    const secret = { data: { 'trusted_root.json': Buffer.from(secretText).toString('base64') } };
+    assert.throws(() => trustedRootFromSecret(secret, 'ns/creds'), (error: Error & { reason?: string }) => {
+      assert.equal(error.reason, 'InvalidTrustedRoot');
+      assert.match(error.message, /^the trusted root Secret ns\/creds key trusted_root.json is not a valid sigstore trusted_root.json: not valid JSON/);
+      assert.match(error.message, /expected the JSON of a sigstore trusted_root.json/);
+      assert.doesNotMatch(error.message, /hunter2|password/);
+      return true;
+    });
+    const almost = `{"mediaType": "x", "tlogs": [], "certificateAuthorities": [{"subject": {"organization": "hunter2"}, "certChain": 7}]`;
+    assert.throws(() => trustedRootFromConfigMap({ data: { 'root.json': almost } }, 'ns/root', 'root.json'), (error: Error) => {
+      assert.match(error.message, /ConfigMap ns\/root key root.json .*not valid JSON/);
+      assert.doesNotMatch(error.message, /hunter2/);
+      return true;
+    });
+    // A value the schema refuses (an unknown enum) is named by its field's type, not repeated.
+    const root = JSON.parse(publicGoodText) as { tlogs: { hashAlgorithm: string; publicKey: { keyDetails: string } }[] };
+    root.tlogs[0]!.publicKey.keyDetails = 'SECRET_hunter2';
+    assert.throws(() => parseTrustedRoot(root, 'ns/root'), (error: Error) => {
+      assert.match(error.message, /a PublicKeyDetails field has a value the sigstore schema does not define/);
+      assert.doesNotMatch(error.message, /hunter2/);
+      return true;
+    });
+    const badHash = JSON.parse(publicGoodText) as { tlogs: { hashAlgorithm: string }[] };
+    badHash.tlogs[0]!.hashAlgorithm = 'hunter2';
+    assert.throws(() => parseTrustedRoot(badHash, 'ns/root'), (error: Error) => !/hunter2/.test(error.message) && /tlogs\[0\] uses a hashAlgorithm other than SHA2_256/.test(error.message));
   });
 });
 

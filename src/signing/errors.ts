@@ -6,6 +6,7 @@ export type TrustErrorReason =
   | 'SecretUnavailable'
   | 'SigningFailed'
   | 'InvalidTrustedRoot'
+  | 'TrustedRootNotFound'
   | 'InvalidIdentityToken'
   | 'IdentityTokenUnavailable'
   | 'KeylessNeedsTrustedRoot'

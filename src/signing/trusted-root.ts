@@ -112,7 +112,7 @@ export function trustedRootFromConfigMap(
 ): TrustedRoot {
   const source = `ConfigMap ${name} key ${key}`;
   const text = configMap.data?.[key] ?? (configMap.binaryData?.[key] !== undefined ? Buffer.from(configMap.binaryData[key], 'base64').toString('utf8') : undefined);
-  if (text === undefined) throw new TrustError('InvalidTrustedRoot', `${source} does not exist; create it with kubectl create configmap NAME --from-file=${key}`);
+  if (text === undefined) throw new TrustError('TrustedRootNotFound', `${source} does not exist; create it with kubectl create configmap NAME --from-file=${key}`);
   return parseTrustedRoot(text, source);
 }
 
@@ -122,7 +122,7 @@ export function trustedRootFromSecret(
 ): TrustedRoot {
   const source = `Secret ${name} key ${key}`;
   const text = secret.stringData?.[key] ?? (secret.data?.[key] !== undefined ? Buffer.from(secret.data[key], 'base64').toString('utf8') : undefined);
-  if (text === undefined) throw new TrustError('InvalidTrustedRoot', `${source} does not exist; create it with kubectl create secret generic NAME --from-file=${key}`);
+  if (text === undefined) throw new TrustError('TrustedRootNotFound', `${source} does not exist; create it with kubectl create secret generic NAME --from-file=${key}`);
   return parseTrustedRoot(text, source);
 }
 

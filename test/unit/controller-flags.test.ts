@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { signingFromFlags } from '../../src/cli/commands/controller.ts';
 import { main } from '../../src/cli/main.ts';
 import { promotionManifestSpecSchema } from '../../src/api/promotion-manifest.ts';
+import { isTerminal } from '../../src/api/reasons.ts';
 import { runTrust, specTrustedRoot } from '../../src/controller/trust.ts';
 import { TRUSTED_ROOT_KEY } from '../../src/signing/trusted-root.ts';
 
@@ -81,6 +82,11 @@ test('the spec\'s trust fields reach the run: formats, tlog and SCT thresholds, 
   const read = { secrets: { read: async () => undefined }, configMaps: { read: async (ns: string, name: string) => (ns === 'ns' && name === 'roots' ? { data: { [TRUSTED_ROOT_KEY]: text } } : undefined) } };
   const loaded = await specTrustedRoot({ configMapRef: { name: 'roots' } }, 'ns', read);
   assert.ok(loaded.certificateAuthorities.length > 0);
-  await assert.rejects(specTrustedRoot({ configMapRef: { name: 'roots' } }, 'other', read), (e: Error & { reason?: string }) => e.reason === 'InvalidTrustedRoot' && /ConfigMap other\/roots does not exist/.test(e.message));
-  await assert.rejects(specTrustedRoot({ secretRef: { name: 'roots', key: 'x.json' } }, 'ns', read), (e: Error & { reason?: string }) => e.reason === 'InvalidTrustedRoot');
+  // Not found (the object or its key) is retried, not Stalled: nothing watches ConfigMaps, so creating one heals on the next retry.
+  await assert.rejects(specTrustedRoot({ configMapRef: { name: 'roots' } }, 'other', read), (e: Error & { reason?: string }) => e.reason === 'TrustedRootNotFound' && /ConfigMap other\/roots does not exist/.test(e.message));
+  await assert.rejects(specTrustedRoot({ configMapRef: { name: 'roots', key: 'x.json' } }, 'ns', read), (e: Error & { reason?: string }) => e.reason === 'TrustedRootNotFound' && /key x.json does not exist/.test(e.message));
+  assert.equal(isTerminal('TrustedRootNotFound'), false);
+  const broken = { ...read, configMaps: { read: async () => ({ data: { [TRUSTED_ROOT_KEY]: '{' } }) } };
+  await assert.rejects(specTrustedRoot({ configMapRef: { name: 'roots' } }, 'ns', broken), (e: Error & { reason?: string }) => e.reason === 'InvalidTrustedRoot');
+  assert.equal(isTerminal('InvalidTrustedRoot'), true);
 });

@@ -29,8 +29,8 @@ describe('trusted roots', () => {
     assert.equal(trustedRootFromConfigMap({ binaryData: { 'root.json': b64 } }, 'sigstore/root', 'root.json').counts.timestampAuthorities, 1);
     assert.equal(trustedRootFromSecret({ data: { 'trusted_root.json': b64 } }, 'sigstore/root').counts.ctlogs, 2);
     assert.equal(trustedRootFromSecret({ stringData: { 'trusted_root.json': publicGoodText } }, 'sigstore/root').counts.certificateAuthorities, 2);
-    assert.throws(() => trustedRootFromConfigMap({ data: {} }, 'sigstore/root'), { reason: 'InvalidTrustedRoot', message: /ConfigMap sigstore\/root key trusted_root.json does not exist; create it with kubectl create configmap/ });
-    assert.throws(() => trustedRootFromSecret({}, 'sigstore/root'), { reason: 'InvalidTrustedRoot', message: /kubectl create secret generic/ });
+    assert.throws(() => trustedRootFromConfigMap({ data: {} }, 'sigstore/root'), { reason: 'TrustedRootNotFound', message: /ConfigMap sigstore\/root key trusted_root.json does not exist; create it with kubectl create configmap/ });
+    assert.throws(() => trustedRootFromSecret({}, 'sigstore/root'), { reason: 'TrustedRootNotFound', message: /kubectl create secret generic/ });
   });
 
   test('malformed roots are refused as sigstore-go refuses them', async () => {

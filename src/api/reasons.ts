@@ -76,6 +76,7 @@ const named = {
   // The spec and the controller's options.
   InvalidSpec: stalls('spec', 'the spec is not valid beyond what the CRD checks (e.g. `interval` or `timeout` under 1s or over 576h)', 'fix the manifest; `hoist validate FILE` shows every problem'),
   InvalidOptions: stalls('spec', 'the run\'s options are invalid', 'check the controller flags (`--concurrent` etc.) or the CLI flags'),
+  SigningNotAllowed: stalls('spec', '`spec.signing.keyless` asks to sign as the controller\'s own identity, which the controller\'s `--signing-namespaces` does not allow for this namespace', 'sign with a key Secret of this namespace (`spec.signing.key`), or ask the platform team to add the namespace (chart: `controller.signingNamespaces`)'),
   RegistryNotAllowed: stalls('spec', 'a destination is not in the controller\'s `--allowed-registries`', 'use an allowed registry, or ask the platform team to add it (`controller.allowedRegistries`)'),
 
   // Secrets named by the spec.

@@ -19,6 +19,12 @@ export interface ControllerTrust {
   /** --trusted-root, parsed. */
   trustedRoot?: unknown;
   signingServices?: SigningServices;
+  /**
+   * Namespaces whose manifests may sign keyless (--signing-namespaces). A keyless signature is
+   * made as the controller's own identity, which production admission trusts; without a list,
+   * every namespace may. Key signing uses a key from the manifest's own namespace, so is not limited.
+   */
+  signingNamespaces?: string[];
 }
 
 export interface ConfigMapReader {
@@ -67,6 +73,10 @@ export interface RunIdentity {
 
 /** The TrustOptions of one run. */
 export async function runTrust(spec: PromotionManifestSpec, run: RunIdentity, controller: ControllerTrust, readers: { secrets: SecretReader; configMaps: ConfigMapReader }): Promise<TrustOptions> {
+  if (spec.signing?.keyless && controller.signingNamespaces && !controller.signingNamespaces.includes(run.namespace)) {
+    throw new ReconcileError('SigningNotAllowed', `spec.signing.keyless: manifests in namespace ${run.namespace} may not sign as the controller's identity; `
+      + `the controller allows it in ${controller.signingNamespaces.join(', ')} (--signing-namespaces). Sign with a key of this namespace (spec.signing.key), or ask the platform team`);
+  }
   const root = spec.verification?.trustedRoot ? await specTrustedRoot(spec.verification.trustedRoot, run.namespace, readers) : undefined;
   const keyless = {
     ...(controller.fulcioURL && { fulcioURL: controller.fulcioURL }),

@@ -78,6 +78,8 @@ describe('hoist controller keyless', () => {
       fulcioUrl: signing.fulcioUrl,
       ...(signing.signingServices && { signingServices: signing.signingServices }),
       trustedRoot: await loadTrustedRoot(fulcio.trustedRootPath),
+      // Only manifests in default may sign as the controller (the last test tries from another namespace).
+      signingNamespaces: ['default'],
     });
     await controller.synced;
     await apply(kube, `apiVersion: hoist.dev/v1alpha1
@@ -193,5 +195,36 @@ spec:
     assert.equal(condition(pm, 'Admissible')?.status, 'False');
     assert.equal(condition(pm, 'Admissible')?.reason, 'NoLegacySignature');
     assert.equal(pm.status?.admission?.[0]?.reason, 'NoLegacySignature');
+  });
+
+  test('--signing-namespaces: a manifest in another namespace asking to sign keyless is Stalled, nothing written', async () => {
+    assert.ok(controller, 'runs after the tests above started the controller');
+    const image = buildImage();
+    await pushImage(staging, 'tenant', image);
+    await kubectl(kube, ['create', 'namespace', 'tenant']);
+    await apply(kube, `apiVersion: hoist.dev/v1alpha1
+kind: PromotionManifest
+metadata:
+  name: sign-me
+  namespace: tenant
+spec:
+  registries:
+    - name: ${staging.host}
+      src: true
+    - name: ${prod.host}/tenant
+  images:
+    - name: tenant
+      dmap:
+        "${image.digest}": ["v1"]
+  signing:
+    keyless: {}
+`);
+    const pm = await waitFor('sign-me Stalled SigningNotAllowed', async () => {
+      const got = await getPm(kube, 'sign-me', 'tenant');
+      return condition(got, 'Stalled')?.reason === 'SigningNotAllowed' ? got : undefined;
+    }, 120_000);
+    assert.match(condition(pm, 'Stalled')!.message, /namespace tenant may not sign as the controller's identity; the controller allows it in default/);
+    const tags = await runTool('crane', ['ls', '--insecure', `${prod.host}/tenant/tenant`]).catch(() => '');
+    assert.equal(tags.trim(), '', 'nothing promoted, nothing signed');
   });
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parseSigningConfig } from '../../src/signing/signing-config.ts';
-import { signatureFormats } from '../../src/signing/trust-material.ts';
+import { keylessTrustedRootProblem, ownTrustedRootOf, signatureFormats, trustedRootOf } from '../../src/signing/trust-material.ts';
 import {
   parseTrustedRoot, publicGoodTrustedRoot, readTrustedRootFile, resolveTrustedRoot, trustedRootFromConfigMap, trustedRootFromSecret,
 } from '../../src/signing/trusted-root.ts';
@@ -106,5 +106,22 @@ describe('signing configs and formats', () => {
     assert.deepEqual(signatureFormats({ signatureFormats: ['legacy'] }), ['legacy']);
     // The spec field the API is to carry (spec.signing.formats), read when present.
     assert.deepEqual(signatureFormats({ signing: { formats: ['bundle'] } as never }), ['bundle']);
+  });
+});
+
+describe('which root judges what', () => {
+  test('a manifest\'s own root verifies staging; our own signatures and admission use the operator\'s root only', async () => {
+    const tenant = parseTrustedRoot(publicGoodText, 'ConfigMap team-a/root key trusted_root.json');
+    const operator = JSON.parse(publicGoodText) as object;
+    const trust = { trustedRoot: tenant, keyless: { fulcioURL: 'https://fulcio.internal.example', trustedRoot: operator } };
+    assert.equal(await trustedRootOf(trust), tenant, 'staging verification: the manifest\'s root');
+    const own = await ownTrustedRootOf(trust);
+    assert.notEqual(own, tenant);
+    assert.equal(own.json, operator, 'our signatures: the operator\'s root');
+    assert.equal(await ownTrustedRootOf({ trustedRoot: tenant }), await publicGoodTrustedRoot(), 'no operator root: the built-in one, never the tenant\'s');
+    // Keyless signing with a private Fulcio needs the operator's root; a manifest's root does not stand in for it.
+    const keyless = { signing: { keyless: {} }, trustedRoot: tenant, keyless: { fulcioURL: 'https://fulcio.internal.example' } };
+    assert.match(keylessTrustedRootProblem(keyless) ?? '', /needs a sigstore trusted_root.json with the Fulcio roots/);
+    assert.equal(keylessTrustedRootProblem({ ...keyless, keyless: { ...keyless.keyless, trustedRoot: operator } }), undefined);
   });
 });

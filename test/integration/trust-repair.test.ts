@@ -75,7 +75,7 @@ describe('Sign and Attest repair, against a real registry', () => {
       }));
       await client.putManifest(repo, legacyTag(image.digest, 'sig'), { bytes: manifest, mediaType: 'application/vnd.oci.image.manifest.v1+json' });
       const { found, problems } = await discover(client, repo, image.digest);
-      assert.deepEqual(found, [], 'nothing read as a signature');
+      assert.equal(found.length, 0, 'nothing read as a signature');
       assert.match(problems.join('\n'), /larger than 4194304 bytes, more than a signature artifact has/);
     } finally {
       await client.close();

@@ -77,6 +77,7 @@ const named = {
   // The spec and the controller's options.
   InvalidSpec: stalls('spec', 'the spec is not valid beyond what the CRD checks (e.g. `interval` or `timeout` under 1s or over 576h)', 'fix the manifest; `hoist validate FILE` shows every problem'),
   InvalidOptions: stalls('spec', 'the run\'s options are invalid', 'check the controller flags (`--concurrent` etc.) or the CLI flags'),
+  SigningNotAllowed: stalls('spec', '`spec.signing.keyless` asks to sign as the controller\'s own identity, which the controller\'s `--signing-namespaces` does not allow for this namespace', 'sign with a key Secret of this namespace (`spec.signing.key`), or ask the platform team to add the namespace (chart: `controller.signingNamespaces`)'),
   RegistryNotAllowed: stalls('spec', 'a destination is not in the controller\'s `--allowed-registries`', 'use an allowed registry, or ask the platform team to add it (`controller.allowedRegistries`)'),
 
   // Secrets named by the spec.
@@ -105,7 +106,8 @@ const named = {
   SignatureMismatch: verdict('the signature does not match the signed content', 'a tampered signature, or one copied from another image'),
   SignedDigestMismatch: verdict('a valid signature, but of another digest', 'the message names the digest the signature is about'),
   InvalidSignature: verdict('the signature could not be read as a Sigstore bundle or a cosign layer', 'the message says what is malformed'),
-  InvalidTrustedRoot: stalls('trust', 'a trusted root (file, ConfigMap, Secret) is missing, not JSON, names no Fulcio authority, or has a log key without a validity start', 'fix the file or the ConfigMap behind `controller.trustedRoot`', ['run', 'message']),
+  InvalidTrustedRoot: stalls('trust', 'a trusted root (file, ConfigMap, Secret) is unreadable, not JSON, names no Fulcio authority, or has a log key without a validity start', 'fix the file behind `controller.trustedRoot`, or the ConfigMap/Secret `spec.verification.trustedRoot` names; ConfigMaps are not watched, so after fixing one run `hoist reconcile` (or change the spec)', ['run', 'message']),
+  TrustedRootNotFound: retries('trust', 'the ConfigMap or Secret `spec.verification.trustedRoot` names does not exist in the manifest\'s namespace, or lacks the key (default `trusted_root.json`)', 'create it, e.g. `kubectl create configmap NAME -n NS --from-file=trusted_root.json`: the resource is retried with backoff (ConfigMaps are not watched), so creating it heals it on the next retry; a Secret wakes it at once', ['run', 'message']),
   InvalidSigningConfig: stalls('trust', 'the Sigstore signing config (`--signing-config`) is unreadable or names no usable Rekor or TSA', '`cosign signing-config create` writes one', ['run', 'message']),
   KeylessNeedsTrustedRoot: stalls('trust', '`spec.signing.keyless` is set but no sigstore trusted root is configured, so Hoist could not recognise its own signatures and would sign again every run', 'give the controller `--trusted-root` (chart: `controller.trustedRoot`) or `hoist promote --trusted-root`'),
   WrongKeyPassword: stalls('trust', 'the signing key\'s Secret does not open with its `cosign.password`', 'recreate the Secret from `cosign generate-key-pair` output'),

@@ -47,6 +47,8 @@ export interface ControllerOptions {
   identity?: string;
   keylessTokenPath?: string;
   fulcioUrl?: string;
+  /** --signing-namespaces: where manifests may sign keyless, as the controller's identity; default every namespace. */
+  signingNamespaces?: string[];
   /** Where our signatures get their timestamps and log entries (--signing-config, --timestamp-server-url, --rekor-url). */
   signingServices?: SigningServices;
   /** Parsed sigstore trusted_root.json (--trusted-root): Fulcio roots for keyless verification. */
@@ -118,6 +120,7 @@ function createReconciler(o: ControllerOptions, kube: KubeClients, parts: { logg
       ...(o.keylessTokenPath && { tokenPath: o.keylessTokenPath }),
       ...(o.trustedRoot && { trustedRoot: o.trustedRoot }),
       ...(o.signingServices && { signingServices: o.signingServices }),
+      ...(o.signingNamespaces && { signingNamespaces: o.signingNamespaces }),
     },
     ...(o.progressIntervalMs !== undefined && { progressIntervalMs: o.progressIntervalMs }),
   });

@@ -171,6 +171,7 @@ describe('charts/hoist', () => {
     assert.ok(container.args.includes('--selector=hoist.dev/shard=a'));
     assert.ok(container.args.includes('--namespace=releng'));
     assert.ok(container.args.includes('--allowed-registries=registry.k8s.io,us-central1-docker.pkg.dev'));
+    assert.ok(container.args.includes('--signing-namespaces=releng'));
     for (const arg of ['--rekor-url=https://rekor.sigstore.dev', '--timestamp-server-url=https://timestamp.sigstore.dev/api/v1/timestamp',
       '--signing-config=/etc/hoist/signing/signing_config.json', '--retry-budget=15m', '--edge-timeout=45m', '--trusted-realm=registry.example.com=auth.example.net']) {
       assert.ok(container.args.includes(arg), arg);

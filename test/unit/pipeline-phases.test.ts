@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { parseRepository, type Repository } from '../../src/api/reference.ts';
+import { attachmentKey } from '../../src/pipeline/attachments.ts';
 import { attestPhase } from '../../src/pipeline/phases/attest.ts';
 import { Listings } from '../../src/pipeline/listings.ts';
 import { planPhase, refuseSharedTags } from '../../src/pipeline/phases/plan.ts';
@@ -407,6 +408,17 @@ describe('Sign and Attest', () => {
     assert.equal((await attestPhase.run(rerun)).message, '0 promotion attestations written, 2 already there, for 1 digests');
   });
 
+  test('configuring a Rekor or a TSA makes earlier marks stale, so Sign looks again for signatures without those proofs', async () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = await encryptPrivateKey(privateKey, 'pw', { N: 1024, r: 8, p: 1 });
+    const base = (): TrustOptions => ({ signing: { key: { secretRef: { name: 'signing' } } }, readSecret: async (_name, key) => Buffer.from(key === 'cosign.key' ? pem : 'pw') });
+    const bare = await attachmentKey(base());
+    assert.equal(await attachmentKey(base()), bare, 'the same settings, the same key');
+    const withTsa = await attachmentKey({ ...base(), signingServices: { timestampAuthorityURL: 'https://tsa.example' } });
+    const withRekor = await attachmentKey({ ...base(), signingServices: { rekorURL: 'https://rekor.example', rekorVersion: 2 } });
+    assert.equal(new Set([bare, withTsa, withRekor]).size, 3);
+  });
+
   test('with the inventory, a rerun with nothing missing reads nothing beyond the tag lists; a deleted signature tag is repaired', async () => {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const pem = await encryptPrivateKey(privateKey, 'pw', { N: 1024, r: 8, p: 1 });
@@ -434,7 +446,10 @@ describe('Sign and Attest', () => {
     registry.deleteTag('prod-b.example/app', `${image.digest.replace(':', '-')}.sig`);
     const repair = await promoted(registry, image, trust, inventory);
     assert.deepEqual([...repair.attachmentsDue].map((o) => o.edge.dst.host), ['prod-b.example']);
-    assert.match((await signPhase.run(repair)).message, /^1 digests signed by key signing, 0 already signed, in 1 destinations/, 'a legacy signature names its repository: made anew');
-    assert.ok(registry.tag('prod-b.example/app', `${image.digest.replace(':', '-')}.sig`), 'the .sig tag is back');
+    // The digest is signed once: prod-a's .sig layer (payload and annotations) is copied, not a new signature made.
+    assert.match((await signPhase.run(repair)).message, /^0 digests signed by key signing, 0 already signed, in 1 destinations; 1 digests' signatures copied from another destination/);
+    const sigTag = `${image.digest.replace(':', '-')}.sig`;
+    assert.ok(registry.tag('prod-b.example/app', sigTag), 'the .sig tag is back');
+    assert.equal(registry.tag('prod-b.example/app', sigTag), registry.tag('prod-a.example/app', sigTag), 'both mirrors hold the same .sig manifest');
   });
 });

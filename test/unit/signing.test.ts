@@ -17,6 +17,8 @@ import { bundleManifest, COSIGN_SIGN_PREDICATE, legacyTag } from '../../src/sign
 import { encryptPrivateKey, keyHint, loadPrivateKey, loadPublicKey } from '../../src/signing/keys.ts';
 import { identityMatches, type SignerPolicy } from '../../src/signing/policy.ts';
 import { secretboxOpen, secretboxSeal } from '../../src/signing/secretbox.ts';
+import type { SigningServices } from '../../src/signing/options.ts';
+import { proofsFor } from '../../src/signing/recognise.ts';
 import { keylessSigner, keySigner } from '../../src/signing/signer.ts';
 import { identityFromToken } from '../../src/signing/token-identity.ts';
 import { artifactSigner } from '../../src/signing/trust-material.ts';
@@ -308,6 +310,33 @@ describe('keyless certificates and time', () => {
     assert.ok('verified' in verifyFound(simple('expired'), { ...policy, certificateTime: 'issuance' }));
     const signer = keylessSigner({ fulcioURL: 'http://127.0.0.1:9', tokenPath: '/nonexistent', certificateAuthorities: [[ca]], expectedIdentity: { issuer: identity.issuer, subject: identity.subject } });
     assert.equal((await signer.policy()).certificateTime, 'issuance');
+  });
+
+  test('our own earlier signature counts only with the proofs our signer now adds to that format, against our own root', () => {
+    const signerWith = (services?: SigningServices, root = trustedRoot) => keylessSigner({
+      fulcioURL: 'http://127.0.0.1:9', tokenPath: '/nonexistent', certificateAuthorities: [[ca]], expectedIdentity: identity, trustedRoot: root, ...(services && { services }),
+    });
+    const bare = simple('expired');
+    const logged = simple('expired', { 'dev.sigstore.cosign/bundle': rekorBundle('expired', new Date('2024-01-01T00:01:00Z')) });
+    const recognised = (services: SigningServices | undefined, found: Found) => reason(found, signerWith(services).recognise(found.kind));
+    // No signing service: nothing better can be made, the signature and its chain at issuance suffice.
+    assert.equal(recognised(undefined, bare), 'verified');
+    // A Rekor v1 log: a .sig layer of ours must carry a verified entry.
+    assert.equal(recognised({ rekorURL: 'https://rekor.test' }, bare), 'NoVerifiedTimestamp', 'no entry, so no verified time either');
+    assert.equal(recognised({ rekorURL: 'https://rekor.test' }, logged), 'verified');
+    // Rekor v2: a .sig layer cannot carry its entry, so none is asked of one (a bundle must have it).
+    assert.equal(recognised({ rekorURL: 'https://log.test', rekorVersion: 2 }, bare), 'verified');
+    assert.deepEqual(proofsFor({ rekorURL: 'https://log.test', rekorVersion: 2 }, 'bundle'), { tlog: true, timestamp: false });
+    assert.deepEqual(proofsFor({ rekorURL: 'https://rekor.test' }, 'envelope'), { tlog: false, timestamp: false });
+    // A timestamp authority: an RFC 3161 token is required, a log entry alone is not enough.
+    const tsa = { timestampAuthorityURL: 'https://tsa.test' };
+    assert.equal(recognised(tsa, logged), 'NoVerifiedTimestamp');
+    // With a Rekor and a TSA both are asked: the entry alone does not do.
+    assert.equal(recognised({ rekorURL: 'https://rekor.test', ...tsa }, logged), 'NoVerifiedTimestamp');
+    assert.match((verifyFound(logged, signerWith({ rekorURL: 'https://rekor.test', ...tsa }).recognise('simpleSigning')) as { error: string }).error, /no RFC 3161 timestamp, though a timestamp authority is configured/);
+    // Our own root decides: under a root without our CA, the same signature is not ours.
+    const stranger = parseTrustedRoot({ ...trustedRoot.json, certificateAuthorities: [] }, 'a stranger root');
+    assert.equal(reason(logged, signerWith({ rekorURL: 'https://rekor.test' }, stranger).recognise('simpleSigning')), 'CertificateNotTrusted');
   });
 });
 

@@ -58,7 +58,8 @@ Output and registries:
       --registry-config FILE   dockerconfigjson with registry credentials (default ~/.docker/config.json)
       --insecure-registry HOST talk plain http to HOST (loopback registries always are)
 
-Exit codes: 0 verified; 1 not verified (the reasons are printed); 2 bad usage.`;
+Exit codes: 0 verified; 1 not verified (the reasons are printed; an image that is not in the
+registry is not verified, as with cosign); 2 bad usage.`;
 
 function credentials(path: string | undefined): StaticCredentials {
   const fallback = join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
@@ -185,12 +186,15 @@ async function verifyOne(client: RegistryClient, ref: Reference, policy: SignerP
   if (!head && !ref.digest) throw new UsageError(`${ref.host}/${ref.name}:${ref.tag} does not exist`);
   const digest = ref.digest ?? head!.digest;
   const signatures = await checkSignatures(client, repo, digest, policy);
+  // As cosign verify: an image that is not there is not verified, whatever signatures are stored
+  // under its digest's tags (they are still checked and listed, so a lost image is told apart).
+  const missing = head ? [] : [`DigestNotFound: ${ref.host}/${ref.name}@${digest} is not in the registry; only signatures stored for its digest were found`];
   const report: ImageReport = {
-    image: `${ref.host}/${ref.name}`, digest, verified: signatures.valid.length > 0,
+    image: `${ref.host}/${ref.name}`, digest, verified: head !== undefined && signatures.valid.length > 0,
     ...(!head && { imageMissing: true }),
     signatures: signatures.verified.map((v) => signatureView(v.found, v.verified)),
     attestations: [],
-    problems: signatures.valid.length > 0 ? [] : [...signatures.problems],
+    problems: [...missing, ...(signatures.valid.length > 0 ? [] : signatures.problems)],
   };
   if (attestationTypes || all) {
     const wanted = attestationTypes ?? [];
@@ -210,7 +214,7 @@ async function verifyOne(client: RegistryClient, ref: Reference, policy: SignerP
 }
 
 function table(report: ImageReport): string {
-  const lines = [`${report.verified ? 'Verified' : 'NOT verified'}: ${report.image}@${report.digest}${report.imageMissing ? ' (the image itself is not in the registry; its stored signatures were checked)' : ''}`];
+  const lines = [`${report.verified ? 'Verified' : 'NOT verified'}: ${report.image}@${report.digest}${report.imageMissing ? ' (the image is not in the registry)' : ''}`];
   const row = (what: string, v: ReturnType<typeof signatureView>) => {
     const time = v.timestamps.map((t) => `${t.time} (${t.kind === 'transparency-log' ? 'Rekor' : 'TSA'})`).join(', ') || '-';
     const log = v.tlogEntries.map((e) => `${e.kind} #${e.logIndex}`).join(', ') || '-';

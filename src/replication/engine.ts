@@ -259,6 +259,11 @@ export interface ManifestInput {
   name: string;
   labels?: Record<string, string>;
   spec: PromotionSpec;
+  /**
+   * Why this manifest, if covered, cannot be used (its spec refused, its credentials missing):
+   * it is reported, its digests are left out, and the other manifests go on.
+   */
+  problem?: { reason: Reason; message: string };
 }
 
 /**
@@ -267,7 +272,8 @@ export interface ManifestInput {
  */
 export async function runReplication(spec: SignatureReplicationSpec, manifests: readonly ManifestInput[], client: RegistryClient, options: Omit<ReplicationOptions, 'formats' | 'check'> = {}): Promise<ReplicationReport> {
   const { selected, problems: selection } = selectManifests(spec, manifests);
-  const { targets, problems } = buildTargets(selected.map((m) => ({ name: m.name, spec: m.spec })), spec.primary);
-  return replicateTargets(targets, client, { ...options, formats: spec.formats, check: spec.check }, [...selection, ...problems]);
+  const unusable = selected.flatMap((m) => (m.problem ? [{ manifest: m.name, ...m.problem }] : []));
+  const { targets, problems } = buildTargets(selected.filter((m) => !m.problem).map((m) => ({ name: m.name, spec: m.spec })), spec.primary);
+  return replicateTargets(targets, client, { ...options, formats: spec.formats, check: spec.check }, [...selection, ...unusable, ...problems]);
 }
 

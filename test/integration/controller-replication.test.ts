@@ -186,4 +186,27 @@ describe('the controller replicates signatures (SignatureReplication) on a real 
     const resumed = await waitForSigrep(kube, 'paused', (s) => condition(s, 'Ready')?.status === 'True', 'Ready after resume');
     assert.equal(resumed.status?.counts?.inSync, 2);
   });
+
+  test('leader election: a standby replica watches SignatureReplications but never runs one', async () => {
+    const renewTime = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+    await apply(kube, ['apiVersion: coordination.k8s.io/v1', 'kind: Lease', 'metadata: {name: hoist-replication-test, namespace: default}',
+      `spec: {holderIdentity: someone-else, leaseDurationSeconds: 3600, renewTime: "${renewTime}"}`, ''].join('\n'));
+    const lines: { msg?: string; kind?: string; name?: string }[] = [];
+    const standby = await startController({
+      kubeconfig: kube.kubeconfig, metricsBindAddress: '127.0.0.1:0', healthProbeBindAddress: '127.0.0.1:0',
+      leaderElect: true, leaderElectionNamespace: 'default', leaderElectionId: 'hoist-replication-test', identity: 'standby',
+      allowedRegistries: [primary.host, inSync.host, lacking.host],
+      logger: createLogger({ level: 'info', destination: { write: (line: string) => { lines.push(JSON.parse(line)); } } }),
+    });
+    try {
+      await standby.synced;
+      await apply(kube, replication('watched', 'replicate: "yes"'));
+      // The leader (the controller without election) runs it; the standby, with it in its cache, does not.
+      await waitForSigrep(kube, 'watched', (s) => condition(s, 'Ready')?.status === 'True', 'Ready=True from the leader');
+      assert.equal(standby.isLeader(), false);
+      assert.deepEqual(lines.filter((l) => l.kind === 'SignatureReplication'), [], 'the standby logged no replication');
+    } finally {
+      await standby.stop();
+    }
+  });
 });

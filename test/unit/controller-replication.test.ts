@@ -37,7 +37,7 @@ const pm = (name: string, labels: Record<string, string>, mirror = 'mirror.examp
   } as never,
 });
 
-function harness(engine: (spec: SignatureReplicationSpec, inputs: readonly ManifestInput[], client: unknown, options: ReplicationOptions) => Promise<ReplicationReport>, manifests: ManifestObject[] = [pm('app', { replicate: 'yes' })]) {
+function harness(engine: (spec: SignatureReplicationSpec, inputs: readonly ManifestInput[], client: unknown, options: ReplicationOptions) => Promise<ReplicationReport>, manifests: ManifestObject[] = [pm('app', { replicate: 'yes' })], onWrite: (status: ReplicationStatus) => void = () => {}) {
   const obj: ReplicationObject = {
     metadata: { name: 'sigs', namespace: 'ns', uid: 'uid-1', generation: 1 },
     spec: { manifests: { selector: { matchLabels: { replicate: 'yes' } } }, primary: { registry: 'primary.example/prod' }, interval: '30m' } as never,
@@ -54,7 +54,10 @@ function harness(engine: (spec: SignatureReplicationSpec, inputs: readonly Manif
     status: {
       async update(_ns, _name, fn) {
         const next = fn({ metadata: obj.metadata, ...(status && { status }) });
-        if (next) writes.push(status = next);
+        if (next) {
+          writes.push(status = next);
+          onWrite(next);
+        }
         return next !== undefined;
       },
     },
@@ -128,13 +131,14 @@ test('the engine gets the covered manifests; one outside --allowed-registries or
 });
 
 test('progress goes on the status while the run goes on: the step, done/total and the running counts', async () => {
+  let progressed!: () => void;
+  const written = new Promise<void>((resolve) => { progressed = resolve; });
   const h = harness(async (_spec, _inputs, _client, options) => {
     options.onEvent?.({ type: 'stepStarted', step: 'Copy', total: 4 });
     options.onEvent?.({ type: 'progress', step: 'Copy', done: 1, total: 4, counts: counts({ repaired: 0 }) });
-    await new Promise((resolve) => setImmediate(resolve));
-    await new Promise((resolve) => setImmediate(resolve));
+    await written;
     return report('Succeeded', 'Replicated');
-  });
+  }, undefined, (status) => { if (status.progress) progressed(); });
   await h.reconciler.reconcile('ns/sigs', never);
   const running = h.writes.find((w) => w.progress);
   assert.ok(running, 'a progress write');

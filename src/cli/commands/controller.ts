@@ -9,6 +9,7 @@ import type { SigningServices } from '../../signing/options.ts';
 import { readSigningConfigFile } from '../../signing/signing-config.ts';
 import { loadTrustedRoot } from '../../signing/trust-material.ts';
 import { ExitCode, UsageError, type Command, type CommandIO } from '../command.ts';
+import { trustedRealms } from '../flags.ts';
 
 const flags = {
   kubeconfig: { type: 'string' },
@@ -78,17 +79,6 @@ function duration(name: string, text: string, allowZero = false): number {
   const ms = parseDuration(text);
   if (ms === undefined || ms < 0 || (!allowZero && ms === 0) || ms > maxTimerMs) throw new UsageError(`--${name} must be a duration such as 15s, at most 576h, got "${text}"`);
   return ms;
-}
-
-/** --trusted-realm REGISTRY=HOST, repeatable: the hosts each registry's token server may be on. */
-function trustedRealms(pairs: string[] | undefined): Record<string, string[]> {
-  const realms: Record<string, string[]> = {};
-  for (const pair of pairs ?? []) {
-    const [registry, host, ...rest] = pair.split('=');
-    if (!registry || !host || rest.length > 0) throw new UsageError(`--trusted-realm must be REGISTRY=HOST, got "${pair}"`);
-    (realms[registry] ??= []).push(host);
-  }
-  return realms;
 }
 
 interface SigningFlags { 'signing-config'?: string | undefined; 'rekor-url'?: string | undefined; 'timestamp-server-url'?: string | undefined; 'fulcio-url'?: string | undefined }

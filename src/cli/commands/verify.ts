@@ -3,12 +3,10 @@
 // controller runs: bundles among the referrers and legacy `.sig`/`.att` layers, Rekor entries
 // and RFC 3161 timestamps against a trusted root (the public-good root unless told otherwise),
 // keys or a keyless identity. So anyone can check what Hoist promoted, or what staging holds.
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { checkAttestations, type VerifiedAttestation } from '../../provenance/attestations.ts';
 import { slsaPredicateTypes } from '../../provenance/slsa.ts';
-import { parseDockerConfig, parseReference, RegistryClient, StaticCredentials, type Reference } from '../../registry/index.ts';
+import { parseReference, RegistryClient, type Reference } from '../../registry/index.ts';
 import type { Found } from '../../signing/discover.ts';
 import { TrustError } from '../../signing/errors.ts';
 import { checkSignatures, whereFound } from '../../signing/image.ts';
@@ -17,6 +15,7 @@ import type { IdentityMatcher, SignerPolicy } from '../../signing/policy.ts';
 import { publicGoodTrustedRoot, readTrustedRootFile, type TrustedRoot } from '../../signing/trusted-root.ts';
 import type { Verified } from '../../signing/verify.ts';
 import { ExitCode, UsageError, type Command, type CommandIO } from '../command.ts';
+import { dockerConfigCredentials } from '../credentials.ts';
 import { parseFlags } from '../flags.ts';
 
 const flags = {
@@ -60,17 +59,6 @@ Output and registries:
 
 Exit codes: 0 verified; 1 not verified (the reasons are printed; an image that is not in the
 registry is not verified, as with cosign); 2 bad usage.`;
-
-function credentials(path: string | undefined): StaticCredentials {
-  const fallback = join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
-  const file = path ?? (existsSync(fallback) ? fallback : undefined);
-  if (!file) return new StaticCredentials();
-  try {
-    return parseDockerConfig(readFileSync(file, 'utf8'), file);
-  } catch (error) {
-    throw new UsageError(`--registry-config ${file}: ${(error as Error).message}`);
-  }
-}
 
 interface Values {
   key?: string[];
@@ -242,7 +230,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   });
   const policy = await policyOf(values);
   const attestationTypes = values['attestation-type'] ? predicateTypesOf(values['attestation-type']) : undefined;
-  const client = new RegistryClient({ credentials: credentials(values['registry-config']), insecureHosts: values['insecure-registry'] ?? [] });
+  const client = new RegistryClient({ credentials: dockerConfigCredentials(values['registry-config']), insecureHosts: values['insecure-registry'] ?? [] });
   const reports: ImageReport[] = [];
   try {
     for (const ref of refs) reports.push(await verifyOne(client, ref, policy, attestationTypes, values.attestations === true));

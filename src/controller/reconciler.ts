@@ -23,7 +23,7 @@ import { ReconcileError } from './errors.ts';
 import { runEvents, type EventFacts, type EventSink } from './events.ts';
 import { interruptedPromotions, type Progress, type RunFacts } from './inventory.ts';
 import { requestedAtAnnotation, splitKey, type ManifestObject, type ObjectMeta } from './kube.ts';
-import { RunMemory, type ManifestCondition } from './memory.ts';
+import { RunMemory, triggerOf, type ManifestCondition } from './memory.ts';
 import { ProgressReporter } from './progress.ts';
 import { RegistryRuns, runOnce, type RunsOptions } from './runs.ts';
 import { acceptSpec, registryHost, type AcceptedSpec } from './spec.ts';
@@ -177,11 +177,9 @@ export class Reconciler {
     const memory = this.#memory.get(key);
     const generation = obj.metadata.generation ?? 0;
     const requestedAt = obj.metadata.annotations?.[requestedAtAnnotation];
-    const handled = memory ? memory.requestedAt : obj.status?.lastHandledReconcileAt;
-    const onDemand = requestedAt !== undefined && requestedAt !== handled;
-    const trigger = !memory ? 'first' : memory.uid !== obj.metadata.uid || memory.generation !== generation ? 'spec'
-      : onDemand ? 'requestedAt' : memory.stale ? 'secret' : this.#clock.now() >= memory.nextRunAt ? 'interval' : undefined;
-    if (!trigger) return memory!.nextRunAt - this.#clock.now();
+    const due = triggerOf(memory, obj, requestedAtAnnotation, this.#clock.now());
+    if ('waitMs' in due) return due.waitMs;
+    const { trigger, onDemand } = due;
     const { namespace, name } = splitKey(key);
     const log = this.#o.logger.child({ namespace, name });
     log.info({ generation, onDemand, trigger }, 'reconcile started');

@@ -18,7 +18,7 @@ import { referencedSecrets, resolveCredentials, type SecretReader } from './cred
 import { ReconcileError } from './errors.ts';
 import type { EventSink } from './events.ts';
 import { requestedAtAnnotation, splitKey, type ManifestObject, type ObjectMeta } from './kube.ts';
-import { RunMemory } from './memory.ts';
+import { RunMemory, triggerOf } from './memory.ts';
 import { deadline } from './pause.ts';
 import type { ReconcileResult } from './reconciler.ts';
 import { replicationEvents } from './replication-events.ts';
@@ -157,11 +157,9 @@ export class ReplicationReconciler {
     const memory = this.#memory.get(key);
     const generation = obj.metadata.generation ?? 0;
     const requestedAt = obj.metadata.annotations?.[requestedAtAnnotation];
-    const handled = memory ? memory.requestedAt : obj.status?.lastHandledReconcileAt;
-    const onDemand = requestedAt !== undefined && requestedAt !== handled;
-    const trigger = !memory ? 'first' : memory.uid !== obj.metadata.uid || memory.generation !== generation ? 'spec'
-      : onDemand ? 'requestedAt' : memory.stale ? 'secret' : this.#clock.now() >= memory.nextRunAt ? 'interval' : undefined;
-    if (!trigger) return memory!.nextRunAt - this.#clock.now();
+    const due = triggerOf(memory, obj, requestedAtAnnotation, this.#clock.now());
+    if ('waitMs' in due) return due.waitMs;
+    const { trigger, onDemand } = due;
     const { namespace, name } = splitKey(key);
     const log = this.#o.logger.child({ namespace, name, kind: 'SignatureReplication' });
     log.info({ generation, onDemand, trigger }, 'replication started');

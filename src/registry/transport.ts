@@ -297,10 +297,15 @@ export class Transport {
       const wait = paused > 0 ? paused : Math.min(this.#retry.maxDelayMs, this.#retry.minDelayMs * 2 ** (attempt - 1));
       const spent = Date.now() - started;
       const failing = limiter.failingFor(repository);
-      if (spent + wait > this.#retry.budgetMs || failing > this.#retry.budgetMs) {
+      const givenUp = limiter.givenUp(repository);
+      if (spent + wait > this.#retry.budgetMs || failing > this.#retry.budgetMs || givenUp) {
+        limiter.giveUp(repository);
         const longest = Math.max(spent, failing);
+        const why = longest > this.#retry.budgetMs ? `${req.host} has failed for ${duration(longest)}, longer than the retry budget`
+          : givenUp ? `${req.host} has failed for ${duration(failing)} and an earlier request spent the retry budget`
+            : `the next wait (${duration(wait)}) would pass the retry budget`;
         throw new RegistryError(failure.reason, failure.host,
-          `${failure.message}; gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${longest > this.#retry.budgetMs ? `${req.host} has failed for ${duration(longest)}, longer than` : `the next wait (${duration(wait)}) would pass`} the retry budget of ${duration(this.#retry.budgetMs)}`,
+          `${failure.message}; gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${why} of ${duration(this.#retry.budgetMs)}`,
           { ...(failure.status !== undefined && { status: failure.status }), ...(failure.retryAfterSeconds !== undefined && { retryAfterSeconds: failure.retryAfterSeconds }), cause: failure });
       }
       if (req.deadline !== undefined && Date.now() + wait > req.deadline) throw this.#pastDeadline(req, failure);

@@ -1,4 +1,5 @@
--- Argo CD health check for hoist.dev/PromotionManifest.
+-- Argo CD health check for hoist.dev/PromotionManifest and hoist.dev/SignatureReplication
+-- (both write the same kstatus conditions).
 --
 -- Install it in argocd-cm (see README.md next to this file):
 --   resource.customizations.health.hoist.dev_PromotionManifest: |

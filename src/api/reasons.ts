@@ -71,11 +71,13 @@ const named = {
   ProvenanceFailed: retries('run', 'the Provenance phase failed unexpectedly (not a verification failure)', 'the message names the cause'),
   ValidateFailed: retries('run', 'the Validate phase failed unexpectedly (not a verification failure)', 'the message names the cause'),
   PromoteFailed: retries('run', 'every copy of the run failed', 'look at the per-image reasons in `failedImages`'),
+  ProgressNotRecorded: retries('run', 'the controller could not write `status.progress`, its record of what the run is about to copy, so it copied nothing: a crash mid-copy would otherwise leave copies no later run reports', 'check the API server and the controller\'s RBAC on `promotionmanifests/status`; the run is retried with backoff'),
   CopyFailed: perImage('run', 'copying the image failed for a reason other than a registry answer', 'see the message and the logs'),
 
   // The spec and the controller's options.
   InvalidSpec: stalls('spec', 'the spec is not valid beyond what the CRD checks (e.g. `interval` or `timeout` under 1s or over 576h)', 'fix the manifest; `hoist validate FILE` shows every problem'),
   InvalidOptions: stalls('spec', 'the run\'s options are invalid', 'check the controller flags (`--concurrent` etc.) or the CLI flags'),
+  SigningNotAllowed: stalls('spec', '`spec.signing.keyless` asks to sign as the controller\'s own identity, which the controller\'s `--signing-namespaces` does not allow for this namespace', 'sign with a key Secret of this namespace (`spec.signing.key`), or ask the platform team to add the namespace (chart: `controller.signingNamespaces`)'),
   RegistryNotAllowed: stalls('spec', 'a destination is not in the controller\'s `--allowed-registries`', 'use an allowed registry, or ask the platform team to add it (`controller.allowedRegistries`)'),
 
   // Secrets named by the spec.
@@ -104,7 +106,8 @@ const named = {
   SignatureMismatch: verdict('the signature does not match the signed content', 'a tampered signature, or one copied from another image'),
   SignedDigestMismatch: verdict('a valid signature, but of another digest', 'the message names the digest the signature is about'),
   InvalidSignature: verdict('the signature could not be read as a Sigstore bundle or a cosign layer', 'the message says what is malformed'),
-  InvalidTrustedRoot: stalls('trust', 'a trusted root (file, ConfigMap, Secret) is missing, not JSON, names no Fulcio authority, or has a log key without a validity start', 'fix the file or the ConfigMap behind `controller.trustedRoot`', ['run', 'message']),
+  InvalidTrustedRoot: stalls('trust', 'a trusted root (file, ConfigMap, Secret) is unreadable, not JSON, names no Fulcio authority, or has a log key without a validity start', 'fix the file behind `controller.trustedRoot`, or the ConfigMap/Secret `spec.verification.trustedRoot` names; ConfigMaps are not watched, so after fixing one run `hoist reconcile` (or change the spec)', ['run', 'message']),
+  TrustedRootNotFound: retries('trust', 'the ConfigMap or Secret `spec.verification.trustedRoot` names does not exist in the manifest\'s namespace, or lacks the key (default `trusted_root.json`)', 'create it, e.g. `kubectl create configmap NAME -n NS --from-file=trusted_root.json`: the resource is retried with backoff (ConfigMaps are not watched), so creating it heals it on the next retry; a Secret wakes it at once', ['run', 'message']),
   InvalidSigningConfig: stalls('trust', 'the Sigstore signing config (`--signing-config`) is unreadable or names no usable Rekor or TSA', '`cosign signing-config create` writes one', ['run', 'message']),
   KeylessNeedsTrustedRoot: stalls('trust', '`spec.signing.keyless` is set but no sigstore trusted root is configured, so Hoist could not recognise its own signatures and would sign again every run', 'give the controller `--trusted-root` (chart: `controller.trustedRoot`) or `hoist promote --trusted-root`'),
   WrongKeyPassword: stalls('trust', 'the signing key\'s Secret does not open with its `cosign.password`', 'recreate the Secret from `cosign generate-key-pair` output'),
@@ -141,6 +144,7 @@ const named = {
   ResponseTooLarge: perImage('registry', 'a registry sent more than Hoist buffers (a tag list page over 16 MiB, a manifest over 4 MiB, a token over 1 MiB)', 'a broken or hostile registry; the message names the limit', ['image', 'message']),
   InvalidDescriptor: perImage('registry', 'a manifest or referrers list from the registry names something that is not a sha256 digest, or a child whose size does not match; the image is refused and nothing of it written', 'a broken or hostile staging registry: the image cannot be promoted as it is', ['image', 'message']),
   InvalidReference: perImage('registry', 'a repository, tag or digest that may not be used in a URL', 'a bug if it comes from a manifest that passed validation; please report it', ['image', 'message']),
+  RedirectRefused: perImage('registry', 'a registry outside the internal networks (loopback, private, link-local such as the cloud metadata address, CGNAT) sent a request there: a redirect, an upload location or a token realm naming an internal address, or a name that resolves only to such addresses; nothing was sent', 'a misconfigured or hostile registry; see [operations.md](operations.md#where-credentials-go). A registry that is itself internal may redirect to internal storage', ['image', 'message']),
   UntrustedRealm: perImage('registry', 'the registry asked for its credentials to be sent to a token server that may not get them (plain http from an https registry, or another domain)', 'see [operations.md](operations.md#where-credentials-go); if the token server is genuine, list it as a trusted realm', ['image', 'message']),
   Aborted: perImage('registry', 'a request was cut short because the run was interrupted (shutdown, `spec.timeout`)', 'nothing: the next run continues', ['message']),
 

@@ -78,3 +78,17 @@ export function explainParseArgsError(error: Error & { code?: string }): string 
       return error.message;
   }
 }
+
+/**
+ * --trusted-realm REGISTRY=HOST, repeatable (promote, plan, replicate, controller): the hosts
+ * each registry's token server may be on, outside the registry's own domain.
+ */
+export function trustedRealms(pairs: readonly string[] | undefined): Record<string, string[]> {
+  const realms: Record<string, string[]> = {};
+  for (const pair of pairs ?? []) {
+    const [registry, host, ...rest] = pair.split('=');
+    if (!registry || !host || rest.length > 0) throw new UsageError(`--trusted-realm must be REGISTRY=HOST, got "${pair}"`);
+    (realms[registry] ??= []).push(host);
+  }
+  return realms;
+}

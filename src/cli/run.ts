@@ -6,6 +6,7 @@ import { runPipeline, type Edge, type RunReport } from '../pipeline/index.ts';
 import { Inventory, loadInventory, RegistryClient, saveInventory } from '../registry/index.ts';
 import { ExitCode, UsageError, type CommandIO } from './command.ts';
 import { runCredentials } from './credentials.ts';
+import { trustedRealms } from './flags.ts';
 import { createProgress } from './progress.ts';
 import type { OutputFormat } from './render.ts';
 import { SecretsDir, secretKeyReader } from './secrets.ts';
@@ -93,16 +94,6 @@ export function durationFlag(values: Values, name: 'retry-budget' | 'edge-timeou
 export function outputFormat(text: string | undefined): OutputFormat {
   if (text !== 'table' && text !== 'json' && text !== 'yaml') throw new UsageError(`--output must be table, json or yaml, got "${text}"`);
   return text;
-}
-
-export function trustedRealms(pairs: string[]): Record<string, string[]> {
-  const realms: Record<string, string[]> = {};
-  for (const pair of pairs) {
-    const [registry, host, ...rest] = pair.split('=');
-    if (!registry || !host || rest.length > 0) throw new UsageError(`--trusted-realm must be REGISTRY=HOST, got "${pair}"`);
-    (realms[registry] ??= []).push(host);
-  }
-  return realms;
 }
 
 /** The one path the manifests come from: --manifest, --thin-manifest-dir or an argument. */

@@ -7,7 +7,7 @@ import { formatReference } from '../api/reference.ts';
 import type { RunReport, TrustOptions } from '../pipeline/index.ts';
 import type { RegistryClient } from '../registry/index.ts';
 import { admissionPolicy, checkAdmission } from '../signing/admission.ts';
-import { artifactSigner, trustedRootOf } from '../signing/trust-material.ts';
+import { artifactSigner, ownTrustedRootOf } from '../signing/trust-material.ts';
 import { clipText } from './inventory.ts';
 
 export type AdmissionLine = NonNullable<PromotionManifestStatus['admission']>[number];
@@ -31,7 +31,8 @@ export async function admissionLines(client: RegistryClient, report: RunReport, 
   if (!trust?.signing || report.mode !== 'Promote' || report.phases.find((p) => p.name === 'Sign')?.result !== 'Succeeded') return undefined;
   const signer = await artifactSigner(trust);
   if (!signer) return undefined;
-  const policy = await admissionPolicy(signer, await trustedRootOf(trust));
+  // The controller's own root, never the manifest's: a tenant's root must not make a forgery admissible.
+  const policy = await admissionPolicy(signer, await ownTrustedRootOf(trust));
   const promoted = new Set(report.edges.filter((e) => e.state === 'promoted').map((e) => e.edge.digest));
   const chosen = targets(report).sort((a, b) => Number(promoted.has(b.digest)) - Number(promoted.has(a.digest))).slice(0, limits.statusAdmission);
   const lines: AdmissionLine[] = [];

@@ -16,8 +16,15 @@ import { apiMessage, isNotFound, type ObjectMeta } from './kube.ts';
 
 export const component = 'hoist-controller';
 
+/** The object an Event is about; without apiVersion and kind, a PromotionManifest. */
+export interface EventObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: ObjectMeta;
+}
+
 export interface EventSink {
-  record(object: { metadata: ObjectMeta }, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+  record(object: EventObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }
 
 export type EventApi = Pick<CoreV1Api, 'createNamespacedEvent' | 'patchNamespacedEvent'>;
@@ -31,7 +38,7 @@ export function apiEventSink(core: EventApi, instance: string, logger: Logger, c
   // Writes for one key run one after another, so two repeats cannot both patch count n+1.
   const pending = new Map<string, Promise<void>>();
 
-  async function write(key: string, object: { metadata: ObjectMeta }, type: string, reason: string, message: string): Promise<void> {
+  async function write(key: string, object: EventObject, type: string, reason: string, message: string): Promise<void> {
     const { name, namespace, uid, resourceVersion } = object.metadata;
     if (!name || !namespace) return;
     const now = new Date();
@@ -58,7 +65,7 @@ export function apiEventSink(core: EventApi, instance: string, logger: Logger, c
         namespace,
         body: {
           metadata: { name: eventName, namespace },
-          involvedObject: { apiVersion, kind, name, namespace, ...(uid && { uid }), ...(resourceVersion && { resourceVersion }) },
+          involvedObject: { apiVersion: object.apiVersion ?? apiVersion, kind: object.kind ?? kind, name, namespace, ...(uid && { uid }), ...(resourceVersion && { resourceVersion }) },
           type, reason, message,
           source: { component },
           reportingComponent: `hoist.dev/${component}`,

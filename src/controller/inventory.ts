@@ -66,14 +66,16 @@ export function plannedProgress(startedAt: Date, generation: number, outcomes: r
 /**
  * What an interrupted run promoted, as this run found it: the references it recorded as pending
  * that this run found already present, and for the rest of its (uncapped) list, how many more
- * edges are present now than when it planned.
+ * edges are present now than when it planned. That count compares two plans of the same edges:
+ * when the spec changed since (another generation), only the recorded references are counted.
  */
-export function interruptedPromotions(stored: Progress | undefined, report: RunReport): { refs: string[]; edges: number } | undefined {
+export function interruptedPromotions(stored: Progress | undefined, report: RunReport, generation: number): { refs: string[]; edges: number } | undefined {
   if (!stored?.toPromote || report.edges.length === 0) return undefined;
   const present = new Set(report.edges.filter((e) => e.state === 'present').map(destinationRef));
   const refs = (stored.pending ?? []).filter((ref) => present.has(ref));
   const listedAll = (stored.pending?.length ?? 0) >= stored.toPromote;
-  const beyond = listedAll ? 0 : Math.max(0, report.summary.alreadyPresent - (stored.presentBefore ?? 0) - refs.length);
+  const sameEdges = stored.generation === generation;
+  const beyond = listedAll || !sameEdges ? 0 : Math.max(0, report.summary.alreadyPresent - (stored.presentBefore ?? 0) - refs.length);
   const edges = Math.min(stored.toPromote, refs.length + beyond);
   return edges > 0 ? { refs, edges } : undefined;
 }

@@ -13,12 +13,14 @@ import type { SigningServices } from '../signing/options.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { apiSecretReader } from './credentials.ts';
-import { apiEventSink } from './events.ts';
+import { apiEventSink, type EventSink } from './events.ts';
 import { parseBindAddress, serveMetrics, serveProbes, type Endpoint } from './http.ts';
 import { kubeClients, loadKubeConfig, type KubeClients } from './kube.ts';
 import { defaultLeaseTimings, LeaderElector } from './leader.ts';
 import { WorkQueue } from './queue.ts';
 import { Reconciler } from './reconciler.ts';
+import { ReplicationController } from './replication-controller.ts';
+import { RegistryRuns } from './runs.ts';
 import { preflight } from './scope.ts';
 import { StatusWriter, type StatusHooks } from './status.ts';
 import { createWatches, type Watches } from './watches.ts';
@@ -47,6 +49,8 @@ export interface ControllerOptions {
   identity?: string;
   keylessTokenPath?: string;
   fulcioUrl?: string;
+  /** --signing-namespaces: where manifests may sign keyless, as the controller's identity; default every namespace. */
+  signingNamespaces?: string[];
   /** Where our signatures get their timestamps and log entries (--signing-config, --timestamp-server-url, --rekor-url). */
   signingServices?: SigningServices;
   /** Parsed sigstore trusted_root.json (--trusted-root): Fulcio roots for keyless verification. */
@@ -102,23 +106,36 @@ function concurrency(options: ControllerOptions): number {
   return concurrent;
 }
 
-function createReconciler(o: ControllerOptions, kube: KubeClients, parts: { logger: Logger; metrics: ControllerMetrics; identity: string; clock: Clock; watches: () => Watches }): Reconciler {
+interface Parts { logger: Logger; metrics: ControllerMetrics; identity: string; clock: Clock; events: EventSink; registryRuns: RegistryRuns; watches: () => Watches }
+
+function createReconciler(o: ControllerOptions, kube: KubeClients, parts: Parts): Reconciler {
   return new Reconciler({
     get: (key) => parts.watches().manifests.get(key),
     secrets: apiSecretReader(kube.core),
     status: new StatusWriter(kube.custom, parts.logger, o.hooks),
-    events: apiEventSink(kube.core, parts.identity, parts.logger),
+    events: parts.events,
     metrics: parts.metrics, logger: parts.logger, clock: parts.clock,
     ...(o.allowedRegistries && { allowedRegistries: o.allowedRegistries }),
-    // One limiter per registry host for the whole process, shared by every run's client.
-    registry: { ...o.registry, limiters: o.registry?.limiters ?? new Limiters(o.registry?.rateLimit, o.registry?.rateLimitByHost) },
+    registryRuns: parts.registryRuns,
     configMaps: apiConfigMapReader(kube.core),
     trust: {
       ...(o.fulcioUrl && { fulcioURL: o.fulcioUrl }),
       ...(o.keylessTokenPath && { tokenPath: o.keylessTokenPath }),
       ...(o.trustedRoot && { trustedRoot: o.trustedRoot }),
       ...(o.signingServices && { signingServices: o.signingServices }),
+      ...(o.signingNamespaces && { signingNamespaces: o.signingNamespaces }),
     },
+    ...(o.progressIntervalMs !== undefined && { progressIntervalMs: o.progressIntervalMs }),
+  });
+}
+
+/** The SignatureReplication controller: same scope, backoffs and registry parts as the PromotionManifest one. */
+function createReplication(o: ControllerOptions, kube: KubeClients, parts: Parts): ReplicationController {
+  return new ReplicationController({
+    kube, logger: parts.logger, metrics: parts.metrics, events: parts.events, registry: parts.registryRuns, clock: parts.clock,
+    resyncMs: o.resyncMs ?? 10 * 60_000,
+    ...(o.namespace && { namespace: o.namespace }), ...(o.selector && { selector: o.selector }), ...(o.allowedRegistries && { allowedRegistries: o.allowedRegistries }),
+    ...(o.watchdogMs && { watchdogMs: o.watchdogMs }), ...(o.watchBackoff && { watchBackoff: o.watchBackoff }), ...(o.queueBackoff && { queueBackoff: o.queueBackoff }),
     ...(o.progressIntervalMs !== undefined && { progressIntervalMs: o.progressIntervalMs }),
   });
 }
@@ -144,6 +161,7 @@ class Manager {
   readonly identity: string;
   readonly queue: WorkQueue;
   readonly reconciler: Reconciler;
+  readonly replication: ReplicationController;
   readonly watches: Watches;
   readonly elector: LeaderElector | undefined;
   health: Endpoint | undefined;
@@ -171,7 +189,14 @@ class Manager {
     this.metrics.maxConcurrent.set({ controller: controllerName }, this.#concurrent);
     this.metrics.initReconciles(controllerName);
     this.queue = new WorkQueue({ metrics: this.metrics.queue(controllerName), clock: this.#clock, ...(o.queueBackoff && { backoff: o.queueBackoff }) });
-    this.reconciler = createReconciler(o, kube, { logger: this.logger, metrics: this.metrics, identity: this.identity, clock: this.#clock, watches: () => this.watches });
+    const parts: Parts = {
+      logger: this.logger, metrics: this.metrics, identity: this.identity, clock: this.#clock, watches: () => this.watches,
+      events: apiEventSink(kube.core, this.identity, this.logger),
+      // One limiter per registry host for the whole process, shared by every run's client, of either kind.
+      registryRuns: new RegistryRuns({ ...o.registry, limiters: o.registry?.limiters ?? new Limiters(o.registry?.rateLimit, o.registry?.rateLimitByHost) }),
+    };
+    this.reconciler = createReconciler(o, kube, parts);
+    this.replication = createReplication(o, kube, parts);
     this.watches = createWatches({
       kube, logger: this.logger, clock: this.#clock,
       ...(o.namespace && { namespace: o.namespace }), ...(o.selector && { selector: o.selector }),
@@ -182,6 +207,7 @@ class Manager {
           this.reconciler.markStale(key);
           this.queue.add(key);
         }
+        this.replication.secretChanged(namespace, name);
       },
     });
     this.elector = createElector(o, kube, this.logger, this.metrics, this.identity, this.#clock);
@@ -194,14 +220,21 @@ class Manager {
       ...(this.#o.namespace && { namespace: this.#o.namespace }), ...(this.#o.selector && { selector: this.#o.selector }),
       ...(this.elector && { lease: this.elector.lease }),
     });
+    await this.replication.check();
     await this.#serve();
     this.watches.start();
-    void this.watches.synced.then(() => {
+    this.replication.start();
+    void this.synced.then(() => {
       this.#synced = true;
       this.logger.info({ manifests: this.watches.manifests.list().length, namespace: this.#o.namespace ?? '(all)', selector: this.#o.selector }, 'caches synced');
     });
     if (this.elector) this.#lead(this.elector);
-    else void this.watches.synced.then(() => this.#startWorkers());
+    else void this.synced.then(() => this.#startWorkers());
+  }
+
+  /** Both kinds' caches synced. */
+  get synced(): Promise<void> {
+    return Promise.all([this.watches.synced, this.replication.synced]).then(() => undefined);
   }
 
   async #serve(): Promise<void> {
@@ -220,6 +253,7 @@ class Manager {
       queue: this.queue, metrics: this.metrics, logger: this.logger, shutdown: this.#shutdown.signal, clock: this.#clock,
       reconcile: (key, signal) => this.reconciler.reconcile(key, signal),
     });
+    this.replication.startWorkers(this.#shutdown.signal);
   }
 
   /** On the leader only: workers start once the caches synced, and everything stops when the Lease is lost. */
@@ -229,7 +263,7 @@ class Manager {
       // Renew from the moment we hold the Lease: waiting for the caches first would let it
       // expire under a slow sync while we still think we lead.
       const held = elector.hold();
-      await Promise.race([this.watches.synced, held]);
+      await Promise.race([this.synced, held]);
       if (elector.leading) this.#startWorkers();
       // Losing the Lease means another replica may already be reconciling: stop everything,
       // as controller-runtime does, and let the process restart as a standby.
@@ -249,11 +283,12 @@ class Manager {
     this.#stopping = true;
     this.logger.info({ why }, 'shutting down: no new work, interrupting running runs');
     this.queue.shutDown();
+    this.replication.shutDownQueue();
     this.#shutdown.abort(new Error('controller shutting down'));
     // With the Lease lost another leader may already be running: interrupt our runs and do
     // not wait for them (the process exits); on a plain stop they get the grace period.
     if (why === 'stopped') await this.#drain(this.#o.shutdownGraceMs ?? defaultShutdownGraceMs);
-    await this.watches.stop();
+    await Promise.all([this.watches.stop(), this.replication.stop()]);
     await this.reconciler.close();
     await this.elector?.stop();
     await Promise.all([this.health?.close(), this.metricsEndpoint?.close()]);
@@ -265,7 +300,7 @@ class Manager {
   async #drain(graceMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise((resolve) => { timer = setTimeout(resolve, graceMs); });
-    await Promise.race([Promise.all(this.#workers), grace]);
+    await Promise.race([Promise.all([...this.#workers, ...this.replication.workers]), grace]);
     clearTimeout(timer);
   }
 }
@@ -283,7 +318,7 @@ export async function startController(options: ControllerOptions = {}): Promise<
     metrics: manager.metrics, logger: manager.logger, identity: manager.identity,
     healthPort: manager.health?.port ?? 0,
     metricsPort: manager.metricsEndpoint?.port ?? 0,
-    synced: manager.watches.synced,
+    synced: manager.synced,
     done: manager.done,
     isLeader: () => manager.elector?.leading ?? true,
     stop: () => manager.stop('stopped'),

@@ -23,6 +23,28 @@ export interface RunRecord {
   suspended?: { generation: number; requestedAt: string | undefined };
 }
 
+/** Why a run starts now. */
+export type Trigger = 'first' | 'spec' | 'requestedAt' | 'secret' | 'interval';
+
+interface Watched {
+  metadata: { uid?: string | undefined; generation?: number | undefined; annotations?: Record<string, string> | undefined };
+  status?: { lastHandledReconcileAt?: string | undefined } | undefined;
+}
+
+/**
+ * The one "due" rule of both kinds: a run is due when the object is new to this process, its
+ * spec changed, a requestedAt annotation is not yet handled, a Secret it uses changed, or the
+ * interval passed; otherwise `waitMs` says how long until it is.
+ */
+export function triggerOf(memory: RunRecord | undefined, obj: Watched, requestedAtKey: string, now: number): { trigger: Trigger; onDemand: boolean } | { waitMs: number } {
+  const requestedAt = obj.metadata.annotations?.[requestedAtKey];
+  const handled = memory ? memory.requestedAt : obj.status?.lastHandledReconcileAt;
+  const onDemand = requestedAt !== undefined && requestedAt !== handled;
+  const trigger = !memory ? 'first' : memory.uid !== obj.metadata.uid || memory.generation !== (obj.metadata.generation ?? 0) ? 'spec'
+    : onDemand ? 'requestedAt' : memory.stale ? 'secret' : now >= memory.nextRunAt ? 'interval' : undefined;
+  return trigger ? { trigger, onDemand } : { waitMs: memory!.nextRunAt - now };
+}
+
 export class RunMemory {
   readonly #records = new Map<string, RunRecord>();
   readonly #onCounts: (counts: Record<ManifestCondition, number>) => void;

@@ -5,7 +5,8 @@
 // what the work queue does next. Whether a failure is retried or Stalled is the catalogue's
 // word on the report's reason (src/api/reasons.ts). The status is written once per run, at
 // the end, unless progress is due (progress.ts) or the run is about to copy (its write-ahead
-// record, which the next run turns into a Promoted Event if this one is killed).
+// record, awaited before the first copy, which the next run turns into a Promoted Event if this
+// one is killed).
 import type { PromotionManifestSpec } from '../api/promotion-manifest.ts';
 import type { Reason } from '../api/reasons.ts';
 import { formatReference } from '../api/reference.ts';
@@ -22,7 +23,7 @@ import { ReconcileError } from './errors.ts';
 import { runEvents, type EventFacts, type EventSink } from './events.ts';
 import { interruptedPromotions, type Progress, type RunFacts } from './inventory.ts';
 import { requestedAtAnnotation, splitKey, type ManifestObject, type ObjectMeta } from './kube.ts';
-import { RunMemory, type ManifestCondition } from './memory.ts';
+import { RunMemory, triggerOf, type ManifestCondition } from './memory.ts';
 import { ProgressReporter } from './progress.ts';
 import { RegistryRuns, runOnce, type RunsOptions } from './runs.ts';
 import { acceptSpec, registryHost, type AcceptedSpec } from './spec.ts';
@@ -179,11 +180,9 @@ export class Reconciler {
     const memory = this.#memory.get(key);
     const generation = obj.metadata.generation ?? 0;
     const requestedAt = obj.metadata.annotations?.[requestedAtAnnotation];
-    const handled = memory ? memory.requestedAt : obj.status?.lastHandledReconcileAt;
-    const onDemand = requestedAt !== undefined && requestedAt !== handled;
-    const trigger = !memory ? 'first' : memory.uid !== obj.metadata.uid || memory.generation !== generation ? 'spec'
-      : onDemand ? 'requestedAt' : memory.stale ? 'secret' : this.#clock.now() >= memory.nextRunAt ? 'interval' : undefined;
-    if (!trigger) return memory!.nextRunAt - this.#clock.now();
+    const due = triggerOf(memory, obj, requestedAtAnnotation, this.#clock.now());
+    if ('waitMs' in due) return due.waitMs;
+    const { trigger, onDemand } = due;
     const { namespace, name } = splitKey(key);
     const log = this.#o.logger.child({ namespace, name });
     log.info({ generation, onDemand, trigger }, 'reconcile started');
@@ -234,6 +233,7 @@ export class Reconciler {
           this.#onEvent(event, run.log);
           progress.onEvent(event);
         },
+        beforePromote: () => progress.writeAhead(),
         after: async (client, report, signal) => {
           run.admission = await admissionLines(client, report, run.trust, signal).catch((error: unknown) => {
             run.log.warn({ err: (error as Error).message }, 'admission check failed');
@@ -292,7 +292,7 @@ export class Reconciler {
   /** What the status and Events render besides the report: refused entries, an interrupted run. */
   #facts(run: Run, report: RunReport): { facts: RunFacts; events: EventFacts } {
     const refused = run.accepted?.refused;
-    const found = interruptedPromotions(run.interrupted, report);
+    const found = interruptedPromotions(run.interrupted, report, run.generation);
     const interrupted = found && run.interrupted ? { startedAt: run.interrupted.startedAt, ...found } : undefined;
     return {
       facts: { startedAt: run.startedAt, ...(refused && report.phases.length > 0 && { refusedEntries: refused.edges }), ...(interrupted && { interrupted }) },

@@ -71,6 +71,8 @@ export interface RunTarget {
   /** The run's trust settings (controller/trust.ts), with the spec's Secrets readable. */
   trust?: TrustOptions;
   onEvent: (event: PipelineEvent) => void;
+  /** Awaited before Promote copies (the write-ahead record); see PipelineOptions.beforePromote. */
+  beforePromote?: () => Promise<void>;
   /** After the pipeline, with the run's client still open (e.g. the admission check). */
   after?: (client: RegistryClient, report: RunReport, signal: AbortSignal) => Promise<void>;
 }
@@ -117,6 +119,6 @@ export async function runOnce(
 function pipelineOptions(o: RunsOptions, target: RunTarget, { spec, verifyIntervalMs }: AcceptedSpec, signal: AbortSignal): PipelineOptions {
   return {
     mode: spec.mode, concurrency: o.concurrency ?? 8, planConcurrency: o.planConcurrency ?? 16, signal, onEvent: target.onEvent, verifyIntervalMs,
-    ...(target.trust && { trust: target.trust }),
+    ...(target.trust && { trust: target.trust }), ...(target.beforePromote && { beforePromote: target.beforePromote }),
   };
 }

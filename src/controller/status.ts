@@ -30,13 +30,25 @@ export interface StatusWriteResult {
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /**
- * A merge patch leaves absent fields alone: a field of the stored status the new one drops (the
- * progress record of a finished run, an inventory no longer known) is sent as null, which
- * removes it.
+ * The merge patch (RFC 7386) that turns the stored status into `next`. A merge patch leaves
+ * absent fields alone, at every depth: a field the new status drops (the progress record of a
+ * finished run, `lastPromoted.interrupted` after a clean run, an inventory no longer known) is
+ * sent as null, which removes it; so is a field set to undefined. Arrays are replaced whole.
  */
 export function withRemovals(stored: Status | undefined, next: Status): Record<string, unknown> {
-  const patch: Record<string, unknown> = { ...next };
-  for (const key of Object.keys(stored ?? {})) if (!(key in next)) patch[key] = null;
+  return mergePatchOf(stored, next) as Record<string, unknown>;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function mergePatchOf(stored: unknown, next: unknown): unknown {
+  if (!isObject(next)) return next;
+  const patch: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(next)) {
+    if (value === undefined) continue;
+    patch[key] = isObject(stored) && isObject(stored[key]) ? mergePatchOf(stored[key], value) : value;
+  }
+  if (isObject(stored)) for (const key of Object.keys(stored)) if (next[key] === undefined) patch[key] = null;
   return patch;
 }
 

@@ -6,6 +6,7 @@ import type { CoreV1Api } from '@kubernetes/client-node';
 import { kind, type PromotionManifestSpec } from '../api/promotion-manifest.ts';
 import type { TrustOptions } from '../pipeline/index.ts';
 import type { SigningServices } from '../signing/options.ts';
+import { TrustError } from '../signing/errors.ts';
 import { TRUSTED_ROOT_KEY, trustedRootFromConfigMap, trustedRootFromSecret, type TrustedRoot } from '../signing/trusted-root.ts';
 import { secretKeyReader, type SecretReader } from './credentials.ts';
 import { ReconcileError } from './errors.ts';
@@ -18,6 +19,12 @@ export interface ControllerTrust {
   /** --trusted-root, parsed. */
   trustedRoot?: unknown;
   signingServices?: SigningServices;
+  /**
+   * Namespaces whose manifests may sign keyless (--signing-namespaces). A keyless signature is
+   * made as the controller's own identity, which production admission trusts; without a list,
+   * every namespace may. Key signing uses a key from the manifest's own namespace, so is not limited.
+   */
+  signingNamespaces?: string[];
 }
 
 export interface ConfigMapReader {
@@ -48,11 +55,12 @@ export async function specTrustedRoot(ref: RootRef, namespace: string, readers: 
   const key = from.key ?? TRUSTED_ROOT_KEY;
   const what = ref.configMapRef ? 'ConfigMap' : 'Secret';
   const object = ref.configMapRef ? await readers.configMaps.read(namespace, from.name) : await readers.secrets.read(namespace, from.name);
-  if (!object) throw new ReconcileError('InvalidTrustedRoot', `spec.verification.trustedRoot: ${what} ${namespace}/${from.name} does not exist; create it with kubectl create ${what === 'Secret' ? 'secret generic' : 'configmap'} ${from.name} -n ${namespace} --from-file=${key}`);
+  // Not found is retried with backoff: nothing watches ConfigMaps, so creating one must heal by itself.
+  if (!object) throw new ReconcileError('TrustedRootNotFound', `spec.verification.trustedRoot: ${what} ${namespace}/${from.name} does not exist; create it with kubectl create ${what === 'Secret' ? 'secret generic' : 'configmap'} ${from.name} -n ${namespace} --from-file=${key} (retried with backoff)`);
   try {
     return ref.configMapRef ? trustedRootFromConfigMap(object, `${namespace}/${from.name}`, key) : trustedRootFromSecret(object, `${namespace}/${from.name}`, key);
   } catch (error) {
-    throw new ReconcileError('InvalidTrustedRoot', `spec.verification.trustedRoot: ${(error as Error).message}`, { cause: error });
+    throw new ReconcileError(error instanceof TrustError ? error.reason : 'InvalidTrustedRoot', `spec.verification.trustedRoot: ${(error as Error).message}`, { cause: error });
   }
 }
 
@@ -65,6 +73,10 @@ export interface RunIdentity {
 
 /** The TrustOptions of one run. */
 export async function runTrust(spec: PromotionManifestSpec, run: RunIdentity, controller: ControllerTrust, readers: { secrets: SecretReader; configMaps: ConfigMapReader }): Promise<TrustOptions> {
+  if (spec.signing?.keyless && controller.signingNamespaces && !controller.signingNamespaces.includes(run.namespace)) {
+    throw new ReconcileError('SigningNotAllowed', `spec.signing.keyless: manifests in namespace ${run.namespace} may not sign as the controller's identity; `
+      + `the controller allows it in ${controller.signingNamespaces.join(', ')} (--signing-namespaces). Sign with a key of this namespace (spec.signing.key), or ask the platform team`);
+  }
   const root = spec.verification?.trustedRoot ? await specTrustedRoot(spec.verification.trustedRoot, run.namespace, readers) : undefined;
   const keyless = {
     ...(controller.fulcioURL && { fulcioURL: controller.fulcioURL }),

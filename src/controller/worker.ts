@@ -17,12 +17,12 @@ export interface WorkerOptions {
   /** Aborted at shutdown: interrupts running reconciles. */
   shutdown: AbortSignal;
   clock?: Clock;
+  /** The controller label of the metrics (default: the PromotionManifest controller's). */
+  controller?: string;
 }
 
-const label = { controller: controllerName };
-
 /** What the queue does with a key after its reconcile, and the result label of the metrics. */
-function settle(queue: WorkQueue, key: string, result: ReconcileResult, logger: Logger, metrics: ControllerMetrics): void {
+function settle(queue: WorkQueue, key: string, result: ReconcileResult, logger: Logger, metrics: ControllerMetrics, label: { controller: string }): void {
   if (result.kind === 'retry') {
     metrics.reconcileErrors.inc(label);
     metrics.reconcileTotal.inc({ ...label, result: 'error' });
@@ -41,6 +41,7 @@ function settle(queue: WorkQueue, key: string, result: ReconcileResult, logger: 
 /** One worker: reconciles keys until the queue shuts down. */
 async function work(o: WorkerOptions): Promise<void> {
   const clock = o.clock ?? systemClock;
+  const label = { controller: o.controller ?? controllerName };
   for (;;) {
     const key = await o.queue.get();
     if (key === undefined) return;
@@ -54,7 +55,7 @@ async function work(o: WorkerOptions): Promise<void> {
     }
     o.metrics.reconcileTime.observe(label, (clock.now() - started) / 1000);
     o.metrics.activeWorkers.dec(label);
-    settle(o.queue, key, result, o.logger, o.metrics);
+    settle(o.queue, key, result, o.logger, o.metrics, label);
     o.queue.done(key);
   }
 }

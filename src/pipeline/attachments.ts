@@ -24,8 +24,8 @@ import type { DigestTarget, RunContext } from './types.ts';
 const defaultVerifyIntervalMs = 24 * 3600_000;
 
 /**
- * The key marks are made under: our signer (and its public keys), the formats written and
- * whether attestations are; a change of any of them makes every mark stale. Without a signer
+ * The key marks are made under: our signer (and its public keys), the formats written,
+ * whether attestations are, and the signing services; a change of any of them makes every mark stale. Without a signer
  * only staging's attachments travel, and the key says so.
  */
 export async function attachmentKey(trust: TrustOptions | undefined): Promise<string> {
@@ -33,7 +33,10 @@ export async function attachmentKey(trust: TrustOptions | undefined): Promise<st
   if (!signer) return 'travel';
   const keys = (await signer.policy()).keys.map((k) => createHash('sha256').update(k.key.export({ type: 'spki', format: 'der' })).digest('hex'));
   const attest = trust.attestation?.enabled !== false;
-  return createHash('sha256').update(JSON.stringify([signer.identity, keys, signatureFormats(trust), attest])).digest('hex').slice(0, 32);
+  // The signing services decide which proofs our signatures must carry (signing/recognise.ts):
+  // configuring a Rekor or a TSA makes every earlier mark stale, so Sign looks again at once.
+  const services = trust.signingServices ? [trust.signingServices.rekorURL ?? '', trust.signingServices.rekorVersion ?? 1, trust.signingServices.timestampAuthorityURL ?? ''] : [];
+  return createHash('sha256').update(JSON.stringify([signer.identity, keys, signatureFormats(trust), attest, ...(services.length > 0 ? [services] : [])])).digest('hex').slice(0, 32);
 }
 
 /** The AttachedTag bits a complete subject shows in a list of `host`, under these settings. */

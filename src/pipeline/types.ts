@@ -137,6 +137,12 @@ export interface PipelineOptions {
   verifyIntervalMs?: number;
   signal?: AbortSignal;
   onEvent?: (event: PipelineEvent) => void;
+  /**
+   * Awaited by Promote before its first copy, when it has edges to copy (the controller writes
+   * its write-ahead record of what the run copies). A rejection fails the run
+   * (ProgressNotRecorded) before anything is copied.
+   */
+  beforePromote?: () => Promise<void>;
   trust?: TrustOptions;
 }
 

@@ -6,7 +6,7 @@ import { COSIGN_SIGN_PREDICATE, CosignMediaType, bundleManifest } from '../signi
 import { appendLegacyLayers, attachReferrer } from '../signing/attach.ts';
 import { legacyAttestationLayer } from '../signing/legacy.ts';
 import type { ArtifactSigner } from '../signing/signer.ts';
-import type { SignerPolicy } from '../signing/policy.ts';
+import { policyOf, type PolicyFor } from '../signing/image.ts';
 import { verifyFound, type Verified } from '../signing/verify.ts';
 import type { Descriptor, RegistryClient, Repository } from '../registry/index.ts';
 import { parseStatement, statementCovers, type Statement } from './statement.ts';
@@ -26,7 +26,7 @@ export interface AttestationCheck {
 
 /** Verified statements about `digest` with one of `predicateTypes` (none: any); the rest explained in `problems`. */
 export async function checkAttestations(
-  client: RegistryClient, repo: Repository, digest: string, predicateTypes: string[], policy: SignerPolicy, signal?: AbortSignal,
+  client: RegistryClient, repo: Repository, digest: string, predicateTypes: string[], policy: PolicyFor, signal?: AbortSignal,
 ): Promise<AttestationCheck> {
   const { found, problems } = await discover(client, repo, digest, signal);
   const result: AttestationCheck = { verified: [], problems: [...problems] };
@@ -35,7 +35,7 @@ export async function checkAttestations(
     && (any || f.predicateType === undefined || predicateTypes.includes(f.predicateType)));
   for (const item of candidates) {
     const where = item.kind === 'bundle' ? `bundle ${item.manifestDigest}` : item.kind === 'envelope' ? `${item.tag} layer ${item.layer.digest}` : '';
-    const verdict = verifyFound(item, policy);
+    const verdict = verifyFound(item, policyOf(policy, item));
     if ('error' in verdict) {
       result.problems.push(`${where}: ${verdict.error}`);
       continue;
@@ -69,8 +69,15 @@ export async function attachAttestation(
   legacy?: { data: Buffer; annotations: Record<string, string> },
 ): Promise<string> {
   const digest = await attachReferrer(client, repo, subject.digest, bundleManifest(bundle, subject, predicateType, new Date()), signal);
-  if (legacy) await appendLegacyLayers(client, repo, subject.digest, 'att', [{ mediaType: CosignMediaType.dsseEnvelope, data: legacy.data, annotations: legacy.annotations }], signal);
+  if (legacy) await attachLegacyAttestation(client, repo, subject.digest, legacy, signal);
   return digest;
+}
+
+/** Appends an attestation layer to the `sha256-<hex>.att` tag of `digest`, keeping what is there. */
+export async function attachLegacyAttestation(
+  client: RegistryClient, repo: Repository, digest: string, legacy: { data: Buffer; annotations: Record<string, string> }, signal?: AbortSignal,
+): Promise<void> {
+  await appendLegacyLayers(client, repo, digest, 'att', [{ mediaType: CosignMediaType.dsseEnvelope, data: legacy.data, annotations: legacy.annotations }], signal);
 }
 
 /** The `.att` layer for a bundle our signer made, with a timestamp over its envelope when a TSA is configured. */

@@ -42,6 +42,8 @@ export interface TokenResponse { token?: string; access_token?: string; expires_
 
 /** Sends a token request and returns the status and parsed body; supplied by the transport. */
 export type TokenFetcher = (request: {
+  /** The registry that named the realm. */
+  registry: string;
   url: URL; method: 'GET' | 'POST'; headers: Record<string, string>; body?: string; signal?: AbortSignal;
 }) => Promise<{ status: number; body: TokenResponse | undefined }>;
 
@@ -189,13 +191,13 @@ export class Authenticator {
         ...(scopes.length > 0 && { scope: scopes.join(' ') }),
       });
       response = await this.#fetchToken({
-        url, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(), ...(signal && { signal }),
+        registry: host, url, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(), ...(signal && { signal }),
       });
     } else {
       if (challenge.service) url.searchParams.set('service', challenge.service);
       for (const s of scopes) url.searchParams.append('scope', s);
       const headers: Record<string, string> = credential.kind === 'basic' ? { authorization: basicHeader(credential.username, credential.password) } : {};
-      response = await this.#fetchToken({ url, method: 'GET', headers, ...(signal && { signal }) });
+      response = await this.#fetchToken({ registry: host, url, method: 'GET', headers, ...(signal && { signal }) });
     }
     if (response.status === 401 || response.status === 403) {
       throw new RegistryError('Unauthorized', host,

@@ -6,7 +6,7 @@ import { repositoryScope } from './auth.ts';
 import { sha256, VerifyingStream } from './digest.ts';
 import { RecentFacts } from './facts.ts';
 import { Inventory } from './inventory.ts';
-import { RegistryError } from './errors.ts';
+import { quoted, RegistryError } from './errors.ts';
 import { checkDescriptor, InvalidDescriptorError, isIndex, manifestAccept, maxManifestBytes, MediaType, type Descriptor } from './media-types.ts';
 import type { Repository } from '../api/reference.ts';
 import { digestPattern, tagPattern } from '../api/reference.ts';
@@ -50,14 +50,14 @@ export interface RequestOptions {
  * never turn a read or a write into one of another repository.
  */
 function checkName(repo: Repository, name = repo.name): string {
-  if (!imageNameRegExp.test(name)) throw new RegistryError('InvalidReference', repo.host, `${repo.host}: "${name.slice(0, 80)}" is not a repository name; refusing to use it in a URL`);
+  if (!imageNameRegExp.test(name)) throw new RegistryError('InvalidReference', repo.host, `${repo.host}: "${quoted(name, 80)}" is not a repository name; refusing to use it in a URL`);
   return name;
 }
 
 function checkReference(repo: Repository, reference: string): string {
   checkName(repo);
   if (!digestPattern.test(reference) && !tagPattern.test(reference)) {
-    throw new RegistryError('InvalidReference', repo.host, `${repo.host}: "${reference.slice(0, 80)}" is neither a tag nor a sha256 digest; refusing to use it in a URL for ${repo.name}`);
+    throw new RegistryError('InvalidReference', repo.host, `${repo.host}: "${quoted(reference, 80)}" is neither a tag nor a sha256 digest; refusing to use it in a URL for ${repo.name}`);
   }
   return reference;
 }
@@ -65,7 +65,7 @@ function checkReference(repo: Repository, reference: string): string {
 function checkDigest(repo: Repository, digest: string): string {
   checkName(repo);
   if (!digestPattern.test(digest)) {
-    throw new RegistryError('InvalidReference', repo.host, `${repo.host}: "${digest.slice(0, 80)}" is not a sha256 digest; refusing to use it in a URL for ${repo.name}`);
+    throw new RegistryError('InvalidReference', repo.host, `${repo.host}: "${quoted(digest, 80)}" is not a sha256 digest; refusing to use it in a URL for ${repo.name}`);
   }
   return digest;
 }
@@ -529,11 +529,11 @@ class Pages {
     if (target === undefined) return undefined;
     const url = URL.canParse(target, this.#origin) ? new URL(target, this.#origin) : undefined;
     if (!url || url.origin !== this.#origin || url.pathname !== this.#path) {
-      throw new RegistryError('InvalidResponse', this.#host, `${this.#host}: ${this.#what}: the next page is linked to ${target.slice(0, 120)}, not another page of the same list; refusing to follow it`);
+      throw new RegistryError('InvalidResponse', this.#host, `${this.#host}: ${this.#what}: the next page is linked to ${quoted(target, 120)}, not another page of the same list; refusing to follow it`);
     }
     const next = `${url.pathname}${url.search}`;
     if (this.#seen.has(this.#normal(next))) {
-      throw new RegistryError('PaginationLoop', this.#host, `${this.#host}: ${this.#what}: page ${this.#seen.size + 1} links back to a page already read (${next.slice(0, 120)}); the list does not end, refusing it`);
+      throw new RegistryError('PaginationLoop', this.#host, `${this.#host}: ${this.#what}: page ${this.#seen.size + 1} links back to a page already read (${quoted(next, 120)}); the list does not end, refusing it`);
     }
     if (this.#seen.size >= 100_000) throw new RegistryError('PaginationLoop', this.#host, `${this.#host}: ${this.#what} has more than 100000 pages; refusing it`);
     return next;

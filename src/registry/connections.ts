@@ -3,6 +3,7 @@
 // different credentials: the controller shares one across all its runs, so a registry sees the
 // same handful of connections all day instead of a new set per reconcile.
 import { Pool } from 'undici';
+import type { InternalNetworks } from './networks.ts';
 import type { Timeouts } from './transport.ts';
 
 export interface ConnectionOptions {
@@ -27,23 +28,30 @@ export class Connections {
     this.#options = options;
   }
 
-  /** The pool for `origin` (`https://host:port`), made on first use. */
-  pool(origin: string): Pool {
-    let pool = this.#pools.get(origin);
+  /**
+   * The pool for `origin` (`https://host:port`), made on first use. With `publicOnly`, a pool of
+   * its own whose connections are made only to addresses outside those networks.
+   */
+  pool(origin: string, publicOnly?: InternalNetworks): Pool {
+    // Clients sharing these pools may count different networks as internal: one pool per set
+    // (by its ranges, so each run's client of the controller finds the pools of the last).
+    const key = publicOnly ? `${origin} public ${publicOnly.key}` : origin;
+    let pool = this.#pools.get(key);
     if (!pool) {
       const { connectionsPerOrigin, timeouts, ca, keepAliveMs } = this.#options;
       pool = new Pool(origin, {
         connections: connectionsPerOrigin,
         keepAliveTimeout: keepAliveMs ?? 30_000,
-        connect: { timeout: timeouts.connectMs, ...(ca && { ca }) },
+        connect: { timeout: timeouts.connectMs, ...(ca && { ca }), ...(publicOnly && { lookup: publicOnly.publicLookup() }) },
         headersTimeout: timeouts.headersMs,
         bodyTimeout: timeouts.bodyIdleMs,
       });
       pool.on('connect', () => { this.#opened += 1; });
-      this.#pools.set(origin, pool);
+      this.#pools.set(key, pool);
     }
     return pool;
   }
+
 
   /** Connections opened since the start, all origins together (for benchmarks and metrics). */
   get opened(): number {

@@ -15,13 +15,11 @@ export interface CopyRequest {
   src: Repository;
   dst: Repository;
   digest: string;
-  /** Destination tags to point at the digest. A tag already on another digest is never moved. */
-  tags?: string[];
   /**
-   * Destination tags the caller already saw, with their digests. A tag seen on another digest
-   * is refused without a read; every other tag is read again right before it is written.
+   * Destination tags to point at the digest. A tag already on another digest is never moved:
+   * each is read again right before it is written.
    */
-  knownTags?: ReadonlyMap<string, string>;
+  tags?: string[];
   signal?: AbortSignal;
 }
 
@@ -107,18 +105,11 @@ export class ImageCopier {
     };
     const opts = signal ? { signal } : {};
     const tags = request.tags ?? [];
-    // Tags the caller already saw on another digest are refused without writing anything for them.
-    const candidates = tags.filter((tag) => {
-      const seen = request.knownTags?.get(tag);
-      if (seen !== undefined && seen !== digest) result.tagConflicts.push({ tag, digest: seen });
-      return seen === undefined;
-    });
     // A digest this client just saw or wrote, or saw missing (the plan listed the repository
     // empty), needs no HEAD.
     const known = this.#client.known(dst, digest);
     const present = known === undefined ? await this.#client.headManifest(dst, digest, opts) !== undefined : known;
     result.alreadyPresent = present;
-    if (!present && tags.length > 0 && candidates.length === 0 && result.tagConflicts.length > 0) return result;
     let manifest: Manifest | undefined;
     if (!present) {
       const tree = await this.#readTree(src, digest, signal);
@@ -126,7 +117,7 @@ export class ImageCopier {
       manifest = tree.manifest;
     }
     let stored = present;
-    for (const tag of candidates) {
+    for (const tag of tags) {
       // Read right before writing, however recently the caller listed the tags: a tag that
       // appeared on another digest in the meantime is reported, never moved.
       const current = (await this.#client.headManifest(dst, tag, opts))?.digest;

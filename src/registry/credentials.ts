@@ -37,7 +37,7 @@ export class StaticCredentials implements CredentialStore {
  * `auths` keys come in many spellings: `registry.example`, `https://registry.example/v1/`,
  * `http://127.0.0.1:5000`. Docker Hub's legacy key maps to its registry host.
  */
-export function normalizeHost(key: string): string {
+function normalizeHost(key: string): string {
   let host = key.trim().replace(/^[a-z]+:\/\//i, '');
   host = host.split('/')[0] ?? host;
   host = host.toLowerCase();

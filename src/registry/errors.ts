@@ -1,5 +1,6 @@
 // Errors from talking to a registry. Each carries a stable CamelCase reason, which ends up in
 // conditions and events, and a message that names the registry and says what to do.
+import { internalAddressCode } from './networks.ts';
 
 export type RegistryErrorReason =
   | 'Unauthorized' // credentials missing or refused
@@ -16,6 +17,7 @@ export type RegistryErrorReason =
   | 'DeadlineExceeded' // an operation's deadline passed (a read's, an edge's copy)
   | 'PaginationLoop' // a tag list or referrers page links to a page already read
   | 'ResponseTooLarge' // a body past the limit the client buffers (tag list page, token, referrers, manifest)
+  | 'RedirectRefused' // a registry outside the internal networks sent a request (redirect, upload location, token realm) to an internal address
   | 'UntrustedRealm' // a token realm that may not receive the registry's credentials (plain http, foreign domain)
   | 'InvalidReference' // a repository, tag or digest that must not become part of a URL
   | 'Rejected' // another 4xx: the request itself was refused
@@ -74,6 +76,7 @@ const networkCodes: Record<string, RegistryErrorReason> = {
   ENETUNREACH: 'ConnectionFailed',
   ECONNABORTED: 'ConnectionFailed',
   ETIMEDOUT: 'Timeout',
+  [internalAddressCode]: 'RedirectRefused',
 };
 
 /** Turns whatever undici or a stream threw into a RegistryError. */
@@ -94,6 +97,16 @@ export function fromNetworkError(error: unknown, host: string, what: string): Re
   // Only known network failures are worth retrying; anything else is a fault retries cannot mend.
   const reason: RegistryErrorReason = (code ? networkCodes[code] : undefined) ?? 'RequestFailed';
   return new RegistryError(reason, host, `${what}: ${err?.message ?? String(error)}${code ? ` (${code})` : ''}`, { cause: error });
+}
+
+/**
+ * Text a registry sent (an error message, a link), fit for one line of a message that ends up
+ * in logs, Events and terminals: control and direction-changing characters become spaces,
+ * and it is cut at `max` characters.
+ */
+export function quoted(text: string, max: number): string {
+  const line = text.replace(/[\p{Cc}\p{Cf}\u2028\u2029]+/gu, ' ').replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
 /** An error for a person: a RegistryError's stable reason first, then its message. */

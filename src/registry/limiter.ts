@@ -98,6 +98,8 @@ interface Trouble {
   escalatedAt: number;
   /** Since when every answer has been a failure; undefined after a success. */
   failingSince: number | undefined;
+  /** A request gave up on its retry budget during this run of failures; cleared by a success. */
+  givenUp?: boolean;
 }
 
 interface RepositoryState extends Trouble { parked: Waiter[] }
@@ -221,6 +223,22 @@ export class HostLimiter {
     const repo = repository === undefined ? undefined : this.#repositories.get(repository);
     const since = Math.min(this.#hostTrouble.failingSince ?? Infinity, repo?.failingSince ?? Infinity);
     return Number.isFinite(since) ? now - since : 0;
+  }
+
+  /** Whether a request already gave up on this host (or repository) since its last success. */
+  givenUp(repository?: string): boolean {
+    const repo = repository === undefined ? undefined : this.#repositories.get(repository);
+    return this.#hostTrouble.givenUp === true || repo?.givenUp === true;
+  }
+
+  /**
+   * A request gave up on its retry budget: later ones make one attempt until the host answers
+   * again, so a host that only fails costs each of them one request, not another budget.
+   */
+  giveUp(repository?: string): void {
+    if (this.#hostTrouble.failingSince !== undefined) this.#hostTrouble.givenUp = true;
+    const repo = repository === undefined ? undefined : this.#repositories.get(repository);
+    if (repo?.failingSince !== undefined) repo.givenUp = true;
   }
 
   /** Stops handing out permits for the whole host for a while, as a registry's Retry-After asks. */
@@ -454,10 +472,12 @@ export class HostLimiter {
   #healthy(repository: string | undefined, now: number): void {
     this.#ok.note(repository, now);
     this.#hostTrouble.failingSince = undefined;
+    this.#hostTrouble.givenUp = false;
     if (repository !== undefined) {
       const repo = this.#repositories.get(repository);
       if (repo) {
         repo.failingSince = undefined;
+        repo.givenUp = false;
         if (repo.pausedUntil <= now && repo.parked.length === 0) this.#repositories.delete(repository);
       }
     }

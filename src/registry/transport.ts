@@ -9,8 +9,9 @@ import { Authenticator, type Scope, type TokenResponse } from './auth.ts';
 import { Connections } from './connections.ts';
 import type { CredentialStore } from './credentials.ts';
 import { StaticCredentials } from './credentials.ts';
-import { fromNetworkError, reasonForStatus, RegistryError, type RegistryErrorReason } from './errors.ts';
+import { fromNetworkError, quoted, reasonForStatus, RegistryError, type RegistryErrorReason } from './errors.ts';
 import { Limiters, retryAfterSeconds, type HostLimiter, type PauseEvent, type Permit, type RateLimitOptions } from './limiter.ts';
+import { InternalNetworks } from './networks.ts';
 import { RegistryStats, statusClass } from './stats.ts';
 
 export interface Timeouts {
@@ -79,6 +80,11 @@ export interface TransportOptions {
    */
   connections?: Connections;
   userAgent?: string;
+  /**
+   * Address ranges (CIDR) counted as internal, in place of networks.ts' defaults (loopback,
+   * private, link-local, CGNAT). A registry outside them may not send the client inside them.
+   */
+  internalNetworks?: string[];
   /** Told when a host or repository this client talks to starts a pause of a second or more. */
   onWait?: (event: WaitEvent) => void;
 }
@@ -102,7 +108,10 @@ export interface RegistryRequest {
   what: string;
   /** Reason for a 404 not listed in expect. */
   notFound?: RegistryErrorReason;
-  /** Follow 3xx to another origin without credentials (blob storage redirects). */
+  /**
+   * Follow 3xx to another origin without credentials (blob storage redirects); never from a
+   * registry that is not internal to an internal address (see #mayGo).
+   */
   followRedirects?: boolean;
   /**
    * false for requests that must not be sent twice: a chunk or the closing PUT of an upload
@@ -125,7 +134,7 @@ const loopback = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/;
 const isStream = (body: RegistryRequest['body']): body is Readable => typeof body === 'object' && body !== null && 'pipe' in body;
 
 /** The repository a request concerns, from its path: what a repository's own pause applies to. */
-export function repositoryOf(path: string): string | undefined {
+function repositoryOf(path: string): string | undefined {
   const pathname = path.startsWith('/') ? path : URL.canParse(path) ? new URL(path).pathname : path;
   return /^\/v2\/(.+?)\/(?:manifests|blobs|tags|referrers)\//.exec(pathname)?.[1];
 }
@@ -201,6 +210,9 @@ export class Transport {
   readonly #headBodies = new Set<string>();
   /** The slot each open response holds, released as soon as the transport knows the outcome. */
   readonly #permits = new WeakMap<object, Permit>();
+  readonly #internal: InternalNetworks;
+  /** Per registry host: whether it is internal by name or address (see #mayGo). */
+  readonly #registryInternal = new Map<string, Promise<boolean>>();
 
   constructor(options: TransportOptions = {}) {
     this.#timeouts = { ...defaultTimeouts, ...options.timeouts };
@@ -208,6 +220,7 @@ export class Transport {
     if (!(this.#retry.attempts >= 1)) throw new RangeError(`retry attempts must be at least 1, got ${this.#retry.attempts}`);
     if (!(this.#retry.budgetMs >= 0)) throw new RangeError(`retry budget must be a duration, got ${this.#retry.budgetMs}`);
     this.#onWait = options.onWait;
+    this.#internal = new InternalNetworks(options.internalNetworks);
     this.#insecure = new Set(options.insecureHosts ?? []);
     this.#secure = new Set(options.secureHosts ?? []);
     const ca = options.ca === undefined ? undefined : [...rootCertificates, ...[options.ca].flat()];
@@ -284,10 +297,15 @@ export class Transport {
       const wait = paused > 0 ? paused : Math.min(this.#retry.maxDelayMs, this.#retry.minDelayMs * 2 ** (attempt - 1));
       const spent = Date.now() - started;
       const failing = limiter.failingFor(repository);
-      if (spent + wait > this.#retry.budgetMs || failing > this.#retry.budgetMs) {
+      const givenUp = limiter.givenUp(repository);
+      if (spent + wait > this.#retry.budgetMs || failing > this.#retry.budgetMs || givenUp) {
+        limiter.giveUp(repository);
         const longest = Math.max(spent, failing);
+        const why = longest > this.#retry.budgetMs ? `${req.host} has failed for ${duration(longest)}, longer than the retry budget`
+          : givenUp ? `${req.host} has failed for ${duration(failing)} and an earlier request spent the retry budget`
+            : `the next wait (${duration(wait)}) would pass the retry budget`;
         throw new RegistryError(failure.reason, failure.host,
-          `${failure.message}; gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${longest > this.#retry.budgetMs ? `${req.host} has failed for ${duration(longest)}, longer than` : `the next wait (${duration(wait)}) would pass`} the retry budget of ${duration(this.#retry.budgetMs)}`,
+          `${failure.message}; gave up after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${why} of ${duration(this.#retry.budgetMs)}`,
           { ...(failure.status !== undefined && { status: failure.status }), ...(failure.retryAfterSeconds !== undefined && { retryAfterSeconds: failure.retryAfterSeconds }), cause: failure });
       }
       if (req.deadline !== undefined && Date.now() + wait > req.deadline) throw this.#pastDeadline(req, failure);
@@ -340,11 +358,9 @@ export class Transport {
     if (req.expect.includes(res.status)) return res;
     let detail = '';
     try {
-      const text = (await readPrefix(res.body, bodyLimits.errorBytes)).slice(0, 2000);
-      const errors = (JSON.parse(text) as { errors?: { code?: string; message?: string }[] }).errors;
-      detail = errors?.map((e) => `${e.code ?? ''}${e.message ? `: ${e.message}` : ''}`).join('; ') ?? text;
+      detail = errorDetail(await readPrefix(res.body, bodyLimits.errorBytes), headerValue(res.headers, 'content-type'));
     } catch {
-      // not a distribution error document; the status says enough
+      // the body failed mid-read; the status says enough
     }
     // The limiter learns of a 429 or 5xx now, before the retry loop asks how long to wait.
     this.#permits.get(res.body)?.release();
@@ -363,18 +379,35 @@ export class Transport {
   async #send(req: RegistryRequest, authorization: string | undefined, repository: string | undefined): Promise<{ res: RegistryResponse; url: URL }> {
     const home = this.origin(req.host);
     let url = new URL(req.path, home);
-    let host = url.host;
     for (let hops = 0; ; hops++) {
-      const res = await this.#once(host, url, req, url.origin === home ? authorization : undefined, host === req.host ? repository : undefined);
+      const away = url.origin !== home;
+      const publicOnly = away && await this.#mayGo(req.host, url, req.what);
+      const res = await this.#once(url.host, url, req, away ? undefined : authorization, url.host === req.host ? repository : undefined, publicOnly);
       const location = headerValue(res.headers, 'location');
       if (!req.followRedirects || ![301, 302, 303, 307, 308].includes(res.status) || !location || hops >= 5) return { res, url };
       await res.body.dump();
       url = new URL(location, url);
-      host = url.host;
     }
   }
 
-  async #once(host: string, url: URL, req: RegistryRequest, authorization: string | undefined, repository: string | undefined): Promise<RegistryResponse> {
+  /**
+   * Where a registry may send a request (a redirect, an upload location, a token realm):
+   * anywhere, but from a registry that is not internal (by name or by any address its name
+   * resolves to) never to an internal address. An internal address written in the URL is
+   * refused here; a name is connected to through a lookup that drops internal addresses
+   * (networks.ts), so DNS cannot smuggle one in. Returns whether that lookup applies.
+   */
+  async #mayGo(registry: string, url: URL, what: string): Promise<boolean> {
+    let internal = this.#registryInternal.get(registry);
+    if (!internal) this.#registryInternal.set(registry, internal = this.#internal.resolved(registry));
+    if (await internal) return false;
+    if (this.#internal.literal(url.host)) {
+      throw new RegistryError('RedirectRefused', registry, `${registry}: ${what}: the registry sent the request to ${url.origin}, an internal address; a registry outside the internal networks may not send requests into them`);
+    }
+    return true;
+  }
+
+  async #once(host: string, url: URL, req: RegistryRequest, authorization: string | undefined, repository: string | undefined, publicOnly = false): Promise<RegistryResponse> {
     const limiter = this.#limiter(host);
     const waitStart = performance.now();
     const permit = await limiter.acquire(req.signal, repository);
@@ -388,7 +421,7 @@ export class Transport {
     else if (req.body) bodyBytes = Number(req.headers?.['content-length'] ?? 0);
     let res: Dispatcher.ResponseData;
     try {
-      res = await this.#connections.pool(url.origin).request({
+      res = await this.#connections.pool(url.origin, publicOnly ? this.#internal : undefined).request({
         path: `${url.pathname}${url.search}`,
         method: req.method,
         headers,
@@ -424,11 +457,12 @@ export class Transport {
     return { status: res.statusCode, headers: res.headers, body: res.body };
   }
 
-  async #tokenRequest(r: { url: URL; method: 'GET' | 'POST'; headers: Record<string, string>; body?: string; signal?: AbortSignal }): Promise<{ status: number; body: TokenResponse | undefined }> {
+  async #tokenRequest(r: { registry: string; url: URL; method: 'GET' | 'POST'; headers: Record<string, string>; body?: string; signal?: AbortSignal }): Promise<{ status: number; body: TokenResponse | undefined }> {
     const started = Date.now();
+    const publicOnly = r.url.origin !== this.origin(r.registry) && await this.#mayGo(r.registry, r.url, `token request to ${r.url.origin}`);
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await this.#connections.pool(r.url.origin).request({
+        const res = await this.#connections.pool(r.url.origin, publicOnly ? this.#internal : undefined).request({
           path: `${r.url.pathname}${r.url.search}`, method: r.method,
           headers: { 'user-agent': this.#userAgent, ...r.headers }, body: r.body ?? null,
           ...(r.signal && { signal: r.signal }),
@@ -502,6 +536,32 @@ export async function readCapped(body: RegistryResponse['body'], headers: Regist
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);
+}
+
+/**
+ * What of an error body goes into a message: an error body is the registry's text, and a
+ * message ends up in logs, Events and terminals. Only the distribution format's `code` and
+ * `message` strings are quoted (the first three errors, each cut short and cleaned of control
+ * and direction-changing characters); `detail` and anything else may hold what should not
+ * travel, so of other bodies only their content type is named.
+ */
+function errorDetail(text: string, contentType: string | undefined): string {
+  let errors: unknown;
+  try {
+    errors = (JSON.parse(text) as { errors?: unknown } | null)?.errors;
+  } catch {
+    errors = undefined;
+  }
+  const shown = Array.isArray(errors)
+    ? errors.slice(0, 3).flatMap((e: { code?: unknown; message?: unknown } | null) => {
+      const code = typeof e?.code === 'string' ? quoted(e.code, 40) : '';
+      const message = typeof e?.message === 'string' ? quoted(e.message, 200) : '';
+      return code || message ? [`${code}${code && message ? ': ' : ''}${message}`] : [];
+    })
+    : [];
+  if (shown.length > 0) return shown.join('; ');
+  const type = /^[\w.+-]+\/[\w.+-]+/.exec(contentType ?? '')?.[0];
+  return text.length === 0 ? '' : `a ${type ?? 'untyped'} body that is not a registry error`;
 }
 
 /** At most the first `limit` bytes of a body; the rest is not read (the connection is dropped). */

@@ -30,6 +30,20 @@ export function artifactTags(digest: string, tags: ReadonlySet<string>, formats:
   return out;
 }
 
+/**
+ * A repository's tags, and the digest each points at where the registry's list says so (Google's
+ * lists: Artifact Registry, GCR, hence registry.k8s.io's backends). Knowing both sides' digests
+ * for free, a same-named tag pointing elsewhere is not taken for present.
+ */
+export class TagListing extends Set<string> {
+  digests: ReadonlyMap<string, string> | undefined;
+
+  constructor(tags: Iterable<string>, digests?: ReadonlyMap<string, string>) {
+    super(tags);
+    this.digests = digests;
+  }
+}
+
 export const isIndexTag = (tag: string) => !tag.endsWith('.sig') && !tag.endsWith('.att');
 
 /** Blobs of signature artifacts are small; larger ones are streamed for each mirror instead of held. */

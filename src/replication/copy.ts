@@ -1,7 +1,7 @@
 // Writing the primary's artifacts into a mirror, byte for byte: blobs first, then the manifests
 // that name them, the tag last, so a verifier never finds a tag whose content is not there yet.
 // The manifest bytes are exactly the primary's, so the mirror stores them under the same digest.
-import { describeError, type Descriptor, type RegistryClient, type Repository } from '../registry/index.ts';
+import { RegistryError, type Descriptor, type RegistryClient, type Repository } from '../registry/index.ts';
 import { maxReferrers, parsed, PrimaryReader, type ReadManifest } from './artifacts.ts';
 
 /** Blobs up to this size are uploaded without asking first: a HEAD would cost as much as it could save. */
@@ -56,7 +56,7 @@ export class MirrorWriter {
     try {
       return parsed(dst, tag, await this.#client.getManifest(dst, tag, this.#opts));
     } catch (error) {
-      if (/^(NotFound|RepositoryNotFound):/.test(describeError(error))) return undefined;
+      if (error instanceof RegistryError && (error.reason === 'NotFound' || error.reason === 'RepositoryNotFound')) return undefined;
       throw error;
     }
   }

@@ -12,7 +12,7 @@ import { isReason, type Reason } from '../api/reasons.ts';
 import type { SignatureReplicationSpec } from '../api/signature-replication.ts';
 import type { PromotionSpec } from '../manifest/model.ts';
 import { describeError, forEachLimit, forEachLimitBy, isIndex, parseManifest, type RegistryClient, type Repository } from '../registry/index.ts';
-import { artifactTags, PrimaryReader, subjectOfTag } from './artifacts.ts';
+import { artifactTags, PrimaryReader, subjectOfTag, TagListing } from './artifacts.ts';
 import { MirrorWriter } from './copy.ts';
 import { holdsAnything, replicatePair, type Holdings, type PairContext } from './mirror.ts';
 import { ReferrersApiHosts, servesReferrersApi } from './referrers-api.ts';
@@ -54,11 +54,12 @@ async function step<T>(run: Run, name: ReplicationStep, total: number, work: (ti
 }
 
 /** Tag listings of `repos`, `listConcurrency` at a time per host: a set per repository, or the error. */
-async function listAll(run: Run, repos: Repository[], tick: () => void): Promise<Map<string, Set<string> | Error>> {
-  const out = new Map<string, Set<string> | Error>();
+async function listAll(run: Run, repos: Repository[], tick: () => void): Promise<Map<string, TagListing | Error>> {
+  const out = new Map<string, TagListing | Error>();
   await forEachLimitBy(repos, (r) => r.host, run.options.listConcurrency, async (repo) => {
     try {
-      out.set(key(repo), new Set(await run.client.listTagsOrEmpty(repo, { signal: run.signal })));
+      const list = await run.client.readTagListOrEmpty(repo, { signal: run.signal });
+      out.set(key(repo), new TagListing(list.tags, list.digests));
     } catch (error) {
       run.signal.throwIfAborted();
       out.set(key(repo), error as Error);
@@ -129,7 +130,7 @@ async function listPrimary(run: Run, targets: readonly ReplicationTarget[]): Pro
       let list = byRepo.get(key(target.primary));
       if (!list) byRepo.set(key(target.primary), list = []);
       list.push(target);
-      const found: Holdings = { tags: artifactTags(target.digest, tags, run.options.formats) };
+      const found: Holdings = { tags: artifactTags(target.digest, tags, run.options.formats), ...(tags.digests && { digests: tags.digests }) };
       if (holdsAnything(found)) holdings.set(target, found);
       if (run.options.formats.includes('bundle')) apiReads.push(target);
     }
@@ -151,7 +152,7 @@ async function listPrimary(run: Run, targets: readonly ReplicationTarget[]): Pro
       }
     });
     const children: ReplicationTarget[] = [];
-    for (const [name, list] of byRepo) children.push(...await signedChildren(run, list[0]!.primary, listed.get(name) as Set<string>, list, holdings));
+    for (const [name, list] of byRepo) children.push(...await signedChildren(run, list[0]!.primary, listed.get(name) as TagListing, list, holdings));
     run.counts.digests = targets.length + children.length;
     const signed = [...targets, ...children].filter((t) => holdings.has(t));
     run.counts.signed = signed.length;
@@ -161,7 +162,7 @@ async function listPrimary(run: Run, targets: readonly ReplicationTarget[]): Pro
 }
 
 /** ListMirrors: one listing per mirror repository that has a signed digest to receive. */
-async function listMirrors(run: Run, signed: ReplicationTarget[]): Promise<Map<string, Set<string> | Error>> {
+async function listMirrors(run: Run, signed: ReplicationTarget[]): Promise<Map<string, TagListing | Error>> {
   const repos = uniqueRepos(signed.flatMap((t) => t.mirrors));
   return step(run, 'ListMirrors', repos.length, async (tick) => {
     const listed = await listAll(run, repos, tick);
@@ -194,7 +195,7 @@ function record(run: Run, target: ReplicationTarget, mirror: Repository, result:
 }
 
 /** Copy: each signed digest to each of its mirrors, the primary read once per digest. */
-async function copy(run: Run, signed: ReplicationTarget[], holdings: Map<ReplicationTarget, Holdings>, mirrorTags: Map<string, Set<string> | Error>): Promise<void> {
+async function copy(run: Run, signed: ReplicationTarget[], holdings: Map<ReplicationTarget, Holdings>, mirrorTags: Map<string, TagListing | Error>): Promise<void> {
   const ctx: PairContext = {
     client: run.client, writer: new MirrorWriter(run.client, run.signal), apiHosts: run.apiHosts,
     check: run.options.check, dryRun: run.options.dryRun, signal: run.signal,
@@ -259,6 +260,11 @@ export interface ManifestInput {
   name: string;
   labels?: Record<string, string>;
   spec: PromotionSpec;
+  /**
+   * Why this manifest, if covered, cannot be used (its spec refused, its credentials missing):
+   * it is reported, its digests are left out, and the other manifests go on.
+   */
+  problem?: { reason: Reason; message: string };
 }
 
 /**
@@ -267,7 +273,8 @@ export interface ManifestInput {
  */
 export async function runReplication(spec: SignatureReplicationSpec, manifests: readonly ManifestInput[], client: RegistryClient, options: Omit<ReplicationOptions, 'formats' | 'check'> = {}): Promise<ReplicationReport> {
   const { selected, problems: selection } = selectManifests(spec, manifests);
-  const { targets, problems } = buildTargets(selected.map((m) => ({ name: m.name, spec: m.spec })), spec.primary);
-  return replicateTargets(targets, client, { ...options, formats: spec.formats, check: spec.check }, [...selection, ...problems]);
+  const unusable = selected.flatMap((m) => (m.problem ? [{ manifest: m.name, ...m.problem }] : []));
+  const { targets, problems } = buildTargets(selected.filter((m) => !m.problem).map((m) => ({ name: m.name, spec: m.spec })), spec.primary);
+  return replicateTargets(targets, client, { ...options, formats: spec.formats, check: spec.check }, [...selection, ...unusable, ...problems]);
 }
 

@@ -1,13 +1,15 @@
 // One (digest, mirror repository) pair: what the mirror lacks of what the primary holds, and the
 // writes that bring it level. What the mirror's listing answers is never read again; a mirror
 // that does not hold the digest itself gets nothing (a signature of an image that is not there
-// would only be litter). Nothing is ever deleted, and a tag is only replaced by the primary's
-// bytes when that loses nothing the mirror had.
+// would only be litter). A same-named tag is compared by digest wherever that costs nothing (tag
+// lists that name digests) or is asked for (check: Digest, a HEAD per tag); one that differs gets
+// the primary's bytes. Nothing is ever deleted, and a tag is only replaced by the primary's bytes
+// when that loses nothing the mirror had (otherwise: SignatureDiverged).
 import type { Reason } from '../api/reasons.ts';
 import { isReason } from '../api/reasons.ts';
 import { formatRepository } from '../api/reference.ts';
 import { describeError, MediaType, type Descriptor, type RegistryClient, type Repository } from '../registry/index.ts';
-import { checkSubject, fallbackTag, isIndexTag, maxReferrers, type PrimaryReader, type ReadManifest } from './artifacts.ts';
+import { checkSubject, fallbackTag, isIndexTag, maxReferrers, type PrimaryReader, type ReadManifest, type TagListing } from './artifacts.ts';
 import { MirrorWriter } from './copy.ts';
 import type { ReferrersApiHosts } from './referrers-api.ts';
 import type { PairState, ReplicationTarget } from './types.ts';
@@ -18,6 +20,8 @@ export interface Holdings {
   tags: string[];
   /** Referrers the primary's referrers API lists (only on a primary that serves it). */
   referrers?: Descriptor[];
+  /** Tag -> digest at the primary, where its tag list says (shared by the repository's targets; never modify). */
+  digests?: ReadonlyMap<string, string>;
 }
 
 export const holdsAnything = (h: Holdings) => h.tags.length > 0 || (h.referrers?.length ?? 0) > 0;
@@ -69,12 +73,17 @@ function indexOf(entries: Descriptor[]): { bytes: Buffer; mediaType: string } {
   return { bytes: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests })), mediaType: MediaType.ociIndex };
 }
 
-async function needsOf(ctx: PairContext, target: ReplicationTarget, holdings: Holdings, reader: PrimaryReader, mirror: Repository, mirrorTags: ReadonlySet<string>): Promise<Need[]> {
+async function needsOf(ctx: PairContext, target: ReplicationTarget, holdings: Holdings, reader: PrimaryReader, mirror: Repository, mirrorTags: TagListing): Promise<Need[]> {
   const opts = ctx.signal ? { signal: ctx.signal } : {};
   const needs: Need[] = [];
   for (const tag of holdings.tags) {
+    const primaryDigest = holdings.digests?.get(tag);
+    const mirrorDigest = mirrorTags.digests?.get(tag);
     if (!mirrorTags.has(tag)) needs.push({ kind: 'tag', tag, replace: false });
-    else if (ctx.check === 'Digest') {
+    // Both lists name the digests: compared for free, whatever the check.
+    else if (primaryDigest !== undefined && mirrorDigest !== undefined) {
+      if (primaryDigest !== mirrorDigest) needs.push({ kind: 'tag', tag, replace: true });
+    } else if (ctx.check === 'Digest') {
       const [primary, here] = await Promise.all([reader.head(tag), ctx.client.headManifest(mirror, tag, opts)]);
       if (primary !== undefined && here?.digest !== primary) needs.push({ kind: 'tag', tag, replace: true });
     }
@@ -92,9 +101,10 @@ async function needsOf(ctx: PairContext, target: ReplicationTarget, holdings: Ho
 }
 
 /** Whether the mirror holds the digest (for an index's image: the index). */
-async function holdsDigest(ctx: PairContext, target: ReplicationTarget, mirror: Repository, mirrorTags: ReadonlySet<string>): Promise<boolean> {
+async function holdsDigest(ctx: PairContext, target: ReplicationTarget, mirror: Repository, mirrorTags: TagListing): Promise<boolean> {
   const root = target.parent ?? target;
-  if (root.tags.some((tag) => mirrorTags.has(tag))) return true;
+  // A listed tag of the digest stands for it, unless the list says it points elsewhere.
+  if (root.tags.some((tag) => mirrorTags.has(tag) && (mirrorTags.digests?.get(tag) ?? root.digest) === root.digest)) return true;
   const known = ctx.client.known(mirror, root.digest);
   if (known !== undefined) return known;
   return (await ctx.client.headManifest(mirror, root.digest, ctx.signal ? { signal: ctx.signal } : {})) !== undefined;
@@ -158,7 +168,7 @@ async function repair(ctx: PairContext, target: ReplicationTarget, reader: Prima
 
 /** Brings one mirror repository level with the primary for one digest. Never throws but on abort. */
 export async function replicatePair(
-  ctx: PairContext, target: ReplicationTarget, holdings: Holdings, reader: PrimaryReader, mirror: Repository, mirrorTags: ReadonlySet<string>,
+  ctx: PairContext, target: ReplicationTarget, holdings: Holdings, reader: PrimaryReader, mirror: Repository, mirrorTags: TagListing,
 ): Promise<PairResult> {
   try {
     const needs = await needsOf(ctx, target, holdings, reader, mirror, mirrorTags);

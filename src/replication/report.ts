@@ -1,6 +1,6 @@
 // The run's one outcome: counts, failures and changes in, a reason from the catalogue and a
 // sentence a person can act on out. The CLI and the controller's status only render it.
-import type { Reason } from '../api/reasons.ts';
+import { isTerminal, type Reason } from '../api/reasons.ts';
 import type { CoverageProblem } from './targets.ts';
 import type { ReplicationChange, ReplicationCounts, ReplicationFailure, ReplicationReport, ReplicationStep } from './types.ts';
 
@@ -46,5 +46,16 @@ export function finish(f: Finished): ReplicationReport {
   return {
     outcome, reason, message: `${lead}: ${summaryOf(f.counts, f.dryRun)}`, dryRun: f.dryRun, counts: f.counts, steps: f.steps,
     failures: f.failures, changes: f.changes, requests: f.requests, durationMs: f.durationMs,
+  };
+}
+
+/**
+ * A run that could not start (an invalid spec, a timeout before the end): no steps, no counts.
+ * Refused when the catalogue says retrying cannot help, Failed otherwise.
+ */
+export function notRun(reason: Reason, message: string, durationMs = 0): ReplicationReport {
+  return {
+    outcome: isTerminal(reason) ? 'Refused' : 'Failed', reason, message, dryRun: false, counts: zeroCounts(), steps: [],
+    failures: [], changes: [], requests: 0, durationMs,
   };
 }

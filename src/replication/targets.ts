@@ -18,7 +18,11 @@ export interface CoveredManifest {
 
 export interface CoverageProblem {
   manifest: string;
-  reason: Extract<Reason, 'PrimaryNotFound' | 'PromotionManifestNotFound' | 'NoManifestsCovered'>;
+  /**
+   * PrimaryNotFound, PromotionManifestNotFound, NoManifestsCovered; or why a covered manifest
+   * cannot be used (the controller's: an invalid spec, a registry not allowed, a missing Secret).
+   */
+  reason: Reason;
   message: string;
 }
 

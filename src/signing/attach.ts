@@ -2,7 +2,9 @@
 // (blobs first, then the manifest, then the referrers entry), and layers appended to a legacy
 // `.sig`/`.att` tag. Re-attaching the same manifest adds no duplicate entry.
 import type { Descriptor, RegistryClient, Repository } from '../registry/index.ts';
-import { blobOf, legacyManifest, legacyTag, type Blob, type LegacyLayer } from './formats.ts';
+import type { Found } from './discover.ts';
+import { CosignAnnotation, CosignMediaType, emptyConfig, blobOf, legacyManifest, legacyTag, type Blob, type LegacyLayer } from './formats.ts';
+import { KeyedSerial } from './serial.ts';
 
 async function ensureBlob(client: RegistryClient, repo: Repository, blob: Blob, signal?: AbortSignal): Promise<void> {
   const opts = signal ? { signal } : {};
@@ -26,17 +28,37 @@ export async function attachReferrer(
 
 interface ManifestDoc { layers?: LegacyLayer[] }
 
+/** One writer per `.sig`/`.att` tag at a time in this process (serial.ts). */
+const legacyWriters = new KeyedSerial();
+
+/** A referrer found in one repository, as the artifact to attach elsewhere: the same manifest bytes, so every repository holds the same. */
+export function existingReferrer(found: Extract<Found, { kind: 'bundle' }>, predicateType: string): Parameters<typeof attachReferrer>[3] {
+  return {
+    bytes: found.manifest, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: CosignMediaType.bundle,
+    annotations: { [CosignAnnotation.bundlePredicateType]: predicateType },
+    blobs: [emptyConfig, blobOf(found.bundleBytes)],
+  };
+}
+
 /**
  * Adds layers to the `.sig` or `.att` tag of `digest`, keeping what is there: cosign's legacy
  * tags are lists that every signer appends to. `data` is fetched only for layers not yet there.
  */
-export async function appendLegacyLayers(
+export function appendLegacyLayers(
   client: RegistryClient, repo: Repository, digest: string, suffix: 'sig' | 'att',
   layers: { mediaType: string; annotations?: Record<string, string>; data: Buffer | (() => Promise<Buffer>); digest?: string; size?: number }[],
   signal?: AbortSignal,
 ): Promise<number> {
-  const opts = signal ? { signal } : {};
   const tag = legacyTag(digest, suffix);
+  // The tag is read and written again inside the turn, so a writer never puts back a stale list.
+  return legacyWriters.run(`${repo.host}/${repo.name}:${tag}`, () => appendNow(client, repo, tag, layers, signal));
+}
+
+async function appendNow(
+  client: RegistryClient, repo: Repository, tag: string,
+  layers: Parameters<typeof appendLegacyLayers>[4], signal: AbortSignal | undefined,
+): Promise<number> {
+  const opts = signal ? { signal } : {};
   const existing = (await client.headManifest(repo, tag, opts))
     ? ((JSON.parse((await client.getManifest(repo, tag, opts)).bytes.toString('utf8')) as ManifestDoc).layers ?? [])
     : [];

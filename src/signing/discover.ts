@@ -1,7 +1,7 @@
 // Reads every signature-like artifact cosign may have attached to a digest in one repository:
 // sigstore bundles among its referrers (the referrers API or the `sha256-<hex>` tag index), and
 // the layers of the legacy `.sig` and `.att` tags. Nothing is verified here.
-import { describeError, type Descriptor, type RegistryClient, type Repository } from '../registry/index.ts';
+import { describeError, RegistryError, type Descriptor, type RegistryClient, type Repository } from '../registry/index.ts';
 import { CosignAnnotation, CosignMediaType, legacyTag } from './formats.ts';
 
 /** Signature artifacts are small; anything larger is not one and is not read. */
@@ -9,8 +9,8 @@ const MAX_ARTIFACT_BYTES = 4 * 1024 * 1024;
 
 export type Found =
   | { kind: 'bundle'; manifestDigest: string; manifest: Buffer; layer: Descriptor; bundleBytes: Buffer; predicateType?: string; bundle: unknown }
-  | { kind: 'simpleSigning'; tag: string; layer: Descriptor; payload: Buffer; signature: Buffer; certificate?: string; chain?: string; annotations?: Record<string, string> }
-  | { kind: 'envelope'; tag: string; layer: Descriptor; envelope: unknown; envelopeBytes?: Buffer; predicateType?: string; certificate?: string; chain?: string; annotations?: Record<string, string> };
+  | { kind: 'simpleSigning'; tag: string; layer: Descriptor; payload: Buffer; signature: Buffer; certificate?: string; annotations?: Record<string, string> }
+  | { kind: 'envelope'; tag: string; layer: Descriptor; envelope: unknown; envelopeBytes?: Buffer; predicateType?: string; certificate?: string; annotations?: Record<string, string> };
 
 export interface Discovered {
   found: Found[];
@@ -24,18 +24,33 @@ interface ManifestDoc {
   artifactType?: string;
 }
 
+/**
+ * A signature artifact's blob, whole. The descriptor comes from the registry too: a size that is
+ * absent or not a count is not believed, and whatever it says, no more than MAX_ARTIFACT_BYTES
+ * are read before the connection is dropped.
+ */
 export async function readBlob(client: RegistryClient, repo: Repository, descriptor: Descriptor, signal?: AbortSignal): Promise<Buffer> {
-  if (descriptor.size > MAX_ARTIFACT_BYTES) throw new Error(`blob ${descriptor.digest} is ${descriptor.size} bytes, more than a signature artifact has`);
-  const stream = await client.getBlob(repo, descriptor.digest, descriptor.size, signal ? { signal } : {});
-  return Buffer.concat(await stream.toArray());
+  const declared = Number.isSafeInteger(descriptor.size) && descriptor.size >= 0 ? descriptor.size : undefined;
+  if (declared !== undefined && declared > MAX_ARTIFACT_BYTES) throw new Error(`blob ${descriptor.digest} is ${declared} bytes, more than a signature artifact has`);
+  const stream = await client.getBlob(repo, descriptor.digest, declared, signal ? { signal } : {});
+  // The client's readCapped takes a response body; this is its digest-checking stream, capped the same way.
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_ARTIFACT_BYTES) {
+      stream.destroy();
+      throw new RegistryError('ResponseTooLarge', repo.host, `${repo.host}: blob ${repo.name}@${descriptor.digest} is larger than ${MAX_ARTIFACT_BYTES} bytes, more than a signature artifact has; refusing it`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
 }
 
 async function readManifestDoc(client: RegistryClient, repo: Repository, reference: string, signal?: AbortSignal): Promise<ManifestDoc> {
   const manifest = await client.getManifest(repo, reference, signal ? { signal } : {});
   return JSON.parse(manifest.bytes.toString('utf8')) as ManifestDoc;
 }
-
-/** An error for a message: a RegistryError with its reason, anything else by its message. */
 
 export async function discover(client: RegistryClient, repo: Repository, digest: string, signal?: AbortSignal): Promise<Discovered> {
   const opts = signal ? { signal } : {};
@@ -77,10 +92,8 @@ export async function discover(client: RegistryClient, repo: Repository, digest:
       const doc = await readManifestDoc(client, repo, tag, signal);
       for (const layer of doc.layers ?? []) {
         const a = layer.annotations ?? {};
-        const cert = {
-          ...(a[CosignAnnotation.certificate] && { certificate: a[CosignAnnotation.certificate] }),
-          ...(a[CosignAnnotation.chain] && { chain: a[CosignAnnotation.chain] }),
-        };
+        // The chain annotation is not read: intermediates come from the trusted root (legacy.ts).
+        const cert = a[CosignAnnotation.certificate] ? { certificate: a[CosignAnnotation.certificate] } : {};
         if (suffix === 'sig' && layer.mediaType === CosignMediaType.simpleSigning) {
           const signature = Buffer.from(a[CosignAnnotation.signature] ?? '', 'base64');
           found.push({ kind: 'simpleSigning', tag, layer, payload: await readBlob(client, repo, layer, signal), signature, ...cert, annotations: a });

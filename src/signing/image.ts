@@ -3,9 +3,9 @@
 // simple-signing layer), and signing a digest so that every given repository has it.
 import { IN_TOTO_PAYLOAD_TYPE, buildStatement, parseStatement, statementCovers } from './in-toto.ts';
 import type { Descriptor, RegistryClient, Repository } from '../registry/index.ts';
-import { appendLegacyLayers, attachReferrer } from './attach.ts';
+import { appendLegacyLayers, attachReferrer, existingReferrer } from './attach.ts';
 import { discover, type Found } from './discover.ts';
-import { COSIGN_SIGN_PREDICATE, CosignAnnotation, CosignMediaType, blobOf, bundleManifest } from './formats.ts';
+import { COSIGN_SIGN_PREDICATE, CosignMediaType, bundleManifest } from './formats.ts';
 import type { SignerPolicy } from './policy.ts';
 import type { SignatureFormat } from './options.ts';
 import type { ArtifactSigner } from './signer.ts';
@@ -54,12 +54,17 @@ export function verifyImageSignature(item: Found, policy: SignerPolicy, digest: 
   return mismatch ? { reason: mismatch.reason, error: `${mismatch.reason}: ${mismatch.why}` } : verdict;
 }
 
-export async function checkSignatures(client: RegistryClient, repo: Repository, digest: string, policy: SignerPolicy, signal?: AbortSignal): Promise<SignatureCheck> {
+/** One policy for every artifact, or one per kind of artifact (recognising our own: recognise.ts). */
+export type PolicyFor = SignerPolicy | ((kind: Found['kind']) => SignerPolicy);
+
+export const policyOf = (policy: PolicyFor, found: Found): SignerPolicy => (typeof policy === 'function' ? policy(found.kind) : policy);
+
+export async function checkSignatures(client: RegistryClient, repo: Repository, digest: string, policy: PolicyFor, signal?: AbortSignal): Promise<SignatureCheck> {
   const { found, problems } = await discover(client, repo, digest, signal);
   const result: SignatureCheck = { valid: [], verified: [], problems: [...problems] };
   const candidates = found.filter(isSignatureCandidate);
   for (const item of candidates) {
-    const verdict = verifyImageSignature(item, policy, digest);
+    const verdict = verifyImageSignature(item, policyOf(policy, item), digest);
     if ('error' in verdict) {
       result.problems.push(`${whereFound(item)}: ${verdict.error}`);
       continue;
@@ -80,8 +85,12 @@ export interface SignOutcome {
 }
 
 /**
- * Makes sure every repository holds a valid signature of `subject` by `signer`: one is made only
- * when no repository has one, and an existing one is copied where it is missing.
+ * Makes sure every repository holds a signature of `subject` by `signer` in each format, one
+ * that counts as ours (signer.recognise: admission-grade, with the proofs our signer adds). Each
+ * format is signed at most once per call, and the same bytes go to every repository that lacks
+ * them: an existing signature of ours is copied, or the one new signature is. A `.sig` payload
+ * names the first repository as its docker-reference; only its digest binds (cosign copies
+ * signatures between repositories the same way).
  */
 export async function ensureSigned(
   client: RegistryClient, signer: ArtifactSigner, subject: Descriptor, repos: Repository[],
@@ -90,33 +99,39 @@ export async function ensureSigned(
   const { signal } = options;
   // `legacy` is the older switch: bundles always, `.sig` too when set.
   const formats = new Set<SignatureFormat>(options.formats ?? (options.legacy ? ['bundle', 'legacy'] : ['bundle']));
-  const policy = await signer.policy();
-  const checks = await Promise.all(repos.map((repo) => checkSignatures(client, repo, subject.digest, policy, signal)));
+  const recognise = (kind: Found['kind']) => signer.recognise(kind);
+  const checks = await Promise.all(repos.map((repo) => checkSignatures(client, repo, subject.digest, recognise, signal)));
   const outcome: SignOutcome = { signed: false, written: [] };
-  const existing = checks.flatMap((c) => c.valid).find((f): f is Extract<Found, { kind: 'bundle' }> => f.kind === 'bundle');
-  let artifact: Parameters<typeof attachReferrer>[3] | undefined = existing && {
-    bytes: existing.manifest, mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: CosignMediaType.bundle,
-    annotations: { [CosignAnnotation.bundlePredicateType]: COSIGN_SIGN_PREDICATE },
-    blobs: [blobOf(Buffer.from('{}')), blobOf(existing.bundleBytes)],
+  const valid = checks.flatMap((c) => c.valid);
+  const bundle = valid.find((f): f is Extract<Found, { kind: 'bundle' }> => f.kind === 'bundle');
+  let artifact: Parameters<typeof attachReferrer>[3] | undefined = bundle && existingReferrer(bundle, COSIGN_SIGN_PREDICATE);
+  const sig = valid.find((f): f is Extract<Found, { kind: 'simpleSigning' }> => f.kind === 'simpleSigning');
+  let layer: { mediaType: string; data: Buffer; annotations: Record<string, string> } | undefined = sig && {
+    mediaType: CosignMediaType.simpleSigning, data: sig.payload, annotations: sig.annotations ?? {},
+  };
+  const wrote = (repo: Repository) => {
+    const name = `${repo.host}/${repo.name}`;
+    if (!outcome.written.includes(name)) outcome.written.push(name);
   };
   for (const [i, repo] of repos.entries()) {
     const check = checks[i]!;
     if (formats.has('bundle') && !check.valid.some((f) => f.kind === 'bundle')) {
       if (!artifact) {
         const statement = buildStatement([{ digest: subject.digest }], COSIGN_SIGN_PREDICATE, {});
-        const bundle = await signer.signDsse(IN_TOTO_PAYLOAD_TYPE, statement);
-        artifact = bundleManifest(bundle, subject, COSIGN_SIGN_PREDICATE, new Date());
+        artifact = bundleManifest(await signer.signDsse(IN_TOTO_PAYLOAD_TYPE, statement), subject, COSIGN_SIGN_PREDICATE, new Date());
         outcome.signed = true;
       }
       await attachReferrer(client, repo, subject.digest, artifact, signal);
-      outcome.written.push(`${repo.host}/${repo.name}`);
+      wrote(repo);
     }
     if (formats.has('legacy') && !check.valid.some((f) => f.kind === 'simpleSigning')) {
-      const payload = simpleSigningPayload(`${repo.host}/${repo.name}`, subject.digest);
-      const { annotations } = await signer.signBlob(payload);
-      outcome.signed = true;
-      await appendLegacyLayers(client, repo, subject.digest, 'sig', [{ mediaType: CosignMediaType.simpleSigning, data: payload, annotations }], signal);
-      if (!outcome.written.includes(`${repo.host}/${repo.name}`)) outcome.written.push(`${repo.host}/${repo.name}`);
+      if (!layer) {
+        const payload = simpleSigningPayload(`${repo.host}/${repo.name}`, subject.digest);
+        layer = { mediaType: CosignMediaType.simpleSigning, data: payload, annotations: (await signer.signBlob(payload)).annotations };
+        outcome.signed = true;
+      }
+      await appendLegacyLayers(client, repo, subject.digest, 'sig', [layer], signal);
+      wrote(repo);
     }
   }
   return outcome;

@@ -33,6 +33,11 @@ export interface SignerPolicy {
   /** cosign's --insecure-ignore-sct: Fulcio certificates need no signed certificate timestamp. */
   ignoreSCT?: boolean;
   /**
+   * A verified RFC 3161 timestamp is required, not just any verified time: what recognising our
+   * own signatures asks when our signer is configured with a timestamp authority (recognise.ts).
+   */
+  requireTimestampAuthority?: boolean;
+  /**
    * `issuance`: recognising our own earlier signatures so a rerun does not sign again, never for
    * accepting someone else's: only the signature and, for a certificate, its chain at its
    * notBefore and its identity are checked; no log or timestamp is needed. Absent (a trust

@@ -12,6 +12,8 @@ import { keyHint, publicKeyPem } from './keys.ts';
 import { legacyAnnotationsFromBundle } from './legacy.ts';
 import type { SigningServices } from './options.ts';
 import type { SignerPolicy } from './policy.ts';
+import { recognitionPolicy, type ArtifactKind } from './recognise.ts';
+import type { TrustedRoot } from './trusted-root.ts';
 import { timestampOver, witnessesFor } from './witnesses.ts';
 
 export interface LegacySignature {
@@ -24,8 +26,14 @@ export interface LegacySignature {
 export interface ArtifactSigner {
   /** Who signs, for messages. */
   readonly identity: string;
-  /** A policy that accepts exactly this signer, to recognise signatures it made before. */
+  /** Who this signer signs as: its key or its keyless identity (no trust material; see recognise). */
   policy(): Promise<SignerPolicy>;
+  /**
+   * The policy an artifact of this kind found in a registry must pass to count as one this
+   * signer made (recognise.ts): admission-grade against the operator's own trusted root, with
+   * the log entry and timestamp this signer adds to that format.
+   */
+  recognise(kind: ArtifactKind): SignerPolicy;
   /** A sigstore bundle (v0.3 JSON bytes) holding a DSSE envelope of the payload. */
   signDsse(payloadType: string, payload: Buffer): Promise<Buffer>;
   /** A signature over the payload for a legacy `.sig` layer; keyless adds its (leaf) certificate. */
@@ -114,7 +122,11 @@ function serviceFailure(error: unknown): TrustError {
   return new TrustError('SigningFailed', `signing failed${typeof code === 'string' ? ` (${code})` : ''}: ${(error as Error).message ?? String(error)}${detail}`);
 }
 
-export function keySigner(privateKey: KeyObject, name: string, services?: SigningServices): ArtifactSigner {
+/**
+ * `trustedRoot` is the operator's own root (the controller's or the CLI's --trusted-root, never a
+ * manifest's): our earlier signatures' log entries and timestamps are checked against it.
+ */
+export function keySigner(privateKey: KeyObject, name: string, services?: SigningServices, trustedRoot?: TrustedRoot): ArtifactSigner {
   const publicKey = createPublicKey(privateKey);
   const hint = keyHint(publicKey);
   const signer: Signer = {
@@ -131,10 +143,11 @@ export function keySigner(privateKey: KeyObject, name: string, services?: Signin
       throw serviceFailure(error);
     }
   };
+  const own = { keys: [{ name, key: publicKey }], identities: [], certificateAuthorities: [] };
   return {
     identity: `key ${name}`,
-    // Recognising our own signatures: the signature alone, no log or timestamp needed.
-    policy: async () => ({ keys: [{ name, key: publicKey }], identities: [], certificateAuthorities: [], certificateTime: 'issuance' }),
+    policy: async () => ({ ...own, certificateTime: 'issuance' }),
+    recognise: (kind) => recognitionPolicy(own, trustedRoot, services, kind),
     signDsse: (payloadType, payload) => guarded(() => bundleBytes(dsse, payloadType, payload)),
     signBlob: (payload) => guarded(() => legacySignature(legacy, payload)),
     timestamp: (data) => guarded(() => timestampOver(services, data)),
@@ -151,6 +164,8 @@ export interface KeylessOptions {
   expectedIdentity: { issuer: string; subject: string };
   /** Timestamp authority and Rekor for every signature. */
   services?: SigningServices;
+  /** The operator's own trusted root, to check our earlier signatures' proofs (see keySigner). */
+  trustedRoot?: TrustedRoot;
 }
 
 export function keylessSigner(options: KeylessOptions): ArtifactSigner {
@@ -175,13 +190,13 @@ export function keylessSigner(options: KeylessOptions): ArtifactSigner {
       throw signingFailure(error, options.tokenPath, lastToken);
     }
   };
+  const own = { keys: [], identities: [options.expectedIdentity], certificateAuthorities: options.certificateAuthorities };
   return {
     identity: `${options.expectedIdentity.subject} from ${options.expectedIdentity.issuer}`,
-    // Recognising our own earlier signatures is not a trust decision: their certificates are
-    // checked at issuance (Fulcio's live for minutes), so a rerun does not sign again.
-    policy: async () => ({
-      keys: [], identities: [options.expectedIdentity], certificateAuthorities: options.certificateAuthorities, certificateTime: 'issuance',
-    }),
+    policy: async () => ({ ...own, certificateTime: 'issuance' }),
+    // With signing services, our certificates (Fulcio's live for minutes) are checked at the time
+    // the log or the timestamp proves; without, at issuance, since nothing proves a later time.
+    recognise: (kind) => recognitionPolicy(own, options.trustedRoot, options.services, kind),
     signDsse: (payloadType, payload) => guarded(() => bundleBytes(dsse, payloadType, payload)),
     // FulcioSigner returns the leaf only (certificates[0] of Fulcio's chain), so there is no chain
     // annotation to write; verifiers take the intermediates and root from their trusted root.

@@ -4,7 +4,7 @@
 // newest service, by validity start, that has not ended and speaks an API version Hoist writes.
 import { readFile } from 'node:fs/promises';
 import { SigningConfig, type Service } from '@sigstore/protobuf-specs';
-import { TrustError } from './errors.ts';
+import { TrustError, contentFreeProblem } from './errors.ts';
 import type { SigningServices } from './options.ts';
 
 export interface SigningConfigChoice {
@@ -26,7 +26,7 @@ export function parseSigningConfig(input: unknown, source: string, now = new Dat
     try {
       json = JSON.parse(input.toString());
     } catch (error) {
-      throw new TrustError('InvalidSigningConfig', `the signing config ${source} is not JSON (${(error as Error).message})`);
+      throw new TrustError('InvalidSigningConfig', `the signing config ${source} is not JSON (${contentFreeProblem(error)})`);
     }
   }
   if (typeof json !== 'object' || json === null) throw new TrustError('InvalidSigningConfig', `the signing config ${source} is not a JSON object`);
@@ -34,7 +34,7 @@ export function parseSigningConfig(input: unknown, source: string, now = new Dat
   try {
     config = SigningConfig.fromJSON(json);
   } catch (error) {
-    throw new TrustError('InvalidSigningConfig', `the signing config ${source} is not a sigstore signing config (${(error as Error).message})`);
+    throw new TrustError('InvalidSigningConfig', `the signing config ${source} is not a sigstore signing config (${contentFreeProblem(error)})`);
   }
   if (!config.mediaType.startsWith('application/vnd.dev.sigstore.signingconfig.')) {
     throw new TrustError('InvalidSigningConfig', `the signing config ${source} has media type "${config.mediaType}", not application/vnd.dev.sigstore.signingconfig.v0.2+json`);

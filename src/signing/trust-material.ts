@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type { SignatureFormat, TrustOptions } from './options.ts';
 import { parseCertificate } from './certificate.ts';
-import { TrustError } from './errors.ts';
+import { TrustError, contentFreeProblem } from './errors.ts';
 import { loadPrivateKey, loadPublicKey } from './keys.ts';
 import type { SignerPolicy } from './policy.ts';
 import { keySigner, keylessSigner, type ArtifactSigner } from './signer.ts';
@@ -53,7 +53,7 @@ export function certificateAuthorities(trustedRoot: unknown): SignerPolicy['cert
     return (root.certificateAuthorities ?? []).map((ca) => (ca.certChain?.certificates ?? [])
       .map((c) => parseCertificate(Buffer.from(c.rawBytes ?? '', 'base64'))));
   } catch (error) {
-    throw new TrustError('InvalidTrustedRoot', `the trusted root is not a sigstore trusted_root.json (${(error as Error).message})`);
+    throw new TrustError('InvalidTrustedRoot', `the trusted root is not a sigstore trusted_root.json (${contentFreeProblem(error)})`);
   }
 }
 
@@ -90,6 +90,17 @@ export function trustedRootOf(trust: TrustOptions): Promise<TrustedRoot> {
   return resolveTrustedRoot(trust.trustedRoot ?? trust.keyless?.trustedRoot, trust.trustedRoot !== undefined ? 'the configured trusted root' : 'the --trusted-root file');
 }
 
+/**
+ * The operator's own trusted root (the controller's --trusted-root, the CLI's --trusted-root),
+ * else the built-in public-good root. Our own signatures are recognised, and admission is
+ * judged, against it only: a manifest's spec.verification.trustedRoot decides what staging
+ * signatures verify (trustedRootOf), never which signatures count as the controller's, or a
+ * tenant could name a root under which a forged signature passes for ours.
+ */
+export function ownTrustedRootOf(trust: TrustOptions): Promise<TrustedRoot> {
+  return resolveTrustedRoot(trust.keyless?.trustedRoot, 'the --trusted-root file');
+}
+
 /** Whether Fulcio is the public-good instance, whose CAs the built-in trusted root holds. */
 export const isPublicGoodFulcio = (url: string | undefined) => url !== undefined && /^https:\/\/fulcio\.sigstore\.dev\/?$/.test(url);
 
@@ -117,9 +128,10 @@ async function tokenIdentity(tokenPath: string): Promise<{ issuer: string; subje
  */
 export function keylessTrustedRootProblem(trust: TrustOptions): string | undefined {
   if (!trust.signing?.keyless) return undefined;
-  // The public-good Fulcio's CAs are in the built-in root.
-  if (isPublicGoodFulcio(trust.keyless?.fulcioURL) && trust.keyless?.trustedRoot === undefined && trust.trustedRoot === undefined) return undefined;
-  const roots = certificateAuthorities(trust.keyless?.trustedRoot ?? trust.trustedRoot);
+  // The public-good Fulcio's CAs are in the built-in root. A manifest's own root does not count:
+  // our signatures are recognised against the operator's root only (ownTrustedRootOf).
+  if (isPublicGoodFulcio(trust.keyless?.fulcioURL) && trust.keyless?.trustedRoot === undefined) return undefined;
+  const roots = certificateAuthorities(trust.keyless?.trustedRoot);
   if (roots.length > 0 && roots.every((chain) => chain.length > 0)) return undefined;
   return 'spec.signing.keyless needs a sigstore trusted_root.json with the Fulcio roots: without it Hoist cannot recognise the '
     + 'signatures and attestations it made before, and every run would sign and attest again. Give the controller '
@@ -163,7 +175,7 @@ export function artifactSigner(trust: TrustOptions): Promise<ArtifactSigner | un
         const pem = await secret(trust, name, 'cosign.key');
         // No cosign.password key means an empty password; failing to read it (403, 500) is not that.
         const password = await optionalSecret(trust, name, 'cosign.password');
-        return keySigner(await loadPrivateKey(pem, password, `cosign.key of Secret ${name}`), name, trust.signingServices);
+        return keySigner(await loadPrivateKey(pem, password, `cosign.key of Secret ${name}`), name, trust.signingServices, await ownTrustedRootOf(trust));
       }
       if (spec?.keyless) {
         const noRoot = keylessTrustedRootProblem(trust);
@@ -175,8 +187,9 @@ export function artifactSigner(trust: TrustOptions): Promise<ArtifactSigner | un
         // Without a configured identity, the token's claims say who Fulcio will certify: read once
         // per run, since a projected token rotates but keeps its issuer and ServiceAccount.
         const expectedIdentity = k.identity ?? await tokenIdentity(k.tokenPath);
+        const own = await ownTrustedRootOf(trust);
         return keylessSigner({
-          fulcioURL: k.fulcioURL, tokenPath: k.tokenPath, certificateAuthorities: (await trustedRootOf(trust)).certificateAuthorities, expectedIdentity,
+          fulcioURL: k.fulcioURL, tokenPath: k.tokenPath, certificateAuthorities: own.certificateAuthorities, trustedRoot: own, expectedIdentity,
           ...(trust.signingServices && { services: trust.signingServices }),
         });
       }

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { X509Certificate } from '@sigstore/core';
 import { HashAlgorithm, TrustedRoot as TrustedRootProto } from '@sigstore/protobuf-specs';
 import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify';
-import { TrustError } from './errors.ts';
+import { TrustError, contentFreeProblem } from './errors.ts';
 
 export interface TrustedRoot {
   /** Where it came from, for messages: a file, `ConfigMap ns/name key`, `the built-in public-good root`. */
@@ -41,13 +41,14 @@ function checkLogs(logs: unknown, what: string, source: string): void {
   if (logs === undefined) return;
   if (!Array.isArray(logs)) throw invalid(source, `${what} is not a list`);
   logs.forEach((log: LogJson, i) => {
-    const where = `${what}[${i}]${typeof log?.baseUrl === 'string' ? ` (${log.baseUrl})` : ''}`;
+    // Named by position only: nothing of the document is repeated in a message.
+    const where = `${what}[${i}]`;
     if (typeof log?.logId?.keyId !== 'string' || log.logId.keyId === '') throw invalid(source, `${where} has no logId.keyId`);
     if (typeof log.publicKey?.rawBytes !== 'string' || log.publicKey.rawBytes === '') throw invalid(source, `${where} has no publicKey.rawBytes`);
     if (typeof log.publicKey.validFor?.start !== 'string') {
       throw invalid(source, `${where} has no publicKey.validFor.start; a key's validity must start somewhere, or it would vouch for any time`);
     }
-    if (log.hashAlgorithm !== undefined && log.hashAlgorithm !== 'SHA2_256') throw invalid(source, `${where} uses hash ${String(log.hashAlgorithm)}, only SHA2_256 is supported`);
+    if (log.hashAlgorithm !== undefined && log.hashAlgorithm !== 'SHA2_256') throw invalid(source, `${where} uses a hashAlgorithm other than SHA2_256, the only one supported`);
   });
 }
 
@@ -58,7 +59,8 @@ export function parseTrustedRoot(input: unknown, source: string): TrustedRoot {
     try {
       json = JSON.parse(input.toString());
     } catch (error) {
-      throw invalid(source, `not JSON (${(error as Error).message})`);
+      // Never the parser's message: it quotes the text, which may be a Secret's.
+      throw invalid(source, `${contentFreeProblem(error)}; expected the JSON of a sigstore trusted_root.json`);
     }
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw invalid(source, 'not a JSON object');
@@ -69,11 +71,11 @@ export function parseTrustedRoot(input: unknown, source: string): TrustedRoot {
   let material: TrustMaterial;
   try {
     proto = TrustedRootProto.fromJSON(doc);
-    if (proto.tlogs.some((t) => t.hashAlgorithm !== HashAlgorithm.SHA2_256)) throw new Error('a transparency log uses a hash other than SHA2_256');
+    if (proto.tlogs.some((t) => t.hashAlgorithm !== HashAlgorithm.SHA2_256)) throw invalid(source, 'a transparency log uses a hash other than SHA2_256');
     material = toTrustMaterial(proto);
   } catch (error) {
     if (error instanceof TrustError) throw error;
-    throw invalid(source, (error as Error).message);
+    throw invalid(source, contentFreeProblem(error));
   }
   const certificateAuthorities = material.certificateAuthorities.map((ca) => ca.certChain);
   if (certificateAuthorities.some((chain) => chain.length === 0)) throw invalid(source, 'a certificate authority has an empty certChain');
@@ -110,7 +112,7 @@ export function trustedRootFromConfigMap(
 ): TrustedRoot {
   const source = `ConfigMap ${name} key ${key}`;
   const text = configMap.data?.[key] ?? (configMap.binaryData?.[key] !== undefined ? Buffer.from(configMap.binaryData[key], 'base64').toString('utf8') : undefined);
-  if (text === undefined) throw new TrustError('InvalidTrustedRoot', `${source} does not exist; create it with kubectl create configmap NAME --from-file=${key}`);
+  if (text === undefined) throw new TrustError('TrustedRootNotFound', `${source} does not exist; create it with kubectl create configmap NAME --from-file=${key}`);
   return parseTrustedRoot(text, source);
 }
 
@@ -120,7 +122,7 @@ export function trustedRootFromSecret(
 ): TrustedRoot {
   const source = `Secret ${name} key ${key}`;
   const text = secret.stringData?.[key] ?? (secret.data?.[key] !== undefined ? Buffer.from(secret.data[key], 'base64').toString('utf8') : undefined);
-  if (text === undefined) throw new TrustError('InvalidTrustedRoot', `${source} does not exist; create it with kubectl create secret generic NAME --from-file=${key}`);
+  if (text === undefined) throw new TrustError('TrustedRootNotFound', `${source} does not exist; create it with kubectl create secret generic NAME --from-file=${key}`);
   return parseTrustedRoot(text, source);
 }
 

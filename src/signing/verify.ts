@@ -254,6 +254,10 @@ function timestampedOver(content: SignedEntity['signature'], data: Buffer): Sign
   };
 }
 
+/** Every timestamp the Verifier was given is verified by it, so presence after verify() means a verified token. */
+const hasTimestampAuthority = (timestamps: SignedEntity['timestamps']) => timestamps.some((t) => t.$case === 'timestamp-authority');
+const NO_TSA_TOKEN = 'the signature carries no RFC 3161 timestamp, though a timestamp authority is configured for signing';
+
 /** Whether `key` made the signature, for recognising our own signatures (no log, no timestamp). */
 function signatureOnly(entity: SignedEntity, key: KeyObject): boolean {
   try {
@@ -319,6 +323,10 @@ export function verifyContent(content: SignedContent, policy: SignerPolicy): Ver
     try {
       new Verifier({ ...material, publicKey: () => ({ publicKey: key, validFor: () => true }) }, { tlogThreshold, ctlogThreshold: 0, timestampThreshold: 0 })
         .verify({ ...keyed, timestamps });
+      if (policy.requireTimestampAuthority && !hasTimestampAuthority(timestamps)) {
+        keyErrors.push(fail('NoVerifiedTimestamp', NO_TSA_TOKEN));
+        continue;
+      }
       return { verified: { signer: `key ${name}`, ...base, timestamps: verifiedTimes(keyed), tlogEntries: [...entity.tlogEntries, ...extra].map(logSummary) } };
     } catch (error) {
       keyErrors.push(explain(error, { keyless: false, tlogEntries: entity.tlogEntries.length + extra.length, ignoreTlog: policy.ignoreTlog === true, material, rootSource }));
@@ -371,6 +379,7 @@ export function verifyContent(content: SignedContent, policy: SignerPolicy): Ver
       }
       return verdict;
     }
+    if (policy.requireTimestampAuthority && !hasTimestampAuthority(checked.timestamps)) return fail('NoVerifiedTimestamp', NO_TSA_TOKEN);
     return verified(verifiedTimes(checked), [...entity.tlogEntries, ...extra]);
   }
   if (policy.keys.length > 0) return fail('SignatureMismatch', `signature made by none of the accepted keys (${policy.keys.map((k) => k.name).join(', ')})`);

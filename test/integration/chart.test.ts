@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse, parseAllDocuments } from 'yaml';
 import { crdFile } from '../../src/api/crd.ts';
+import { replicationCrdFile } from '../../src/api/signature-replication-crd.ts';
 import { condition, getPm, spawnController, waitForReady, type ControllerProcess } from '../support/controller.ts';
 import { buildImage, pushImage, type BuiltImage } from '../support/images.ts';
 import { startKube, type TestKube } from '../support/kube.ts';
@@ -175,6 +176,7 @@ describe('charts/hoist', () => {
     assert.ok(container.args.includes('--selector=hoist.dev/shard=a'));
     assert.ok(container.args.includes('--namespace=releng'));
     assert.ok(container.args.includes('--allowed-registries=registry.k8s.io,us-central1-docker.pkg.dev'));
+    assert.ok(container.args.includes('--signing-namespaces=releng'));
     for (const arg of ['--rekor-url=https://rekor.sigstore.dev', '--timestamp-server-url=https://timestamp.sigstore.dev/api/v1/timestamp',
       '--signing-config=/etc/hoist/signing/signing_config.json', '--retry-budget=15m', '--edge-timeout=45m', '--trusted-realm=registry.example.com=auth.example.net']) {
       assert.ok(container.args.includes(arg), arg);
@@ -247,7 +249,7 @@ describe('charts/hoist', () => {
       const kind = a.namespaced === 'release' ? 'Role' : 'ClusterRole';
       return [{ kind, group: a.group, resource: a.resource, verbs: [...a.verbs].sort() }];
     });
-    assert.equal(expected.length, 6, 'the contract lists six resources');
+    assert.equal(expected.length, 8, 'the contract lists eight resources');
     const key = (r: { kind: string; group: string; resource: string }) => `${r.kind} ${r.group}/${r.resource}`;
     assert.deepEqual(rules.sort((a, b) => key(a).localeCompare(key(b))), expected.sort((a, b) => key(a).localeCompare(key(b))));
   });
@@ -262,6 +264,7 @@ describe('charts/hoist', () => {
       kube = await startKube();
       work = mkdtempSync(join(tmpdir(), 'hoist-chart-'));
       await kubectl(['apply', '--server-side', '-f', crdFile]);
+      await kubectl(['apply', '--server-side', '-f', replicationCrdFile]);
       // prometheus-operator's kinds, as schemaless stand-ins, so ServiceMonitor/PodMonitor validate.
       const stub = (kind: string, plural: string) => `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -278,7 +281,7 @@ spec:
 `;
       await kubectl(['apply', '-f', '-'], `${stub('ServiceMonitor', 'servicemonitors')}---\n${stub('PodMonitor', 'podmonitors')}---\n${stub('PrometheusRule', 'prometheusrules')}`);
       await kubectl(['wait', '--for=condition=established', '--timeout=60s',
-        'crd/promotionmanifests.hoist.dev', 'crd/servicemonitors.monitoring.coreos.com', 'crd/podmonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
+        'crd/promotionmanifests.hoist.dev', 'crd/signaturereplications.hoist.dev', 'crd/servicemonitors.monitoring.coreos.com', 'crd/podmonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
       for (const ns of [releaseNamespace, 'releng', 'sig-storage', 'other']) await kubectl(['create', 'namespace', ns]);
     });
     after(async () => {
@@ -376,6 +379,7 @@ spec:
           ['create', 'rolebindings.rbac.authorization.k8s.io'], ['escalate', 'clusterroles.rbac.authorization.k8s.io'],
           ['impersonate', 'serviceaccounts'], ['delete', 'promotionmanifests.hoist.dev'], ['create', 'promotionmanifests.hoist.dev'],
           ['update', 'promotionmanifests.hoist.dev'], ['patch', 'promotionmanifests.hoist.dev'], ['update', 'customresourcedefinitions.apiextensions.k8s.io'],
+          ['update', 'signaturereplications.hoist.dev/status'], ['create', 'signaturereplications.hoist.dev'], ['patch', 'signaturereplications.hoist.dev'], ['delete', 'signaturereplications.hoist.dev'],
         ];
         const allowed = (await Promise.all(outside.map(async ([verb, resource]) => (await canI(verb, resource, 'releng')) ? `${verb} ${resource}` : ''))).filter(Boolean);
         assert.deepEqual(allowed, []);

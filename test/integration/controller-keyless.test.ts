@@ -78,6 +78,8 @@ describe('hoist controller keyless', () => {
       fulcioUrl: signing.fulcioUrl,
       ...(signing.signingServices && { signingServices: signing.signingServices }),
       trustedRoot: await loadTrustedRoot(fulcio.trustedRootPath),
+      // Only manifests in default may sign as the controller (the last test tries from another namespace).
+      signingNamespaces: ['default'],
     });
     await controller.synced;
     await apply(kube, `apiVersion: hoist.dev/v1alpha1
@@ -166,17 +168,25 @@ spec:
     keyless: {}
     formats: [bundle]
 `;
-    // The resource's root replaces the controller's: against public-good the bed's signature fails.
+    // A root ConfigMap that does not exist yet: retried with backoff, not Stalled, since nothing
+    // watches ConfigMaps; creating it heals the resource on the next retry.
+    await apply(kube, yaml('own-missing', '{ configMapRef: { name: late-root } }'));
+    const missing = await waitFor('own-missing failing on its missing root', async () => {
+      const pm = await getPm(kube, 'own-missing');
+      return condition(pm, 'Ready')?.reason === 'TrustedRootNotFound' ? pm : undefined;
+    }, 120_000);
+    assert.match(condition(missing, 'Ready')!.message, /ConfigMap default\/late-root does not exist/);
+    assert.notEqual(condition(missing, 'Stalled')?.status, 'True', 'not Stalled: retried');
+    await kubectl(kube, ['create', 'configmap', 'late-root', `--from-file=trusted_root.json=${fulcio.trustedRootPath}`]);
+    // The resource's root replaces the controller's for staging: against public-good the bed's signature fails.
     await apply(kube, yaml('own-public-good', '{ configMapRef: { name: public-good-root } }'));
-    await apply(kube, yaml('own-missing', '{ configMapRef: { name: no-such-configmap } }'));
     await apply(kube, yaml('own-bed', '{ configMapRef: { name: bed-root, key: root.json } }'));
     const stalled = async (name: string, reason: string) => waitFor(`${name} Stalled ${reason}`, async () => {
       const pm = await getPm(kube, name);
       return condition(pm, 'Stalled')?.reason === reason ? pm : undefined;
     }, 120_000);
     await stalled('own-public-good', 'VerificationFailed');
-    const missing = await stalled('own-missing', 'InvalidTrustedRoot');
-    assert.match(condition(missing, 'Stalled')!.message, /ConfigMap default\/no-such-configmap does not exist/);
+    assert.equal((await waitForReady(kube, 'own-missing', 'True', 120_000)).status?.counts?.promoted, 1, 'healed once the ConfigMap exists');
     const pm = await waitForReady(kube, 'own-bed', 'True', 120_000);
     assert.equal(pm.status?.counts?.promoted, 1);
     // bundle only: a referrer, no legacy sha256-<hex>.sig tag; so policy-controller would refuse it.
@@ -185,5 +195,36 @@ spec:
     assert.equal(condition(pm, 'Admissible')?.status, 'False');
     assert.equal(condition(pm, 'Admissible')?.reason, 'NoLegacySignature');
     assert.equal(pm.status?.admission?.[0]?.reason, 'NoLegacySignature');
+  });
+
+  test('--signing-namespaces: a manifest in another namespace asking to sign keyless is Stalled, nothing written', async () => {
+    assert.ok(controller, 'runs after the tests above started the controller');
+    const image = buildImage();
+    await pushImage(staging, 'tenant', image);
+    await kubectl(kube, ['create', 'namespace', 'tenant']);
+    await apply(kube, `apiVersion: hoist.dev/v1alpha1
+kind: PromotionManifest
+metadata:
+  name: sign-me
+  namespace: tenant
+spec:
+  registries:
+    - name: ${staging.host}
+      src: true
+    - name: ${prod.host}/tenant
+  images:
+    - name: tenant
+      dmap:
+        "${image.digest}": ["v1"]
+  signing:
+    keyless: {}
+`);
+    const pm = await waitFor('sign-me Stalled SigningNotAllowed', async () => {
+      const got = await getPm(kube, 'sign-me', 'tenant');
+      return condition(got, 'Stalled')?.reason === 'SigningNotAllowed' ? got : undefined;
+    }, 120_000);
+    assert.match(condition(pm, 'Stalled')!.message, /namespace tenant may not sign as the controller's identity; the controller allows it in default/);
+    const tags = await runTool('crane', ['ls', '--insecure', `${prod.host}/tenant/tenant`]).catch(() => '');
+    assert.equal(tags.trim(), '', 'nothing promoted, nothing signed');
   });
 });

@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { promotionManifestSchema } from '../../src/api/promotion-manifest.ts';
+import { signatureReplicationSchema } from '../../src/api/signature-replication.ts';
+import { replicationFinishedStatus, replicationProgressStatus, replicationSuspendedStatus } from '../../src/controller/replication-status.ts';
+import type { ReplicationReport } from '../../src/replication/types.ts';
 import { argoHealth, type Health } from '../support/deploy.ts';
 
 const healthScript = 'deploy/argocd/health.lua';
@@ -98,5 +101,39 @@ describe('Argo CD health.lua for PromotionManifest', () => {
   test('the script parses as Lua 5.1 would: no goto, integer division or bit operators', () => {
     const code = readFileSync(healthScript, 'utf8').replace(/--.*$/gm, '');
     assert.doesNotMatch(code, /\bgoto\b|\/\/|<<|>>|[^~]~[^=]|&|\|/);
+  });
+});
+
+// The same script serves SignatureReplication (deploy/argocd/README.md): its statuses, as the
+// controller's own status functions build them, read the way a PromotionManifest's do.
+describe('Argo CD health.lua for SignatureReplication', () => {
+  const counts = { digests: 4, unsigned: 2, signed: 2, mirrors: 4, inSync: 3, repaired: 1, artifacts: 1, notPromoted: 0, diverged: 0, failed: 0 };
+  const report = (outcome: ReplicationReport['outcome'], reason: string, message: string): ReplicationReport => ({
+    outcome, reason: reason as ReplicationReport['reason'], message, dryRun: false, counts, steps: [{ name: 'ListPrimary', durationMs: 5, message: '' }],
+    failures: [], changes: [], requests: 12, durationMs: 40,
+  });
+  const now = new Date('2026-11-29T03:00:00Z');
+  const object = (status: unknown, suspend = false) => {
+    const sr = {
+      apiVersion: 'hoist.dev/v1alpha1', kind: 'SignatureReplication', metadata: { name: 'mirrors', namespace: 'releng', generation: 2 },
+      spec: { manifests: { selector: {} }, primary: { source: true }, formats: ['legacy', 'bundle'], check: 'Presence', interval: '30m', suspend },
+      ...(status !== undefined && { status }),
+    };
+    const checked = signatureReplicationSchema.safeParse(sr);
+    assert.ok(checked.success, JSON.stringify(checked.error?.issues));
+    return sr;
+  };
+
+  test('no status, a run going on, done, retrying, stalled and suspended', async () => {
+    assert.equal((await argoHealth(object(undefined))).status, 'Progressing');
+    const running = replicationProgressStatus(undefined, 2, { step: 'ListMirrors', done: 3, total: 9 }, now);
+    assert.deepEqual(await argoHealth(object(running)), { status: 'Progressing', message: 'Progressing: replicating generation 2: ListMirrors 3/9' });
+    const done = replicationFinishedStatus(running, 2, report('Succeeded', 'Replicated', '1 of 4 mirror copies repaired'), { startedAt: now, requestedAt: undefined }, now);
+    assert.deepEqual(await argoHealth(object(done)), { status: 'Healthy', message: 'Replicated: 1 of 4 mirror copies repaired' });
+    const retrying = replicationFinishedStatus(done, 2, report('Failed', 'ServerError', 'mirror 3 answered 503'), { startedAt: now, requestedAt: undefined }, now);
+    assert.equal((await argoHealth(object(retrying))).status, 'Degraded');
+    const stalled = replicationFinishedStatus(done, 2, report('Refused', 'InvalidSpec', 'no primary registry'), { startedAt: now, requestedAt: undefined }, now);
+    assert.deepEqual(await argoHealth(object(stalled)), { status: 'Degraded', message: 'InvalidSpec: no primary registry' });
+    assert.equal((await argoHealth(object(replicationSuspendedStatus(done, 2, now), true))).status, 'Suspended');
   });
 });

@@ -419,3 +419,143 @@ describe('bodies without end', () => {
     }
   });
 });
+
+async function readAll(stream: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+describe('a registry outside the internal networks never sends a request into them', () => {
+  // Everything here runs on loopback, so the client is told that loopback is not internal:
+  // the registry behind the proxy then stands for one on the internet.
+  const outside = ['10.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7', 'fe80::/10'];
+  let registry: TestRegistry;
+  let proxy: FaultProxy;
+  let image: BuiltImage;
+  before(async () => {
+    registry = await startRegistry();
+    proxy = await startFaultProxy(registry.url);
+    image = buildImage({ layers: [3000] });
+    await pushImage(registry, 'app', image, ['v1']);
+  });
+  after(async () => { await proxy.close(); await registry.stop(); });
+  beforeEach(() => { proxy.clearRules(); proxy.requests.length = 0; });
+  const layer = () => image.blobs[1]!;
+  const redirectBlobTo = (target: string) => proxy.addRule({ match: { method: 'GET', path: /\/blobs\/sha256:/ }, fault: { kind: 'status', status: 307, headers: { location: target } } });
+
+  for (const target of ['http://169.254.169.254/latest/meta-data/', 'http://10.1.2.3/blob', 'http://[fe80::1]/blob', 'http://[::ffff:169.254.169.254]/x', 'http://localhost:1/blob']) {
+    test(`a blob redirect to ${target} is refused before anything is sent`, async () => {
+      const client = new RegistryClient({ retry: fastRetries, internalNetworks: outside });
+      try {
+        redirectBlobTo(target);
+        await assert.rejects(client.getBlob({ host: proxy.host, name: 'app' }, layer().digest), rejectsWith('RedirectRefused', /an internal address/));
+        assert.equal(client.stats.retries, 0, 'refused, not retried');
+      } finally {
+        await client.close();
+      }
+    });
+  }
+
+  test('a token realm on an internal address is refused before anything is sent', async () => {
+    const client = new RegistryClient({ retry: fastRetries, internalNetworks: outside });
+    try {
+      proxy.addRule({ fault: { kind: 'status', status: 401, headers: { 'www-authenticate': 'Bearer realm="https://169.254.169.254/token",service="registry"' } } });
+      await assert.rejects(client.headManifest({ host: proxy.host, name: 'app' }, 'v1'), rejectsWith('RedirectRefused', /token request to https:\/\/169\.254\.169\.254/));
+    } finally {
+      await client.close();
+    }
+  });
+
+  test('an upload location on an internal address is refused; nothing is written', async () => {
+    const prod = await startRegistry();
+    const front = await startFaultProxy(prod.url);
+    const client = new RegistryClient({ retry: fastRetries, internalNetworks: outside });
+    try {
+      front.addRule({ match: { method: 'POST', path: /\/blobs\/uploads\/$/ }, fault: { kind: 'headers', edit: (headers) => ({ ...headers, location: 'http://192.168.0.10/v2/app/blobs/uploads/x' }) } });
+      await assert.rejects(new ImageCopier(client).copy({ src: { host: proxy.host, name: 'app' }, dst: { host: front.host, name: 'app' }, digest: image.digest, tags: ['v1'] }),
+        rejectsWith('RedirectRefused', /192\.168\.0\.10/));
+      assert.equal(await digestOf(prod, 'app', 'v1'), undefined);
+    } finally {
+      await client.close();
+      await front.close();
+      await prod.stop();
+    }
+  });
+
+  test('a redirect to another host outside the internal networks is followed, without credentials', async () => {
+    const capture = await startCapture(registry.url);
+    const client = new RegistryClient({ retry: fastRetries, internalNetworks: outside });
+    try {
+      redirectBlobTo(`${capture.url}/v2/app/blobs/${layer().digest}`);
+      const blob = await client.getBlob({ host: proxy.host, name: 'app' }, layer().digest);
+      assert.equal(sha256(await readAll(blob)), layer().digest);
+      assert.equal(capture.seen.length, 1);
+    } finally {
+      await client.close();
+      await capture.close();
+    }
+  });
+
+  test('a registry on an internal address may redirect to another internal host (in-cluster storage)', async () => {
+    const capture = await startCapture(registry.url);
+    const client = new RegistryClient({ retry: fastRetries });
+    try {
+      redirectBlobTo(`${capture.url}/v2/app/blobs/${layer().digest}`);
+      const blob = await client.getBlob({ host: proxy.host, name: 'app' }, layer().digest);
+      assert.equal(sha256(await readAll(blob)), layer().digest);
+    } finally {
+      await client.close();
+      await capture.close();
+    }
+  });
+});
+
+describe('what of a registry\'s error body reaches a message', () => {
+  let registry: TestRegistry;
+  let proxy: FaultProxy;
+  let client: RegistryClient;
+  before(async () => {
+    registry = await startRegistry();
+    proxy = await startFaultProxy(registry.url);
+    client = new RegistryClient({ retry: { attempts: 1 } });
+  });
+  after(async () => { await client.close(); await proxy.close(); await registry.stop(); });
+  beforeEach(() => proxy.clearRules());
+  const answer = (body: string, contentType = 'application/json') =>
+    proxy.addRule({ match: { path: /\/manifests\// }, times: 1, fault: { kind: 'status', status: 400, body, headers: { 'content-type': contentType } } });
+  const messageOf = async () => {
+    try {
+      await client.getManifest({ host: proxy.host, name: 'app' }, 'v1');
+    } catch (error) {
+      assert.ok(error instanceof RegistryError);
+      return error.message;
+    }
+    assert.fail('no error');
+  };
+
+  test('the distribution format: code and message are quoted, cleaned of control characters and cut short', async () => {
+    answer(JSON.stringify({ errors: [{ code: 'MANIFEST_INVALID', message: `bad\u001b[31m red\r\nline\u202e${'x'.repeat(1000)}`, detail: { secret: 'never-shown' } }] }));
+    const message = await messageOf();
+    assert.match(message, /answered 400 \(MANIFEST_INVALID: bad \[31m red line x+…\)$/);
+    assert.doesNotMatch(message, /[\u0000-\u001f\u007f-\u009f\u202e]/);
+    assert.doesNotMatch(message, /never-shown/);
+    assert.ok(message.length < 500, `${message.length} characters`);
+  });
+
+  test('other JSON is not echoed: the status and content type only', async () => {
+    answer(JSON.stringify({ message: 'internal: db password=hunter2', stack: 'at foo' }));
+    const message = await messageOf();
+    assert.doesNotMatch(message, /hunter2|stack/);
+    assert.match(message, /answered 400 \(a application\/json body that is not a registry error\)/);
+  });
+
+  test('errors that are not the format\'s strings are not echoed either', async () => {
+    answer(JSON.stringify({ errors: [{ code: { nested: 'hunter2' }, message: ['hunter2'] }] }));
+    assert.doesNotMatch(await messageOf(), /hunter2/);
+    answer('<html>hunter2</html>', 'text/html; charset="hunter2"');
+    const message = await messageOf();
+    assert.doesNotMatch(message, /hunter2/);
+    assert.match(message, /answered 400 \(a text\/html body that is not a registry error\)/);
+  });
+});

@@ -38,7 +38,7 @@ describe('SignatureReplication CRD on a real API server', () => {
 `) });
     const stored = JSON.parse(kube.kubectl(['get', 'sigrep', 'k8s-io', '-o', 'json']));
     assert.deepEqual([stored.spec.formats, stored.spec.check, stored.spec.interval, stored.spec.suspend], [['legacy', 'bundle'], 'Presence', '30m', false]);
-    assert.match(kube.kubectl(['get', 'sigrep']), /NAME\s+READY\s+SIGNED\s+REPAIRED\s+FAILED\s+AGE/);
+    assert.match(kube.kubectl(['get', 'sigrep']), /NAME\s+READY\s+SIGNED\s+REPAIRED\s+FAILED\s+LAST RUN\s+SUSPENDED\s+AGE/);
     kube.kubectl(['apply', '--server-side', '-f', '-'], { input: replication('by-name', `  manifests:
     names: [bom, kubernetes]
     selector:

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { replicationCrdFile } from '../../src/api/signature-replication-crd.ts';
 import { startController, type RunningController } from '../../src/controller/index.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { runHoist } from '../support/cli.ts';
@@ -46,6 +47,8 @@ describe('hoist get / reconcile / suspend / resume', () => {
   before(async () => {
     [kube, staging, prod] = await Promise.all([startKube(), startRegistry(), startRegistry()]);
     await applyCrd(kube);
+    await kubectl(kube, ['apply', '--server-side', '-f', replicationCrdFile]);
+    await kubectl(kube, ['wait', '--for', 'condition=established', '--timeout=60s', 'crd/signaturereplications.hoist.dev']);
     image = buildImage();
     await pushImage(staging, 'app', image);
     controller = await startController({
@@ -132,6 +135,31 @@ describe('hoist get / reconcile / suspend / resume', () => {
     child.kill('SIGINT');
     assert.equal(await exited, 130);
     assert.equal(out.match(/^NAME\s/gm)?.length, 1, 'one header');
+  });
+
+  test('the same commands for a SignatureReplication: --kind sigrep and sigrep/NAME', async () => {
+    await apply(kube, ['apiVersion: hoist.dev/v1alpha1', 'kind: SignatureReplication', 'metadata:', '  name: mirrors', '  namespace: default',
+      'spec:', '  manifests: {names: [app]}', '  primary: {source: true}', '  interval: 1h', ''].join('\n'));
+    const none = await runHoist(['get', 'sigrep/nope', ...k]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /SignatureReplication "nope" not found in namespace default/);
+    const r = await runHoist(['reconcile', 'sigrep/mirrors', ...k]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Ready=True Replicated/);
+    const get = await runHoist(['get', '--kind', 'sigrep', ...k]);
+    assert.equal(get.code, 0, get.stderr);
+    assert.deepEqual(header(get.stdout), header(await kubectl(kube, ['get', 'sigrep'])), 'the columns kubectl prints');
+    assert.match(get.stdout.split('\n')[1]!, /^mirrors\s+True\s/);
+    assert.equal((await runHoist(['get', 'signaturereplication/mirrors', '-o', 'name', ...k])).stdout, 'signaturereplication.hoist.dev/mirrors\n');
+    assert.equal((await runHoist(['suspend', 'sigrep/mirrors', ...k])).code, 0);
+    const refused = await runHoist(['reconcile', 'mirrors', '--kind', 'sigrep', ...k]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /SignatureReplication default\/mirrors is suspended; resume it first: hoist resume sigrep\/mirrors -n default/);
+    const resumed = await runHoist(['resume', 'sigrep/mirrors', ...k]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const clash = await runHoist(['get', 'sigrep/mirrors', '--kind', 'pm', ...k]);
+    assert.equal(clash.code, 2);
+    assert.match(clash.stderr, /sigrep\/mirrors is a SignatureReplication, but --kind says pm/);
   });
 
   test('reconcile says so when no controller handles the request', async () => {

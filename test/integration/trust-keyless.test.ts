@@ -12,9 +12,10 @@ import { runPipeline, type Edge, type TrustOptions } from '../../src/pipeline/in
 import { checkAttestations } from '../../src/provenance/attestations.ts';
 import { PROMOTION_PREDICATE } from '../../src/provenance/promotion.ts';
 import { RegistryClient } from '../../src/registry/index.ts';
-import { checkSignatures } from '../../src/signing/image.ts';
+import { checkSignatures, ensureSigned } from '../../src/signing/image.ts';
+import { keylessSigner } from '../../src/signing/signer.ts';
 import { parseTrustedRoot, publicGoodTrustedRoot } from '../../src/signing/trusted-root.ts';
-import type { TestFulcio } from '../support/fulcio.ts';
+import { startFulcio, type TestFulcio } from '../support/fulcio.ts';
 import { startKeylessBed, type KeylessBed } from '../support/keyless.ts';
 import { buildImage, pushImage } from '../support/images.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
@@ -128,5 +129,38 @@ describe('keyless trust', () => {
     await again.close();
     assert.match(rerun.phases.find((p) => p.name === 'Sign')!.message, /^0 digests signed/);
     assert.match(rerun.phases.find((p) => p.name === 'Attest')!.message, /^0 promotion attestations written, 1 already there/);
+  });
+
+  test('a manifest\'s own trusted root verifies staging only: a signature forged under its CA does not pass for ours', async () => {
+    // Another Fulcio trusting the same ServiceAccount issuer, with a CA of its own: a root a tenant controls.
+    const evil = await startFulcio({ url: issuer, type: 'kubernetes', caPath: bed.kube.caPath });
+    const client = new RegistryClient();
+    try {
+      const image = buildImage();
+      await pushImage(staging, 'forged', image);
+      await pushImage(prod, 'prod/forged', image);
+      const prodRepo = { host: prod.host, name: 'prod/forged' };
+      const evilRoot = parseTrustedRoot(evil.trustedRoot, 'the tenant\'s root');
+      // A "signature by the controller" planted in production: our identity, certified by the tenant's CA.
+      const forger = keylessSigner({ fulcioURL: evil.url, tokenPath, certificateAuthorities: evilRoot.certificateAuthorities, expectedIdentity: { issuer, subject: subject('promoter') } });
+      const subjectOf = { mediaType: image.mediaType, digest: image.digest, size: image.bytes.length };
+      await ensureSigned(client, forger, subjectOf, [prodRepo], { formats: ['bundle', 'legacy'] });
+
+      // The tenant's spec.verification.trustedRoot (what the controller puts in TrustOptions.trustedRoot) names that CA.
+      const trust: TrustOptions = {
+        signing: { keyless: { audience: 'sigstore' } },
+        keyless: { fulcioURL: fulcio.url, tokenPath, trustedRoot: fulcio.trustedRoot, identity: { issuer, subject: subject('promoter') } },
+        signingServices: bed.signingServices,
+        trustedRoot: evilRoot,
+      };
+      const edges: Edge[] = [{ src: { host: staging.host, name: 'forged' }, dst: prodRepo, digest: image.digest, tags: ['v1'] }];
+      const report = await runPipeline(edges, client, { mode: 'Promote', concurrency: 2, planConcurrency: 4, trust });
+      assert.equal(report.outcome, 'Succeeded', report.message);
+      assert.match(report.phases.find((p) => p.name === 'Sign')!.message, /^1 digests signed by .*serviceaccounts\/promoter .*, 0 already signed/);
+      await runTool('cosign', ['verify', ...http, ...identityFlags('promoter'), `${prod.host}/prod/forged@${image.digest}`]);
+    } finally {
+      await client.close();
+      await evil.stop();
+    }
   });
 });

@@ -101,6 +101,45 @@ describe('signatures with a Rekor v2 entry and an RFC 3161 timestamp', () => {
     assert.ok(out.attestations.some((a) => a.predicateType === PROMOTION_PREDICATE && a.tlogEntries.length === 1));
   });
 
+  test('a signature of ours without the log entry and timestamp our signer now adds is made again, then recognised', async () => {
+    const image = buildImage();
+    await pushImage(staging, 'relog', image);
+    const edges: Edge[] = [{ src: { host: staging.host, name: 'relog' }, dst: { host: prod.host, name: 'prod/relog' }, digest: image.digest, tags: ['v1'] }];
+    const readSecret: TrustOptions['readSecret'] = async (_name, k) => (k === 'cosign.key' ? readFileSync(key.key) : Buffer.from(PASSWORD));
+    const run = async (trust: TrustOptions) => {
+      const client = new RegistryClient();
+      try {
+        const report = await runPipeline(edges, client, { mode: 'Promote', concurrency: 2, planConcurrency: 4, trust });
+        assert.equal(report.outcome, 'Succeeded', report.message);
+        return (name: string) => report.phases.find((p) => p.name === name)!.message;
+      } finally {
+        await client.close();
+      }
+    };
+    const signing = { key: { secretRef: { name: 'release' } } };
+    // Signed before the services were configured: the signature alone, no Rekor entry, no timestamp.
+    const bare = await run({ signing, readSecret });
+    assert.match(bare('Sign'), /^1 digests signed by key release/);
+    const ref = `${prod.host}/prod/relog@${image.digest}`;
+    await assert.rejects(runTool('cosign', ['verify', '--key', key.pub, '--trusted-root', rootPath, ...http, ref]), 'cosign refuses it without --insecure-ignore-tlog');
+
+    // Now with Rekor and the TSA (and the operator's root naming them): not "already signed".
+    const proven: TrustOptions = {
+      signing, readSecret, keyless: { trustedRoot: root },
+      signingServices: { rekorURL: rekor.url, rekorVersion: 2, timestampAuthorityURL: tsa.timestampURL },
+    };
+    const resign = await run(proven);
+    assert.match(resign('Sign'), /^1 digests signed by key release, 0 already signed/);
+    assert.match(resign('Attest'), /^1 promotion attestations written/);
+    await runTool('cosign', ['verify', '--key', key.pub, '--trusted-root', rootPath, ...http, ref]);
+    await runTool('cosign', ['verify-attestation', '--key', key.pub, '--trusted-root', rootPath, '--type', PROMOTION_PREDICATE, ...http, ref]);
+
+    // Once it carries the proofs, it is ours: a rerun signs nothing.
+    const again = await run(proven);
+    assert.match(again('Sign'), /^0 digests signed by key release, 1 already signed/);
+    assert.match(again('Attest'), /^0 promotion attestations written, 1 already there/);
+  });
+
   test('what cosign signs through the same services verifies in Hoist; a root without the log is refused', async () => {
     const image = buildImage();
     await pushImage(staging, 'other', image);

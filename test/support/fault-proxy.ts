@@ -72,6 +72,8 @@ export interface FaultProxy {
   resetConnections(): void;
   /** More than `limit` requests within `windowMs` are answered 429 with Retry-After (seconds). */
   setQuota(quota: { limit: number; windowMs: number } | undefined): void;
+  /** Resolves once every response begun so far has closed (its `bytesSent` is final). */
+  idle(): Promise<void>;
   /** Latency added before every request is handled. */
   setLatency(ms: number): void;
   /**
@@ -165,6 +167,8 @@ function staller(ms: number, afterBytes: number, signal: AbortSignal): Transform
 export interface FaultProxyOptions {
   /** Serve https with this key and certificate (PEM) instead of plain http. */
   tls?: { key: string; cert: string };
+  /** The clock the quota reads (epoch ms); tests move it instead of waiting. Default Date.now. */
+  now?: () => number;
 }
 
 export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOptions = {}): Promise<FaultProxy> {
@@ -178,6 +182,10 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
   let proxyHost = '';
   let tagPageSize: number | undefined;
   let connections = 0;
+  const now = options.now ?? Date.now;
+  /** Responses not closed yet, and who waits for there to be none. */
+  let open = 0;
+  const idleWaiters: (() => void)[] = [];
 
   async function servePagedTags(req: IncomingMessage, res: ServerResponse, entry: ProxiedRequest, size: number): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://proxy');
@@ -283,11 +291,15 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
     // Ends this request's timers when its connection closes: the client gave up, or close()
     // destroyed every connection.
     const ended = new AbortController();
-    res.once('close', () => ended.abort());
+    open += 1;
+    res.once('close', () => {
+      ended.abort();
+      if (--open === 0) for (const resolve of idleWaiters.splice(0)) resolve();
+    });
     const signal = ended.signal;
     try {
       if (latency > 0) await sleep(latency, signal);
-      const retryAfter = overQuota(Date.now());
+      const retryAfter = overQuota(now());
       if (retryAfter !== undefined) {
         entry.fault = 'quota';
         return reply(req, res, entry, 429, { 'retry-after': String(retryAfter) });
@@ -350,6 +362,7 @@ export async function startFaultProxy(upstreamUrl: string, options: FaultProxyOp
     setLatency(ms) {
       latency = ms;
     },
+    idle: () => (open === 0 ? Promise.resolve() : new Promise<void>((resolve) => idleWaiters.push(resolve))),
     setTagPageSize(size) {
       tagPageSize = size;
     },

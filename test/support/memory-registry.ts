@@ -22,6 +22,8 @@ export class MemoryRegistry {
   readonly #failing = new Map<string, RegistryErrorReason>();
   /** Every call, as `METHOD what host/name[:ref]`, in order. */
   readonly calls: string[] = [];
+  /** Tag lists carry each tag's digest, as Google's (Artifact Registry, GCR) do. */
+  listDigests = false;
 
   /** Every call to `host` throws a RegistryError with this reason, until failHost(host, undefined). */
   failHost(host: string, reason: RegistryErrorReason | undefined): void {
@@ -97,7 +99,8 @@ export class MemoryRegistry {
         return [...(self.#call('GET', repo, 'tags')?.tags.keys() ?? [])];
       },
       async readTagListOrEmpty(repo: Repository) {
-        return { tags: [...(self.#call('GET', repo, 'tags')?.tags.keys() ?? [])] };
+        const tags = self.#call('GET', repo, 'tags')?.tags ?? new Map<string, string>();
+        return { tags: [...tags.keys()], ...(self.listDigests && { digests: new Map(tags) }) };
       },
       inventory,
       async headManifest(repo: Repository, reference: string) {

@@ -152,3 +152,32 @@ spec:
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--trusted-realm has one parser for every command: REGISTRY=HOST pairs, repeatable, mistakes explained', async () => {
+  const { trustedRealms } = await import('../../src/cli/flags.ts');
+  assert.deepEqual(trustedRealms(['a.example=auth.example', 'a.example=auth2.example', 'b.example=auth.example']), { 'a.example': ['auth.example', 'auth2.example'], 'b.example': ['auth.example'] });
+  assert.deepEqual(trustedRealms(undefined), {});
+  for (const bad of ['a.example', 'a.example=', '=auth.example', 'a=b=c']) assert.throws(() => trustedRealms([bad]), /--trusted-realm must be REGISTRY=HOST/);
+});
+
+test('hoist replicate takes an empty --registry-config as "no credentials", as promote does', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hoist-empty-config-'));
+  try {
+    const empty = join(dir, 'config.json');
+    writeFileSync(empty, '');
+    const manifest = join(dir, 'promoter-manifest.yaml');
+    const digest = `sha256:${'a'.repeat(64)}`;
+    // Nothing listens on port 1: the run gets as far as the registries, past the credentials.
+    writeFileSync(manifest, `registries:\n  - name: 127.0.0.1:1/staging\n    src: true\n  - name: 127.0.0.1:1/prod\n  - name: 127.0.0.1:1/mirror\nimages:\n  - name: app\n    dmap:\n      "${digest}": ["v1"]\n`);
+    for (const args of [
+      ['replicate', '-f', manifest, '--primary', '127.0.0.1:1/prod', '--registry-config', empty, '--quiet', '--retry-budget', '0s'],
+    ]) {
+      const c = capture();
+      const code = await main(args, c.io);
+      assert.notEqual(code, 2, `${args[0]}: ${c.err()}`);
+      assert.doesNotMatch(c.err(), /registry-config/, `${args[0]}: ${c.err()}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

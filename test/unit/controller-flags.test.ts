@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { signingFromFlags } from '../../src/cli/commands/controller.ts';
 import { main } from '../../src/cli/main.ts';
 import { promotionManifestSpecSchema } from '../../src/api/promotion-manifest.ts';
+import { isTerminal } from '../../src/api/reasons.ts';
 import { runTrust, specTrustedRoot } from '../../src/controller/trust.ts';
 import { TRUSTED_ROOT_KEY } from '../../src/signing/trusted-root.ts';
 
@@ -53,6 +54,7 @@ test('bad registry and signing flags are usage errors (exit 2) before anything s
     [['--edge-timeout=0s'], /--edge-timeout must be a duration/],
     [['--trusted-realm=registry.example'], /--trusted-realm must be REGISTRY=HOST/],
     [['--timestamp-server-url=ftp://tsa'], /--timestamp-server-url must be an http\(s\) URL/],
+    [['--signing-namespaces=,'], /--signing-namespaces needs at least one namespace/],
   ] as const) {
     const { code, err } = await run('--kubeconfig=/nonexistent', ...args);
     assert.equal(code, 2, `${args.join(' ')}: ${err}`);
@@ -81,6 +83,27 @@ test('the spec\'s trust fields reach the run: formats, tlog and SCT thresholds, 
   const read = { secrets: { read: async () => undefined }, configMaps: { read: async (ns: string, name: string) => (ns === 'ns' && name === 'roots' ? { data: { [TRUSTED_ROOT_KEY]: text } } : undefined) } };
   const loaded = await specTrustedRoot({ configMapRef: { name: 'roots' } }, 'ns', read);
   assert.ok(loaded.certificateAuthorities.length > 0);
-  await assert.rejects(specTrustedRoot({ configMapRef: { name: 'roots' } }, 'other', read), (e: Error & { reason?: string }) => e.reason === 'InvalidTrustedRoot' && /ConfigMap other\/roots does not exist/.test(e.message));
-  await assert.rejects(specTrustedRoot({ secretRef: { name: 'roots', key: 'x.json' } }, 'ns', read), (e: Error & { reason?: string }) => e.reason === 'InvalidTrustedRoot');
+  // Not found (the object or its key) is retried, not Stalled: nothing watches ConfigMaps, so creating one heals on the next retry.
+  await assert.rejects(specTrustedRoot({ configMapRef: { name: 'roots' } }, 'other', read), (e: Error & { reason?: string }) => e.reason === 'TrustedRootNotFound' && /ConfigMap other\/roots does not exist/.test(e.message));
+  await assert.rejects(specTrustedRoot({ configMapRef: { name: 'roots', key: 'x.json' } }, 'ns', read), (e: Error & { reason?: string }) => e.reason === 'TrustedRootNotFound' && /key x.json does not exist/.test(e.message));
+  assert.equal(isTerminal('TrustedRootNotFound'), false);
+  const broken = { ...read, configMaps: { read: async () => ({ data: { [TRUSTED_ROOT_KEY]: '{' } }) } };
+  await assert.rejects(specTrustedRoot({ configMapRef: { name: 'roots' } }, 'ns', broken), (e: Error & { reason?: string }) => e.reason === 'InvalidTrustedRoot');
+  assert.equal(isTerminal('InvalidTrustedRoot'), true);
+});
+
+test('--signing-namespaces: keyless signing, as the controller\'s identity, only for manifests in those namespaces; key signing anywhere', async () => {
+  const readers = { secrets: { read: async () => undefined }, configMaps: { read: async () => undefined } };
+  const spec = (signing: object) => promotionManifestSpecSchema.parse({ registries: [{ name: 'staging.example/s', src: true }, { name: 'prod.example/p' }], images: [], signing });
+  const controller = { fulcioURL: 'https://fulcio.example', signingNamespaces: ['releng'] };
+  const keyless = spec({ keyless: {} });
+  await assert.rejects(runTrust(keyless, { namespace: 'team-a', name: 'pm', generation: 1 }, controller, readers), (e: Error & { reason?: string }) => {
+    assert.equal(e.reason, 'SigningNotAllowed');
+    assert.match(e.message, /manifests in namespace team-a may not sign as the controller's identity; the controller allows it in releng \(--signing-namespaces\)/);
+    return true;
+  });
+  assert.equal(isTerminal('SigningNotAllowed'), true, 'Stalled until the spec or the controller changes');
+  assert.ok((await runTrust(keyless, { namespace: 'releng', name: 'pm', generation: 1 }, controller, readers)).signing?.keyless);
+  assert.ok((await runTrust(spec({ key: { secretRef: { name: 'k' } } }), { namespace: 'team-a', name: 'pm', generation: 1 }, controller, readers)).signing?.key, 'a key of its own namespace signs as that team');
+  assert.ok((await runTrust(keyless, { namespace: 'team-a', name: 'pm', generation: 1 }, { fulcioURL: 'https://fulcio.example' }, readers)).signing?.keyless, 'no list: every namespace, as before');
 });

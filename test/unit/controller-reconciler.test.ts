@@ -188,3 +188,24 @@ test('spec.interval and spec.timeout beyond 24 days are refused (timers would fi
   refuse({ timeout: '600h' }, 'spec.timeout');
   assert.equal(acceptSpec({ ...spec, interval: '576h', timeout: '576h' }, undefined).intervalMs, 576 * 3600_000);
 });
+
+test('a write-ahead record that cannot be written fails the run before any copy, and the run is retried', async () => {
+  let copied = false;
+  const pipeline = async (edges: readonly Edge[], _client: unknown, options: PipelineOptions): Promise<RunReport> => {
+    const outcomes = edges.map((edge) => new EdgeOutcome(edge));
+    options.onEvent?.({ type: 'planned', edges: outcomes.length, toPromote: outcomes.length, outcomes });
+    const setup = { name: 'Setup', result: 'Succeeded', reason: 'SetupSucceeded', durationMs: 1, message: 'ok' } as const;
+    try {
+      await options.beforePromote!();
+    } catch (error) {
+      return conclude(options.mode, [setup], outcomes, [], { reason: 'ProgressNotRecorded', message: (error as Error).message });
+    }
+    copied = true;
+    return conclude(options.mode, [setup], outcomes, []);
+  };
+  const h = harness(manifest(), pipeline, (n) => { if (n === 1) throw new Error('the API server answered 503'); });
+  const result = await h.reconciler.reconcile('ns/pm', never);
+  assert.equal(copied, false);
+  assert.deepEqual(result, { kind: 'retry', reason: 'ProgressNotRecorded', message: 'the API server answered 503' });
+  assert.equal(isTerminal('ProgressNotRecorded'), false);
+});

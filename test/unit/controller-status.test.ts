@@ -13,6 +13,7 @@ import { fitList, runEvents } from '../../src/controller/events.ts';
 import { interruptedPromotions, inventoryOf, plannedProgress } from '../../src/controller/inventory.ts';
 import type { ManifestObject } from '../../src/controller/kube.ts';
 import { ProgressReporter } from '../../src/controller/progress.ts';
+import { withRemovals } from '../../src/controller/status.ts';
 import { Reconciler } from '../../src/controller/reconciler.ts';
 import { acceptSpec } from '../../src/controller/spec.ts';
 import { createLogger } from '../../src/observability/logger.ts';
@@ -95,10 +96,24 @@ describe('the state of the world on the status', () => {
     assert.deepEqual(record, { startedAt: '2026-11-28T10:00:00.000Z', generation: 7, phase: 'Plan', toPromote: 3, presentBefore: 1, pending: [`prod.example/releases/app:v1@${d(1)}`, `prod.example/releases/app:v2@${d(2)}`, `prod.example/releases/app:v4@${d(4)}`] });
     // The killed run copied 1 and 2; the next run finds them present and copies 4 itself.
     const next = conclude('Promote', phases, [outcome('present', 1), outcome('present', 2), outcome('present', 3), outcome('promoted', 4)], []);
-    assert.deepEqual(interruptedPromotions(record, next), { refs: [record.pending![0]!, record.pending![1]!], edges: 2 });
-    assert.equal(interruptedPromotions(undefined, next), undefined);
+    assert.deepEqual(interruptedPromotions(record, next, 7), { refs: [record.pending![0]!, record.pending![1]!], edges: 2 });
+    assert.equal(interruptedPromotions(undefined, next, 7), undefined);
     const status = finishedStatus(progressStatus(undefined, 7, 'Promote', record, t0), 7, next, t0, undefined, { startedAt: t0 });
     assert.equal(status.progress, undefined, 'a finished run removes the record');
+  });
+
+  test('beyond its listed references, an interrupted run\'s copies are counted only against a plan of the same generation', () => {
+    // A record whose list was capped: 10 to copy, 1 listed, none present before.
+    const record = { startedAt: '2026-11-28T10:00:00.000Z', generation: 3, phase: 'Plan', toPromote: 10, presentBefore: 0, pending: [`prod.example/releases/app:v1@${d(1)}`] };
+    const next = conclude('Promote', phases, [1, 2, 3, 4].map((n) => outcome('present', n)), []);
+    assert.deepEqual(interruptedPromotions(record, next, 3), { refs: [record.pending[0]!], edges: 4 }, 'same spec: 4 present now, 0 before');
+    assert.deepEqual(interruptedPromotions(record, next, 4), { refs: [record.pending[0]!], edges: 1 }, 'the spec changed: only what the record names');
+  });
+
+  test('the merge patch removes every field the new status drops, at any depth', () => {
+    const stored = { lastPromoted: { at: 'a', edges: 2, interrupted: true }, progress: { startedAt: 's' }, inventory: { desired: 2, present: 1 }, conditions: [{ type: 'Ready' }] } as never;
+    const next = { lastPromoted: { at: 'b', edges: 1 }, inventory: { desired: 2, present: undefined }, conditions: [] } as never;
+    assert.deepEqual(withRemovals(stored, next), { lastPromoted: { at: 'b', edges: 1, interrupted: null }, inventory: { desired: 2, present: null }, conditions: [], progress: null });
   });
 
   test('suspended: Ready keeps its verdict, the generation is acknowledged, Reconciling goes', () => {
@@ -154,6 +169,33 @@ describe('progress', () => {
     await reporter.stop();
     await advance(t, 20_000, 1_000);
     assert.equal(writes.length, 2, 'nothing after stop');
+  });
+
+  test('writeAhead resolves once the record is written, and rejects when it could not be', async (t) => {
+    mockTime(t);
+    let fail = false;
+    let finish!: () => void;
+    const reporter = (mode: 'Promote' | 'Plan') => new ProgressReporter({
+      startedAt: new Date(), generation: 1, mode, intervalMs: 10_000, log: quiet, clock: { now: () => Date.now() },
+      write: () => (fail ? Promise.reject(new Error('503')) : new Promise<void>((resolve) => { finish = resolve; })),
+    });
+    const planned = { type: 'planned', edges: 1, toPromote: 1, outcomes: [outcome('promote', 1)] } as const;
+    const slow = reporter('Promote');
+    slow.onEvent(planned);
+    let written = false;
+    const ahead = slow.writeAhead().then(() => { written = true; });
+    await settle();
+    assert.equal(written, false, 'pending while the write is');
+    finish();
+    await ahead;
+    fail = true;
+    const failing = reporter('Promote');
+    failing.onEvent(planned);
+    await assert.rejects(failing.writeAhead(), /503/);
+    await failing.stop();
+    const plan = reporter('Plan');
+    plan.onEvent(planned);
+    await plan.writeAhead();
   });
 });
 

@@ -72,8 +72,14 @@ function checkAccepted(accepted: PromotionSpec): void {
   for (const edge of expandEdges(accepted)) assert.match(edge.digest, /^sha256:[0-9a-f]{64}$/);
 }
 
+/**
+ * Seeds per fuzz test: all of them in `npm test`; `npm run test:unit`, the quick loop, sets
+ * FUZZ_SCALE to run the first fifth (the same seeds, so a failure there reproduces in both).
+ */
+const seeds = (n: number) => Math.max(1, Math.round(n * Number(process.env.FUZZ_SCALE ?? 1)));
+
 test('mutated kpromo manifests are accepted or refused with located errors, never thrown at', () => {
-  for (let seed = 1; seed <= 2500; seed++) {
+  for (let seed = 1; seed <= seeds(2500); seed++) {
     const text = mutate(plain, seededRandom(seed));
     try {
       const parsed = parsePlainManifest('fuzz.yaml', text);
@@ -87,7 +93,7 @@ test('mutated kpromo manifests are accepted or refused with located errors, neve
 });
 
 test('mutated PromotionManifests are accepted or refused with located errors, never thrown at', () => {
-  for (let seed = 1; seed <= 1500; seed++) {
+  for (let seed = 1; seed <= seeds(1500); seed++) {
     const text = mutate(resource, seededRandom(seed));
     try {
       const { manifests, errors } = parsePromotionManifests('fuzz.yaml', text);
@@ -110,7 +116,7 @@ test('an alias bomb is refused, not expanded', () => {
 
 test('the fast YAML reader and the yaml package build the same tree wherever the fast one answers', () => {
   let answered = 0;
-  const inputs = [plain, resource, ...Array.from({ length: Number(process.env.FUZZ_N ?? 3000) }, (_, i) => mutate(i % 2 ? plain : resource, seededRandom(10_000 + i)))];
+  const inputs = [plain, resource, ...Array.from({ length: Number(process.env.FUZZ_N ?? seeds(3000)) }, (_, i) => mutate(i % 2 ? plain : resource, seededRandom(10_000 + i)))];
   for (const [i, text] of inputs.entries()) {
     const fast = parseYamlFast(text);
     if (!fast) continue;
@@ -119,14 +125,15 @@ test('the fast YAML reader and the yaml package build the same tree wherever the
     assert.deepEqual(full.errors.map((e) => e.message), [], `input ${i}: the fast reader accepted what the yaml package refuses:\n${text}`);
     assert.deepEqual(fast, full.documents, `input ${i}:\n${text}`);
   }
-  assert.ok(answered > 1000, `the fast reader answered only ${answered} of ${inputs.length}`);
+  assert.ok(answered > inputs.length / 3, `the fast reader answered only ${answered} of ${inputs.length}`);
 });
 
-test('a dmap of 100,000 digests is read in linear time, duplicates found', () => {
+// How the reading scales with registry.k8s.io-sized trees is bench/parse.ts' to show (npm run bench:parse).
+test('a dmap of 20,000 digests is read whole, duplicates found at their line', () => {
   const lines = ['- name: app', '  dmap:'];
-  for (let i = 0; i < 100_000; i++) lines.push(`    "sha256:${i.toString(16).padStart(64, '0')}": ["v${i}"]`);
+  for (let i = 0; i < 20_000; i++) lines.push(`    "sha256:${i.toString(16).padStart(64, '0')}": ["v${i}"]`);
   lines.push(`    "sha256:${'0'.repeat(64)}": ["again"]`);
   const parsed = parseThinManifest({ file: 'm.yaml', text: 'registries:\n- name: gcr.io/s\n  src: true\n- name: gcr.io/p\n' }, { file: 'i.yaml', text: `${lines.join('\n')}\n` });
-  assert.deepEqual(parsed.errors.map((e) => `${e.line} ${e.reason}`), ['100003 DuplicateKey']);
-  assert.equal(Object.keys(parsed.spec!.images[0]!.dmap).length, 99_999);
+  assert.deepEqual(parsed.errors.map((e) => `${e.line} ${e.reason}`), ['20003 DuplicateKey']);
+  assert.equal(Object.keys(parsed.spec!.images[0]!.dmap).length, 19_999);
 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { parseRepository, type Repository } from '../../src/api/reference.ts';
+import { attachmentKey } from '../../src/pipeline/attachments.ts';
 import { attestPhase } from '../../src/pipeline/phases/attest.ts';
 import { Listings } from '../../src/pipeline/listings.ts';
 import { planPhase, refuseSharedTags } from '../../src/pipeline/phases/plan.ts';
@@ -136,6 +137,26 @@ describe('Plan', () => {
     await planPhase.run(again);
     assert.deepEqual([again.outcomes[0]!.state, again.outcomes[0]!.reason], ['failed', 'ServerError']);
     assert.match(again.outcomes[0]!.detail!, /^reading the source failed: /);
+  });
+
+  test('a digest gone from staging, or staging unreadable: destinations that hold it are still present, only the others lost or failed', async () => {
+    const registry = new MemoryRegistry();
+    const gone = buildImage();
+    registry.put('prod-a.example/app', gone, ['v1']);
+    registry.put('prod-a.example/untagged', gone, []);
+    const untagged = parseRepository('prod-a.example/untagged');
+    const edges = [edge(staging, prodA, gone.digest, ['v1']), edge(staging, untagged, gone.digest, []), edge(staging, prodB, gone.digest, ['v1'])];
+    const lost = context(registry, edges).ctx;
+    await planPhase.run(lost);
+    assert.deepEqual(states(lost), ['present', 'present', 'lost']);
+    assert.equal(lost.outcomes[2]!.reason, 'DigestNotFound');
+
+    registry.failHost('staging.example', 'Unauthorized');
+    const unreadable = context(registry, edges).ctx;
+    const result = await planPhase.run(unreadable);
+    assert.deepEqual(states(unreadable), ['present', 'present', 'failed']);
+    assert.equal(unreadable.outcomes[2]!.reason, 'Unauthorized');
+    assert.notEqual(result.stop, 'failed', 'a plan that read its destinations has not failed');
   });
 
   test('a rerun with the inventory costs one tag list per destination repository; a deleted tag is caught, a new one read', async () => {
@@ -306,6 +327,32 @@ describe('Promote', () => {
     assert.deepEqual([result.stop, result.reason, result.keepGoing], ['failed', 'PromoteFailed', true]);
   });
 
+  test('nothing is copied before beforePromote (the write-ahead record) resolves; if it rejects, nothing at all', async () => {
+    const registry = new MemoryRegistry();
+    const image = buildImage();
+    registry.put('staging.example/app', image);
+    let release!: () => void;
+    const recorded = new Promise<void>((resolve) => { release = resolve; });
+    const waiting = context(registry, [edge(staging, prodA, image.digest)], { beforePromote: () => recorded });
+    await planPhase.run(waiting.ctx);
+    const promoting = promotePhase.run(waiting.ctx);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(registry.calls.filter((c) => c.startsWith('PUT') || c.startsWith('POST')).length, 0, 'no write while the record is being written');
+    release();
+    assert.equal((await promoting).message, '1 of 1 edges promoted');
+
+    const other = buildImage();
+    registry.put('staging.example/app', other);
+    const refused = context(registry, [edge(staging, prodB, other.digest)], { beforePromote: async () => { throw new Error('the API server answered 503'); } });
+    await planPhase.run(refused.ctx);
+    const calls = registry.calls.length;
+    const result = await promotePhase.run(refused.ctx);
+    assert.deepEqual([result.stop, result.reason, result.keepGoing], ['failed', 'ProgressNotRecorded', undefined]);
+    assert.match(result.message, /^nothing copied: .*the API server answered 503/);
+    assert.equal(registry.calls.length, calls, 'no registry request');
+    assert.equal(registry.tag('prod-b.example/app', 'v1'), undefined);
+  });
+
   test('the digests in production merge each digest\'s destinations and tags', () => {
     const targets = digestsInProduction([
       outcome(edge(staging, prodA, 'sha256:a', ['v1']), 'promoted'),
@@ -361,6 +408,17 @@ describe('Sign and Attest', () => {
     assert.equal((await attestPhase.run(rerun)).message, '0 promotion attestations written, 2 already there, for 1 digests');
   });
 
+  test('configuring a Rekor or a TSA makes earlier marks stale, so Sign looks again for signatures without those proofs', async () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = await encryptPrivateKey(privateKey, 'pw', { N: 1024, r: 8, p: 1 });
+    const base = (): TrustOptions => ({ signing: { key: { secretRef: { name: 'signing' } } }, readSecret: async (_name, key) => Buffer.from(key === 'cosign.key' ? pem : 'pw') });
+    const bare = await attachmentKey(base());
+    assert.equal(await attachmentKey(base()), bare, 'the same settings, the same key');
+    const withTsa = await attachmentKey({ ...base(), signingServices: { timestampAuthorityURL: 'https://tsa.example' } });
+    const withRekor = await attachmentKey({ ...base(), signingServices: { rekorURL: 'https://rekor.example', rekorVersion: 2 } });
+    assert.equal(new Set([bare, withTsa, withRekor]).size, 3);
+  });
+
   test('with the inventory, a rerun with nothing missing reads nothing beyond the tag lists; a deleted signature tag is repaired', async () => {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const pem = await encryptPrivateKey(privateKey, 'pw', { N: 1024, r: 8, p: 1 });
@@ -388,7 +446,10 @@ describe('Sign and Attest', () => {
     registry.deleteTag('prod-b.example/app', `${image.digest.replace(':', '-')}.sig`);
     const repair = await promoted(registry, image, trust, inventory);
     assert.deepEqual([...repair.attachmentsDue].map((o) => o.edge.dst.host), ['prod-b.example']);
-    assert.match((await signPhase.run(repair)).message, /^1 digests signed by key signing, 0 already signed, in 1 destinations/, 'a legacy signature names its repository: made anew');
-    assert.ok(registry.tag('prod-b.example/app', `${image.digest.replace(':', '-')}.sig`), 'the .sig tag is back');
+    // The digest is signed once: prod-a's .sig layer (payload and annotations) is copied, not a new signature made.
+    assert.match((await signPhase.run(repair)).message, /^0 digests signed by key signing, 0 already signed, in 1 destinations; 1 digests' signatures copied from another destination/);
+    const sigTag = `${image.digest.replace(':', '-')}.sig`;
+    assert.ok(registry.tag('prod-b.example/app', sigTag), 'the .sig tag is back');
+    assert.equal(registry.tag('prod-b.example/app', sigTag), registry.tag('prod-a.example/app', sigTag), 'both mirrors hold the same .sig manifest');
   });
 });

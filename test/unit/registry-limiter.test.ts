@@ -1,44 +1,69 @@
 // The adaptive limiter's arithmetic, on its own: rate, burst, in-flight cap, AIMD, pauses.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { HostLimiter, retryAfterSeconds } from '../../src/registry/limiter.ts';
 
-test('burst tokens are handed out at once, then the rate paces the rest', async () => {
-  const limiter = new HostLimiter('h', { rate: 20, burst: 5, maxInFlight: 100 });
-  const started = performance.now();
-  const permits = await Promise.all(Array.from({ length: 9 }, () => limiter.acquire()));
-  const elapsed = performance.now() - started;
-  // 5 from the burst, 4 more at 20/s need about 200 ms.
-  assert.ok(elapsed >= 150, `9 permits at burst 5 and 20/s took ${elapsed.toFixed(0)} ms`);
+/** Lets timers fired by a mock tick run their promise callbacks. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A limiter on mocked time: node:test's timers and a clock that reads them. */
+function mockedLimiter(t: TestContext, options: ConstructorParameters<typeof HostLimiter>[1]): HostLimiter {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+  return new HostLimiter('h', options, { now: () => Date.now() });
+}
+
+/** Moves mocked time in 5 ms steps until `work` settles. */
+async function ticking<T>(t: TestContext, work: Promise<T>): Promise<T> {
+  let done = false;
+  const settled = work.finally(() => { done = true; });
+  await settle();
+  while (!done) {
+    t.mock.timers.tick(5);
+    await settle();
+  }
+  return settled;
+}
+
+test('burst tokens are handed out at once, then the rate paces the rest', async (t) => {
+  const limiter = mockedLimiter(t, { rate: 20, burst: 5, maxInFlight: 100 });
+  const grantedAt: number[] = [];
+  const permits = await ticking(t, Promise.all(Array.from({ length: 9 }, () => limiter.acquire().then((p) => { grantedAt.push(Date.now()); return p; }))));
+  // 5 from the burst at once, then one every 50 ms at 20/s.
+  assert.deepEqual(grantedAt.filter((at) => at === 0).length, 5, grantedAt.join(' '));
+  assert.ok(grantedAt.at(-1)! >= 200 && grantedAt.at(-1)! <= 210, `the ninth at ${grantedAt.at(-1)} ms`);
   for (const p of permits) p.release({ status: 200 });
 });
 
-test('no more than maxInFlight requests are open at once', async () => {
-  const limiter = new HostLimiter('h', { rate: 1000, burst: 1000, maxInFlight: 2 });
+test('no more than maxInFlight requests are open at once', async (t) => {
+  const limiter = mockedLimiter(t, { rate: 1000, burst: 1000, maxInFlight: 2 });
   const a = await limiter.acquire();
   const b = await limiter.acquire();
   let third = false;
   const pending = limiter.acquire().then((p) => { third = true; return p; });
-  await new Promise((r) => setTimeout(r, 30));
-  assert.equal(third, false, 'a third permit must wait for a release');
+  t.mock.timers.tick(60_000);
+  await settle();
+  assert.equal(third, false, 'a third permit waits for a release, however long');
   a.release({ status: 200 });
   (await pending).release();
   b.release();
   assert.equal(third, true);
 });
 
-test('a 429 cuts the rate to just under what the host admitted, Retry-After pauses the host; healthy answers climb back', async () => {
-  const limiter = new HostLimiter('h', { rate: 40, burst: 40, maxInFlight: 40, recoveryPerSecond: 40 });
+test('a 429 cuts the rate to just under what the host admitted, Retry-After pauses the host; healthy answers climb back', async (t) => {
+  const limiter = mockedLimiter(t, { rate: 40, burst: 40, maxInFlight: 40, recoveryPerSecond: 40 });
   const permits = await Promise.all(Array.from({ length: 20 }, () => limiter.acquire()));
   permits.slice(1).forEach((p) => p.release({ status: 200 }));
   permits[0]!.release({ status: 429, headers: { 'retry-after': '1' } });
   assert.equal(limiter.stats.rate, 19 * 0.95, 'the host admitted 19 requests in the second before the 429: 95% of that');
   assert.equal(limiter.stats.ceiling, 19);
-  const waitStart = performance.now();
-  const permit = await limiter.acquire();
-  assert.ok(performance.now() - waitStart >= 900, 'paused for the Retry-After second');
-  permit.release({ status: 200 });
-  for (let i = 0; i < 30; i++) (await limiter.acquire()).release({ status: 200 });
+  let granted: number | undefined;
+  const next = limiter.acquire().then((p) => { granted = Date.now(); return p; });
+  t.mock.timers.tick(999);
+  await settle();
+  assert.equal(granted, undefined, 'paused for the Retry-After second');
+  (await ticking(t, next)).release({ status: 200 });
+  assert.ok(granted! >= 1000, `granted at ${granted} ms`);
+  for (let i = 0; i < 30; i++) (await ticking(t, limiter.acquire())).release({ status: 200 });
   assert.ok(limiter.stats.rate > 19 * 0.95 && limiter.stats.rate <= 40, `rate climbed back to ${limiter.stats.rate}`);
 });
 
@@ -111,9 +136,6 @@ test('a pause or an abandoned wait leaves no timer behind to keep a process aliv
   await assert.rejects(waiting, /gone/);
   assert.equal(timers(), before, 'and it goes when the waiter does');
 });
-
-/** Lets timers fired by a mock tick run their promise callbacks. */
-const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 test('converges just under a sliding-window quota and stays there (mock timers, 3 simulated minutes)', async (t) => {
   t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
@@ -231,20 +253,20 @@ test('waiters sharing one signal cost one abort listener, and an abort rejects t
   held.release();
 });
 
-test('once a quota is known, no second sees more grants than it allows, however large the burst', async () => {
-  const limiter = new HostLimiter('h', { rate: 1000, burst: 1000, maxInFlight: 100, backoffMinMs: 1, backoffMaxMs: 1 });
+test('once a quota is known, no second sees more grants than it allows, however large the burst', async (t) => {
+  const limiter = mockedLimiter(t, { rate: 1000, burst: 1000, maxInFlight: 100, backoffMinMs: 1, backoffMaxMs: 1 });
   const first = await Promise.all(Array.from({ length: 21 }, () => limiter.acquire()));
   first.slice(1).forEach((p) => p.release({ status: 200 }));
   first[0]!.release({ status: 429 });
   assert.equal(limiter.stats.ceiling, 20);
   const granted: number[] = [];
-  await Promise.all(Array.from({ length: 30 }, async () => {
+  await ticking(t, Promise.all(Array.from({ length: 30 }, async () => {
     const permit = await limiter.acquire();
-    granted.push(performance.now());
+    granted.push(Date.now());
     permit.release({ status: 200 });
-  }));
-  granted.sort((a, b) => a - b);
-  const busiest = Math.max(...granted.map((t) => granted.filter((u) => u >= t && u < t + 1000).length));
-  // 95% of 20 by the limiter's clock; one more may fall in a second measured here a moment later.
+  })));
+  const busiest = Math.max(...granted.map((at) => granted.filter((u) => u >= at && u < at + 1000).length));
+  // The 20 granted before the 429 were in the same second as the first of these.
   assert.ok(busiest <= 20, `${busiest} grants within one second, more than the quota of 20`);
+  assert.equal(granted.length, 30);
 });

@@ -19,7 +19,7 @@ test('the CRD carries its names, columns, status subresource and CEL rules', () 
   assert.deepEqual(crd.spec.names.shortNames, ['sigrep']);
   const v = crd.spec.versions[0];
   assert.deepEqual(v.subresources, { status: {} });
-  assert.deepEqual(v.additionalPrinterColumns.filter((c: any) => !c.priority).map((c: any) => c.name), ['Ready', 'Signed', 'Repaired', 'Failed', 'Age']);
+  assert.deepEqual(v.additionalPrinterColumns.filter((c: any) => !c.priority).map((c: any) => c.name), ['Ready', 'Signed', 'Repaired', 'Failed', 'Last Run', 'Suspended', 'Age']);
   const spec = v.schema.openAPIV3Schema.properties.spec;
   assert.deepEqual(spec.required, ['manifests', 'primary']);
   assert.deepEqual(spec.properties.primary['x-kubernetes-validations'].map((r: any) => r.rule), ["has(self.registry) != (has(self.source) && self.source)"]);

@@ -204,6 +204,34 @@ describe('replication on the in-memory registry', () => {
     assert.match(digest.failures[0]!.message, /us\.example\/images\/app:sha256-.*\.sig holds signatures .* lacks; left as it is/);
   });
 
+  test('where tag lists name digests (Google\'s), Presence compares them for free: a lagging .sig gets the primary\'s bytes, a moved image tag is not taken for the image', async () => {
+    const w = world();
+    w.registry.listDigests = true;
+    const client = w.registry.client();
+    await replicateTargets(targetsOf(w.manifest), client, noApi);
+    const sigTag = `sha256-${hex(w.images.signed.digest)}.sig`;
+    const grown = legacySignature(['payload-1', 'payload-2']);
+    w.registry.put(`${PRIMARY}/app`, grown, [sigTag]);
+    const foreign = legacySignature(['payload-1', 'payload-us']);
+    w.registry.put(`${MIRRORS[1]}/app`, foreign, [sigTag]);
+    w.registry.calls.length = 0;
+    const presence = await replicateTargets(targetsOf(w.manifest), client, noApi);
+    assert.deepEqual([presence.counts.repaired, presence.counts.diverged], [1, 1], presence.message);
+    assert.equal(w.registry.tag(`${MIRRORS[0]}/app`, sigTag), grown.digest, 'eu gets the primary\'s bytes, the same digest');
+    assert.equal(w.registry.tag(`${MIRRORS[1]}/app`, sigTag), foreign.digest, 'us holds a signature the primary lacks: left, reported');
+    // (The tagless digest the second mirror lacks is asked for every run, as in the steady state.)
+    assert.deepEqual(w.registry.calls.filter((c) => c.startsWith('HEAD') && !c.includes(w.images.tagless.digest)), [], 'no HEAD was needed to compare');
+
+    // An image tag of the manifest moved by hand at a mirror: the list shows it points elsewhere,
+    // so it is not taken as proof the digest is there; the digest itself is asked for.
+    const fresh = world();
+    fresh.registry.listDigests = true;
+    fresh.registry.put(`${MIRRORS[0]}/app`, buildImage(), ['v1']);
+    await replicateTargets(targetsOf(fresh.manifest), fresh.registry.client(), noApi);
+    assert.equal(fresh.registry.count(`HEAD manifest ${fresh.images.signed.digest} ${MIRRORS[0]}/app`), 1);
+    assert.equal(fresh.registry.count(`HEAD manifest ${fresh.images.signed.digest} ${MIRRORS[1]}/app`), 0, 'where the tag still points at it, the listing answers');
+  });
+
   test('images of an index signed on their own are found through the signed index and go along', async () => {
     const registry = new MemoryRegistry();
     const index = buildIndex();

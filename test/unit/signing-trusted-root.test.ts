@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parseSigningConfig } from '../../src/signing/signing-config.ts';
-import { signatureFormats } from '../../src/signing/trust-material.ts';
+import { keylessTrustedRootProblem, ownTrustedRootOf, signatureFormats, trustedRootOf } from '../../src/signing/trust-material.ts';
 import {
   parseTrustedRoot, publicGoodTrustedRoot, readTrustedRootFile, resolveTrustedRoot, trustedRootFromConfigMap, trustedRootFromSecret,
 } from '../../src/signing/trusted-root.ts';
@@ -29,21 +29,50 @@ describe('trusted roots', () => {
     assert.equal(trustedRootFromConfigMap({ binaryData: { 'root.json': b64 } }, 'sigstore/root', 'root.json').counts.timestampAuthorities, 1);
     assert.equal(trustedRootFromSecret({ data: { 'trusted_root.json': b64 } }, 'sigstore/root').counts.ctlogs, 2);
     assert.equal(trustedRootFromSecret({ stringData: { 'trusted_root.json': publicGoodText } }, 'sigstore/root').counts.certificateAuthorities, 2);
-    assert.throws(() => trustedRootFromConfigMap({ data: {} }, 'sigstore/root'), { reason: 'InvalidTrustedRoot', message: /ConfigMap sigstore\/root key trusted_root.json does not exist; create it with kubectl create configmap/ });
-    assert.throws(() => trustedRootFromSecret({}, 'sigstore/root'), { reason: 'InvalidTrustedRoot', message: /kubectl create secret generic/ });
+    assert.throws(() => trustedRootFromConfigMap({ data: {} }, 'sigstore/root'), { reason: 'TrustedRootNotFound', message: /ConfigMap sigstore\/root key trusted_root.json does not exist; create it with kubectl create configmap/ });
+    assert.throws(() => trustedRootFromSecret({}, 'sigstore/root'), { reason: 'TrustedRootNotFound', message: /kubectl create secret generic/ });
   });
 
   test('malformed roots are refused as sigstore-go refuses them', async () => {
     const root = JSON.parse(publicGoodText) as { tlogs: { publicKey: { validFor: { start?: string } } }[]; ctlogs: { logId?: unknown }[] };
     const noStart = structuredClone(root);
     delete noStart.tlogs[0]!.publicKey.validFor.start;
-    assert.throws(() => parseTrustedRoot(noStart, 'x'), { reason: 'InvalidTrustedRoot', message: /tlogs\[0\] \(https:\/\/rekor.sigstore.dev\) has no publicKey.validFor.start/ });
+    assert.throws(() => parseTrustedRoot(noStart, 'x'), { reason: 'InvalidTrustedRoot', message: /tlogs\[0\] has no publicKey.validFor.start/ });
     const noLogId = structuredClone(root);
     delete noLogId.ctlogs[1]!.logId;
     assert.throws(() => parseTrustedRoot(noLogId, 'x'), { message: /ctlogs\[1\].* has no logId.keyId/ });
-    assert.throws(() => parseTrustedRoot('{not json', 'root.json'), { message: /the trusted root root.json is not a valid sigstore trusted_root.json: not JSON/ });
+    assert.throws(() => parseTrustedRoot('{not json', 'root.json'), { message: /the trusted root root.json is not a valid sigstore trusted_root.json: not valid JSON/ });
     assert.throws(() => parseTrustedRoot([], 'root.json'), { message: /not a JSON object/ });
+    assert.throws(() => parseTrustedRoot('{"a": 1,', 'root.json'), { message: /: not valid JSON at line 1 column 9; expected the JSON of a sigstore trusted_root.json$/ });
     await assert.rejects(readTrustedRootFile('/nonexistent/root.json'), { message: /cannot read the trusted root \/nonexistent\/root.json \(ENOENT\)/ });
+  });
+  test('a root that does not parse is described by key and place, never quoted: a Secret\'s content stays out of messages', () => {
+    const secretText = 'password=hunter2-not-a-root';
+    const secret = { data: { 'trusted_root.json': Buffer.from(secretText).toString('base64') } };
+    assert.throws(() => trustedRootFromSecret(secret, 'ns/creds'), (error: Error & { reason?: string }) => {
+      assert.equal(error.reason, 'InvalidTrustedRoot');
+      assert.match(error.message, /^the trusted root Secret ns\/creds key trusted_root.json is not a valid sigstore trusted_root.json: not valid JSON/);
+      assert.match(error.message, /expected the JSON of a sigstore trusted_root.json/);
+      assert.doesNotMatch(error.message, /hunter2|password/);
+      return true;
+    });
+    const almost = `{"mediaType": "x", "tlogs": [], "certificateAuthorities": [{"subject": {"organization": "hunter2"}, "certChain": 7}]`;
+    assert.throws(() => trustedRootFromConfigMap({ data: { 'root.json': almost } }, 'ns/root', 'root.json'), (error: Error) => {
+      assert.match(error.message, /ConfigMap ns\/root key root.json .*not valid JSON/);
+      assert.doesNotMatch(error.message, /hunter2/);
+      return true;
+    });
+    // A value the schema refuses (an unknown enum) is named by its field's type, not repeated.
+    const root = JSON.parse(publicGoodText) as { tlogs: { hashAlgorithm: string; publicKey: { keyDetails: string } }[] };
+    root.tlogs[0]!.publicKey.keyDetails = 'SECRET_hunter2';
+    assert.throws(() => parseTrustedRoot(root, 'ns/root'), (error: Error) => {
+      assert.match(error.message, /a PublicKeyDetails field has a value the sigstore schema does not define/);
+      assert.doesNotMatch(error.message, /hunter2/);
+      return true;
+    });
+    const badHash = JSON.parse(publicGoodText) as { tlogs: { hashAlgorithm: string }[] };
+    badHash.tlogs[0]!.hashAlgorithm = 'hunter2';
+    assert.throws(() => parseTrustedRoot(badHash, 'ns/root'), (error: Error) => !/hunter2/.test(error.message) && /tlogs\[0\] uses a hashAlgorithm other than SHA2_256/.test(error.message));
   });
 });
 
@@ -77,5 +106,22 @@ describe('signing configs and formats', () => {
     assert.deepEqual(signatureFormats({ signatureFormats: ['legacy'] }), ['legacy']);
     // The spec field the API is to carry (spec.signing.formats), read when present.
     assert.deepEqual(signatureFormats({ signing: { formats: ['bundle'] } as never }), ['bundle']);
+  });
+});
+
+describe('which root judges what', () => {
+  test('a manifest\'s own root verifies staging; our own signatures and admission use the operator\'s root only', async () => {
+    const tenant = parseTrustedRoot(publicGoodText, 'ConfigMap team-a/root key trusted_root.json');
+    const operator = JSON.parse(publicGoodText) as object;
+    const trust = { trustedRoot: tenant, keyless: { fulcioURL: 'https://fulcio.internal.example', trustedRoot: operator } };
+    assert.equal(await trustedRootOf(trust), tenant, 'staging verification: the manifest\'s root');
+    const own = await ownTrustedRootOf(trust);
+    assert.notEqual(own, tenant);
+    assert.equal(own.json, operator, 'our signatures: the operator\'s root');
+    assert.equal(await ownTrustedRootOf({ trustedRoot: tenant }), await publicGoodTrustedRoot(), 'no operator root: the built-in one, never the tenant\'s');
+    // Keyless signing with a private Fulcio needs the operator's root; a manifest's root does not stand in for it.
+    const keyless = { signing: { keyless: {} }, trustedRoot: tenant, keyless: { fulcioURL: 'https://fulcio.internal.example' } };
+    assert.match(keylessTrustedRootProblem(keyless) ?? '', /needs a sigstore trusted_root.json with the Fulcio roots/);
+    assert.equal(keylessTrustedRootProblem({ ...keyless, keyless: { ...keyless.keyless, trustedRoot: operator } }), undefined);
   });
 });

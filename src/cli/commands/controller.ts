@@ -9,6 +9,7 @@ import type { SigningServices } from '../../signing/options.ts';
 import { readSigningConfigFile } from '../../signing/signing-config.ts';
 import { loadTrustedRoot } from '../../signing/trust-material.ts';
 import { ExitCode, UsageError, type Command, type CommandIO } from '../command.ts';
+import { trustedRealms } from '../flags.ts';
 
 const flags = {
   kubeconfig: { type: 'string' },
@@ -24,6 +25,7 @@ const flags = {
   namespace: { type: 'string' },
   selector: { type: 'string' },
   'allowed-registries': { type: 'string' },
+  'signing-namespaces': { type: 'string' },
   'log-level': { type: 'string', default: 'info' },
   'keyless-token-path': { type: 'string', default: '/var/run/secrets/hoist.dev/sigstore/token' },
   'fulcio-url': { type: 'string' },
@@ -53,6 +55,8 @@ Flags:
       --namespace NS                    watch one namespace only (default all)
       --selector LABEL_SELECTOR         only manifests matching it (sharding)
       --allowed-registries HOST,...     destination registry hosts manifests may name
+      --signing-namespaces NS,...       namespaces whose manifests may sign keyless, as the
+                                        controller's own identity (default: every namespace)
       --log-level debug|info|warn|error default info; JSON logs on stdout
       --keyless-token-path PATH         projected ServiceAccount token for keyless signing
       --fulcio-url URL                  default: the signing config's, else https://fulcio.sigstore.dev
@@ -75,17 +79,6 @@ function duration(name: string, text: string, allowZero = false): number {
   const ms = parseDuration(text);
   if (ms === undefined || ms < 0 || (!allowZero && ms === 0) || ms > maxTimerMs) throw new UsageError(`--${name} must be a duration such as 15s, at most 576h, got "${text}"`);
   return ms;
-}
-
-/** --trusted-realm REGISTRY=HOST, repeatable: the hosts each registry's token server may be on. */
-function trustedRealms(pairs: string[] | undefined): Record<string, string[]> {
-  const realms: Record<string, string[]> = {};
-  for (const pair of pairs ?? []) {
-    const [registry, host, ...rest] = pair.split('=');
-    if (!registry || !host || rest.length > 0) throw new UsageError(`--trusted-realm must be REGISTRY=HOST, got "${pair}"`);
-    (realms[registry] ??= []).push(host);
-  }
-  return realms;
 }
 
 interface SigningFlags { 'signing-config'?: string | undefined; 'rekor-url'?: string | undefined; 'timestamp-server-url'?: string | undefined; 'fulcio-url'?: string | undefined }
@@ -121,6 +114,8 @@ async function run(args: string[], io: CommandIO): Promise<number> {
     throw new UsageError('--lease-duration must be longer than --renew-deadline, and --renew-deadline longer than --retry-period');
   }
   const allowedRegistries = values['allowed-registries']?.split(',').map((h) => h.trim()).filter(Boolean);
+  const signingNamespaces = values['signing-namespaces']?.split(',').map((n) => n.trim()).filter(Boolean);
+  if (signingNamespaces?.length === 0) throw new UsageError('--signing-namespaces needs at least one namespace; leave it out to allow every namespace');
   const registry = {
     retry: { budgetMs: duration('retry-budget', values['retry-budget'], true) },
     copyTimeoutMs: duration('edge-timeout', values['edge-timeout']),
@@ -143,6 +138,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
       ...(values.namespace && { namespace: values.namespace }),
       ...(values.selector && { selector: values.selector }),
       ...(allowedRegistries && allowedRegistries.length > 0 && { allowedRegistries }),
+      ...(signingNamespaces && { signingNamespaces }),
       logLevel,
       keylessTokenPath: values['keyless-token-path'],
       fulcioUrl: signing.fulcioUrl,

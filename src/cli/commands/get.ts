@@ -1,9 +1,9 @@
-// `hoist get [NAME]`: PromotionManifests as `kubectl get pm` shows them (the columns come from
+// `hoist get [NAME]`: PromotionManifests (or, with --kind sigrep, SignatureReplications) as `kubectl get pm` shows them (the columns come from
 // the API server, so they are the CRD's), with -w to follow changes, -A for every namespace,
 // and -o wide|name|json|yaml, as kubectl and `flux get` do.
 import { stringify } from 'yaml';
 import { ExitCode, UsageError, type Command, type CommandIO } from '../command.ts';
-import { clusterFlagHelp, clusterFlags, connect, listManifests, listTable, watchTable, type Cluster, type Table, type WatchEvent } from '../cluster.ts';
+import { clusterFlagHelp, clusterFlags, connect, kindOf, listManifests, listTable, promotionManifests, targetOf, watchTable, type Cluster, type Kind, type Table, type WatchEvent } from '../cluster.ts';
 import { parseFlags } from '../flags.ts';
 
 const flags = {
@@ -14,9 +14,10 @@ const flags = {
   'no-headers': { type: 'boolean', default: false },
 } as const;
 
-const usage = `hoist get [NAME] [flags]
+const usage = `hoist get [[TYPE/]NAME] [flags]
 
-Lists PromotionManifests with the columns of \`kubectl get pm\`: readiness, counts, age.
+Lists PromotionManifests with the columns of \`kubectl get pm\`: readiness, counts, age;
+SignatureReplications with --kind sigrep (or one of them: hoist get sigrep/NAME).
 
 Flags:
   -A, --all-namespaces         every namespace
@@ -60,7 +61,7 @@ function printTable(table: Table, layout: Layout, headers: boolean, io: CommandI
 }
 
 /** Follows changes as kubectl get -w does: one row per event, watching again whenever the server ends a watch. */
-async function follow(cluster: Cluster, namespace: string | undefined, name: string | undefined, from: string, layout: Layout, format: Format, io: CommandIO): Promise<number> {
+async function follow(cluster: Cluster, kind: Kind, namespace: string | undefined, name: string | undefined, from: string, layout: Layout, format: Format, io: CommandIO): Promise<number> {
   const stop = new AbortController();
   let exit: number = ExitCode.Ok;
   const onInt = () => { exit = 130; stop.abort(); };
@@ -70,7 +71,7 @@ async function follow(cluster: Cluster, namespace: string | undefined, name: str
   const onEvent = (event: WatchEvent) => {
     if (!event.table) return;
     for (const row of event.table.rows) {
-      if (format === 'name') io.out.write(`promotionmanifest.hoist.dev/${row.object?.metadata?.name ?? ''}\n`);
+      if (format === 'name') io.out.write(`${nameOf(kind, row)}\n`);
       else io.out.write(`${line(cellsOf(row, layout.columns, layout.namespaced), layout.widths)}\n`);
     }
   };
@@ -78,11 +79,11 @@ async function follow(cluster: Cluster, namespace: string | undefined, name: str
   try {
     while (!stop.signal.aborted) {
       try {
-        resourceVersion = await watchTable(cluster, namespace, name, resourceVersion, onEvent, stop.signal);
+        resourceVersion = await watchTable(cluster, namespace, name, resourceVersion, onEvent, stop.signal, kind);
       } catch (error) {
         if (stop.signal.aborted) break;
         // Too old to resume from: list again (printing nothing twice would need a diff; kubectl prints again too).
-        if ((error as { gone?: boolean }).gone) resourceVersion = (await listTable(cluster, namespace, name)).metadata?.resourceVersion ?? '0';
+        if ((error as { gone?: boolean }).gone) resourceVersion = (await listTable(cluster, namespace, name, kind)).metadata?.resourceVersion ?? '0';
         else throw error;
       }
     }
@@ -92,6 +93,9 @@ async function follow(cluster: Cluster, namespace: string | undefined, name: str
   }
   return exit;
 }
+
+/** kubectl's -o name: kind.group/name. */
+const nameOf = (kind: Kind, row: Table['rows'][number]) => `${kind.kind.toLowerCase()}.hoist.dev/${row.object?.metadata?.name ?? ''}`;
 
 export const getCommand: Command = {
   name: 'get',
@@ -105,29 +109,31 @@ export const getCommand: Command = {
     if (values.watch && (format === 'json' || format === 'yaml')) throw new UsageError('--watch prints rows; use it with the table, wide or name output');
     const cluster = connect(values);
     const namespace = values['all-namespaces'] ? undefined : cluster.namespace;
-    const name = positionals[0];
+    const target = positionals[0] === undefined ? undefined : targetOf(positionals[0], values.kind);
+    const kind = target?.kind ?? (values.kind === undefined ? promotionManifests : kindOf(values.kind));
+    const name = target?.name;
 
     if (format === 'json' || format === 'yaml') {
-      const items = (await listManifests(cluster, namespace)).filter((m) => name === undefined || m.metadata.name === name);
-      if (name !== undefined && items.length === 0) throw new Error(`PromotionManifest ${namespace ?? ''}/${name} not found`);
+      const items = (await listManifests(cluster, namespace, kind)).filter((m) => name === undefined || m.metadata.name === name);
+      if (name !== undefined && items.length === 0) throw new Error(`${kind.kind} ${namespace ?? ''}/${name} not found`);
       const data = name !== undefined ? items[0] : { apiVersion: 'v1', kind: 'List', items };
       io.out.write(format === 'json' ? `${JSON.stringify(data, null, 2)}\n` : stringify(data));
       return ExitCode.Ok;
     }
-    const table = await listTable(cluster, namespace, name);
+    const table = await listTable(cluster, namespace, name, kind);
     if (name !== undefined && table.rows.length === 0 && !values.watch) {
-      io.err.write(`Error: PromotionManifest "${name}" not found in namespace ${namespace}\n`);
+      io.err.write(`Error: ${kind.kind} "${name}" not found in namespace ${namespace}\n`);
       return ExitCode.Failed;
     }
     const layout = layoutOf(table, format === 'wide', namespace === undefined);
     if (format === 'name') {
-      for (const row of table.rows) io.out.write(`promotionmanifest.hoist.dev/${row.object?.metadata?.name ?? ''}\n`);
+      for (const row of table.rows) io.out.write(`${nameOf(kind, row)}\n`);
     } else if (table.rows.length === 0 && !values.watch) {
-      io.err.write(`No PromotionManifests found${namespace === undefined ? '' : ` in namespace ${namespace}`}.\n`);
+      io.err.write(`No ${kind.kind}s found${namespace === undefined ? '' : ` in namespace ${namespace}`}.\n`);
     } else {
       printTable(table, layout, !values['no-headers'], io);
     }
     if (!values.watch) return ExitCode.Ok;
-    return follow(cluster, namespace, name, table.metadata?.resourceVersion ?? '0', layout, format, io);
+    return follow(cluster, kind, namespace, name, table.metadata?.resourceVersion ?? '0', layout, format, io);
   },
 };

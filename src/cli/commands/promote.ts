@@ -4,11 +4,11 @@
 // that matter to reading and verifying; `plan --diff BASE` plans only what a change adds.
 import { edgesFromSpecs } from '../../pipeline/index.ts';
 import { ExitCode, type Command, type CommandIO } from '../command.ts';
-import { parseFlags } from '../flags.ts';
+import { parseFlags, trustedRealms } from '../flags.ts';
 import { reportChunks } from '../render.ts';
 import {
   copyFlagHelp, copyFlags, durationFlag, exitCodes, loadTarget, manifestTarget, outputFormat, positiveInt, readFlagHelp, readFlags,
-  reportExitCode, runEdges, trustedRealms, type Values,
+  reportExitCode, runEdges, type Values,
 } from '../run.ts';
 import { signFlagHelp, signFlags, verifyFlagHelp, verifyFlags } from '../trust.ts';
 import { printParsedPlan, reportManifestProblems } from './manifest-output.ts';

@@ -6,7 +6,7 @@
 import { parseDuration } from '../../api/duration.ts';
 import { requestedAtAnnotation, type ManifestObject } from '../../controller/kube.ts';
 import { ExitCode, UsageError, type Command, type CommandIO } from '../command.ts';
-import { clusterFlagHelp, clusterFlags, connect, getManifest, patchManifest, type Cluster } from '../cluster.ts';
+import { clusterFlagHelp, clusterFlags, connect, getManifest, patchManifest, promotionManifests, targetOf, type Cluster, type Kind } from '../cluster.ts';
 import { parseFlags } from '../flags.ts';
 
 const waitFlags = {
@@ -47,7 +47,7 @@ function timeoutOf(text: string): number {
  * Waits until the controller has handled `requestedAt`; 0 when the result is Ready=True, 1
  * otherwise (and on timeout), 130 on Ctrl-C.
  */
-async function waitHandled(cluster: Cluster, namespace: string, name: string, requestedAt: string, timeoutMs: number, io: CommandIO): Promise<number> {
+async function waitHandled(cluster: Cluster, kind: Kind, namespace: string, name: string, requestedAt: string, timeoutMs: number, io: CommandIO): Promise<number> {
   const stop = new AbortController();
   let exit: number = ExitCode.Interrupted;
   const onInt = () => { exit = ExitCode.Interrupted; stop.abort(); };
@@ -56,9 +56,9 @@ async function waitHandled(cluster: Cluster, namespace: string, name: string, re
   process.once('SIGTERM', onTerm);
   const deadline = Date.now() + timeoutMs;
   try {
-    let obj = await getManifest(cluster, namespace, name);
+    let obj = await getManifest(cluster, namespace, name, kind);
     while (obj.status?.lastHandledReconcileAt !== requestedAt) {
-      if (obj.metadata.deletionTimestamp) throw new Error(`PromotionManifest ${namespace}/${name} is being deleted`);
+      if (obj.metadata.deletionTimestamp) throw new Error(`${kind.kind} ${namespace}/${name} is being deleted`);
       if (Date.now() >= deadline) {
         io.err.write(`error: the controller did not handle the request within ${shortMs(timeoutMs)}; is it running and watching namespace ${namespace}? `
           + `(kubectl -n hoist-system get pods, or hoist controller). Last status:\n${describe(obj)}\n`);
@@ -66,7 +66,7 @@ async function waitHandled(cluster: Cluster, namespace: string, name: string, re
       }
       const slept = await sleep(pollMs, stop.signal);
       if (!slept) return exit;
-      obj = await getManifest(cluster, namespace, name);
+      obj = await getManifest(cluster, namespace, name, kind);
     }
     io.out.write(`${describe(obj)}\n`);
     return conditionOf(obj, 'Ready')?.status === 'True' ? ExitCode.Ok : ExitCode.Failed;
@@ -87,16 +87,17 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   });
 }
 
-function oneName(command: string, positionals: string[]): string {
-  if (positionals.length !== 1) throw new UsageError(`${command} takes exactly one PromotionManifest name`);
-  return positionals[0]!;
+function oneTarget(command: string, positionals: string[], kindFlag: string | undefined): { kind: Kind; name: string } {
+  if (positionals.length !== 1) throw new UsageError(`${command} takes exactly one name (NAME, or TYPE/NAME such as sigrep/mirrors)`);
+  return targetOf(positionals[0]!, kindFlag);
 }
 
 export const reconcileCommand: Command = {
   name: 'reconcile',
-  usage: `hoist reconcile NAME [flags]
+  usage: `hoist reconcile [TYPE/]NAME [flags]
 
-Asks the controller to run NAME now instead of at its next interval (sets the
+Asks the controller to run NAME (a PromotionManifest; sigrep/NAME for a SignatureReplication)
+now instead of at its next interval (sets the
 ${requestedAtAnnotation} annotation), waits until it has handled the request, and prints
 the result. Exit 0 when Ready=True, 1 otherwise. A suspended manifest is not run: resume it first.
 ${waitFlagHelp}
@@ -104,27 +105,27 @@ ${clusterFlagHelp}`,
   flags: waitFlags,
   async run(args, io) {
     const { values, positionals } = parseFlags('reconcile', args, waitFlags, { positionals: true });
-    const name = oneName('reconcile', positionals);
+    const { kind, name } = oneTarget('reconcile', positionals, values.kind);
     const timeoutMs = timeoutOf(values.timeout);
     const cluster = connect(values);
     const namespace = cluster.namespace;
-    const current = await getManifest(cluster, namespace, name);
+    const current = await getManifest(cluster, namespace, name, kind);
     if (current.spec?.suspend === true) {
-      io.err.write(`error: PromotionManifest ${namespace}/${name} is suspended; resume it first: hoist resume ${name} -n ${namespace}\n`);
+      io.err.write(`error: ${kind.kind} ${namespace}/${name} is suspended; resume it first: hoist resume ${kind === promotionManifests ? name : `sigrep/${name}`} -n ${namespace}\n`);
       return ExitCode.Failed;
     }
     const requestedAt = new Date().toISOString();
-    await patchManifest(cluster, namespace, name, { metadata: { annotations: { [requestedAtAnnotation]: requestedAt } } });
+    await patchManifest(cluster, namespace, name, { metadata: { annotations: { [requestedAtAnnotation]: requestedAt } } }, kind);
     io.err.write(`requested a run of ${namespace}/${name} (${requestedAtAnnotation}=${requestedAt})\n`);
     if (values['no-wait']) return ExitCode.Ok;
     io.err.write('waiting for the controller to handle it\n');
-    return waitHandled(cluster, namespace, name, requestedAt, timeoutMs, io);
+    return waitHandled(cluster, kind, namespace, name, requestedAt, timeoutMs, io);
   },
 };
 
 export const suspendCommand: Command = {
   name: 'suspend',
-  usage: `hoist suspend NAME [flags]
+  usage: `hoist suspend [TYPE/]NAME [flags]
 
 Sets spec.suspend: the controller starts no run of NAME until it is resumed (a run going on
 finishes). Git stays the source of truth: if your GitOps tool applies NAME, suspend it there too
@@ -133,9 +134,9 @@ ${clusterFlagHelp}`,
   flags: clusterFlags,
   async run(args, io) {
     const { values, positionals } = parseFlags('suspend', args, clusterFlags, { positionals: true });
-    const name = oneName('suspend', positionals);
+    const { kind, name } = oneTarget('suspend', positionals, values.kind);
     const cluster = connect(values);
-    await patchManifest(cluster, cluster.namespace, name, { spec: { suspend: true } });
+    await patchManifest(cluster, cluster.namespace, name, { spec: { suspend: true } }, kind);
     io.out.write(`suspended ${cluster.namespace}/${name}\n`);
     return ExitCode.Ok;
   },
@@ -143,7 +144,7 @@ ${clusterFlagHelp}`,
 
 export const resumeCommand: Command = {
   name: 'resume',
-  usage: `hoist resume NAME [flags]
+  usage: `hoist resume [TYPE/]NAME [flags]
 
 Clears spec.suspend and asks for a run now, then waits for its result as hoist reconcile does.
 ${waitFlagHelp}
@@ -151,15 +152,15 @@ ${clusterFlagHelp}`,
   flags: waitFlags,
   async run(args, io) {
     const { values, positionals } = parseFlags('resume', args, waitFlags, { positionals: true });
-    const name = oneName('resume', positionals);
+    const { kind, name } = oneTarget('resume', positionals, values.kind);
     const timeoutMs = timeoutOf(values.timeout);
     const cluster = connect(values);
     const namespace = cluster.namespace;
     const requestedAt = new Date().toISOString();
-    await patchManifest(cluster, namespace, name, { spec: { suspend: false }, metadata: { annotations: { [requestedAtAnnotation]: requestedAt } } });
+    await patchManifest(cluster, namespace, name, { spec: { suspend: false }, metadata: { annotations: { [requestedAtAnnotation]: requestedAt } } }, kind);
     io.err.write(`resumed ${namespace}/${name}\n`);
     if (values['no-wait']) return ExitCode.Ok;
     io.err.write('waiting for the controller to run it\n');
-    return waitHandled(cluster, namespace, name, requestedAt, timeoutMs, io);
+    return waitHandled(cluster, kind, namespace, name, requestedAt, timeoutMs, io);
   },
 };

@@ -2,9 +2,7 @@
 // holds for the digests of the given manifests, brought to every mirror they are promoted to.
 // A dry run unless --confirm, as `hoist promote` and kpromo are. The spec comes from a
 // SignatureReplication file (--replication) or from flags (--primary, --formats, --check).
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { maxTimerMs, parseDuration } from '../../api/duration.ts';
@@ -13,10 +11,12 @@ import {
   replicationFormats, replicationKind, signatureReplicationSchema, signatureReplicationSpecSchema, type SignatureReplicationSpec,
 } from '../../api/signature-replication.ts';
 import { loadManifests, ManifestPathError, type LoadedManifests } from '../../manifest/load.ts';
-import { parseDockerConfig, RegistryClient, StaticCredentials, type WaitEvent } from '../../registry/index.ts';
+import { RegistryClient, type WaitEvent } from '../../registry/index.ts';
 import { runReplication, type ManifestInput, type ReplicationEvent, type ReplicationReport } from '../../replication/index.ts';
 import { stringify } from 'yaml';
 import { ExitCode, UsageError, type Command, type CommandIO } from '../command.ts';
+import { dockerConfigCredentials } from '../credentials.ts';
+import { trustedRealms } from '../flags.ts';
 import { refusedExitCode, reportManifestProblems } from './manifest-output.ts';
 
 const flags = {
@@ -79,19 +79,6 @@ function positiveInt(name: string, text: string): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < 1) throw new UsageError(`--${name} must be a whole number of at least 1, got "${text}"`);
   return value;
-}
-
-function credentials(path: string | undefined): StaticCredentials {
-  const fallback = join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
-  const file = path ?? (existsSync(fallback) ? fallback : undefined);
-  if (!file) return new StaticCredentials();
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new UsageError(`--registry-config ${file}: ${(error as Error).message}`);
-  }
-  return parseDockerConfig(text, file);
 }
 
 function readReplicationFile(file: string): SignatureReplicationSpec {
@@ -227,12 +214,6 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   const listConcurrency = positiveInt('list-concurrency', values['list-concurrency']);
   const timeoutMs = durationFlag('timeout', values.timeout);
   const retryBudgetMs = durationFlag('retry-budget', values['retry-budget'], true);
-  const trustedRealms: Record<string, string[]> = {};
-  for (const pair of values['trusted-realm'] ?? []) {
-    const [registry, host, ...rest] = pair.split('=');
-    if (!registry || !host || rest.length > 0) throw new UsageError(`--trusted-realm must be REGISTRY=HOST, got "${pair}"`);
-    (trustedRealms[registry] ??= []).push(host);
-  }
 
   const loaded = await loadManifests(target).catch((error: unknown) => {
     throw error instanceof ManifestPathError ? new UsageError(error.message) : error;
@@ -241,7 +222,8 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   if (loaded.specs.length === 0) return ExitCode.Failed;
   const shown = progress(io.err, values.quiet);
   const client = new RegistryClient({
-    credentials: credentials(values['registry-config']), insecureHosts: values['insecure-registry'] ?? [], trustedRealms,
+    credentials: dockerConfigCredentials(values['registry-config']), insecureHosts: values['insecure-registry'] ?? [],
+    trustedRealms: trustedRealms(values['trusted-realm']),
     retry: { budgetMs: retryBudgetMs }, onWait: (e) => shown.onWait(e),
   });
   const controller = new AbortController();

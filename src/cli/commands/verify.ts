@@ -3,12 +3,10 @@
 // controller runs: bundles among the referrers and legacy `.sig`/`.att` layers, Rekor entries
 // and RFC 3161 timestamps against a trusted root (the public-good root unless told otherwise),
 // keys or a keyless identity. So anyone can check what Hoist promoted, or what staging holds.
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { checkAttestations, type VerifiedAttestation } from '../../provenance/attestations.ts';
 import { slsaPredicateTypes } from '../../provenance/slsa.ts';
-import { parseDockerConfig, parseReference, RegistryClient, StaticCredentials, type Reference } from '../../registry/index.ts';
+import { parseReference, RegistryClient, type Reference } from '../../registry/index.ts';
 import type { Found } from '../../signing/discover.ts';
 import { TrustError } from '../../signing/errors.ts';
 import { checkSignatures, whereFound } from '../../signing/image.ts';
@@ -17,6 +15,7 @@ import type { IdentityMatcher, SignerPolicy } from '../../signing/policy.ts';
 import { publicGoodTrustedRoot, readTrustedRootFile, type TrustedRoot } from '../../signing/trusted-root.ts';
 import type { Verified } from '../../signing/verify.ts';
 import { ExitCode, UsageError, type Command, type CommandIO } from '../command.ts';
+import { dockerConfigCredentials } from '../credentials.ts';
 import { parseFlags } from '../flags.ts';
 
 const flags = {
@@ -58,18 +57,8 @@ Output and registries:
       --registry-config FILE   dockerconfigjson with registry credentials (default ~/.docker/config.json)
       --insecure-registry HOST talk plain http to HOST (loopback registries always are)
 
-Exit codes: 0 verified; 1 not verified (the reasons are printed); 2 bad usage.`;
-
-function credentials(path: string | undefined): StaticCredentials {
-  const fallback = join(process.env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'config.json');
-  const file = path ?? (existsSync(fallback) ? fallback : undefined);
-  if (!file) return new StaticCredentials();
-  try {
-    return parseDockerConfig(readFileSync(file, 'utf8'), file);
-  } catch (error) {
-    throw new UsageError(`--registry-config ${file}: ${(error as Error).message}`);
-  }
-}
+Exit codes: 0 verified; 1 not verified (the reasons are printed; an image that is not in the
+registry is not verified, as with cosign); 2 bad usage.`;
 
 interface Values {
   key?: string[];
@@ -185,12 +174,15 @@ async function verifyOne(client: RegistryClient, ref: Reference, policy: SignerP
   if (!head && !ref.digest) throw new UsageError(`${ref.host}/${ref.name}:${ref.tag} does not exist`);
   const digest = ref.digest ?? head!.digest;
   const signatures = await checkSignatures(client, repo, digest, policy);
+  // As cosign verify: an image that is not there is not verified, whatever signatures are stored
+  // under its digest's tags (they are still checked and listed, so a lost image is told apart).
+  const missing = head ? [] : [`DigestNotFound: ${ref.host}/${ref.name}@${digest} is not in the registry; only signatures stored for its digest were found`];
   const report: ImageReport = {
-    image: `${ref.host}/${ref.name}`, digest, verified: signatures.valid.length > 0,
+    image: `${ref.host}/${ref.name}`, digest, verified: head !== undefined && signatures.valid.length > 0,
     ...(!head && { imageMissing: true }),
     signatures: signatures.verified.map((v) => signatureView(v.found, v.verified)),
     attestations: [],
-    problems: signatures.valid.length > 0 ? [] : [...signatures.problems],
+    problems: [...missing, ...(signatures.valid.length > 0 ? [] : signatures.problems)],
   };
   if (attestationTypes || all) {
     const wanted = attestationTypes ?? [];
@@ -210,7 +202,7 @@ async function verifyOne(client: RegistryClient, ref: Reference, policy: SignerP
 }
 
 function table(report: ImageReport): string {
-  const lines = [`${report.verified ? 'Verified' : 'NOT verified'}: ${report.image}@${report.digest}${report.imageMissing ? ' (the image itself is not in the registry; its stored signatures were checked)' : ''}`];
+  const lines = [`${report.verified ? 'Verified' : 'NOT verified'}: ${report.image}@${report.digest}${report.imageMissing ? ' (the image is not in the registry)' : ''}`];
   const row = (what: string, v: ReturnType<typeof signatureView>) => {
     const time = v.timestamps.map((t) => `${t.time} (${t.kind === 'transparency-log' ? 'Rekor' : 'TSA'})`).join(', ') || '-';
     const log = v.tlogEntries.map((e) => `${e.kind} #${e.logIndex}`).join(', ') || '-';
@@ -238,7 +230,7 @@ async function run(args: string[], io: CommandIO): Promise<number> {
   });
   const policy = await policyOf(values);
   const attestationTypes = values['attestation-type'] ? predicateTypesOf(values['attestation-type']) : undefined;
-  const client = new RegistryClient({ credentials: credentials(values['registry-config']), insecureHosts: values['insecure-registry'] ?? [] });
+  const client = new RegistryClient({ credentials: dockerConfigCredentials(values['registry-config']), insecureHosts: values['insecure-registry'] ?? [] });
   const reports: ImageReport[] = [];
   try {
     for (const ref of refs) reports.push(await verifyOne(client, ref, policy, attestationTypes, values.attestations === true));

@@ -40,11 +40,10 @@ export function digestsInProduction(outcomes: readonly EdgeOutcome[]): DigestTar
 
 async function copyEdge(ctx: RunContext, outcome: EdgeOutcome, from: Repository): Promise<boolean> {
   const { dst, digest, tags } = outcome.edge;
-  const knownTags = ctx.destinationTags.get(formatRepository(dst));
+  // Plan refused the edges with a tag it saw on another digest; a tag it saw on this one is in place.
+  const inPlace = ctx.destinationTags.get(formatRepository(dst));
   try {
-    const copy = await ctx.copier.copy({
-      src: from, dst, digest, tags: tags.filter((t) => !knownTags?.has(t)), ...(knownTags && { knownTags }), signal: ctx.signal,
-    });
+    const copy = await ctx.copier.copy({ src: from, dst, digest, tags: tags.filter((t) => !inPlace?.has(t)), signal: ctx.signal });
     if (copy.tagConflicts.length > 0) {
       // A tag appeared on another digest between Plan and now: still never moved.
       const detail = copy.tagConflicts.map((c) => `${formatReference({ ...dst, tag: c.tag })} is ${c.digest}`).join('; ');
@@ -71,6 +70,15 @@ export const promotePhase: Phase = {
   async run(ctx: RunContext) {
     const groups = copyGroups(ctx.outcomes);
     const total = groups.reduce((n, g) => n + g.length, 0);
+    if (total > 0 && ctx.options.beforePromote) {
+      try {
+        await ctx.options.beforePromote();
+      } catch (error) {
+        ctx.signal.throwIfAborted();
+        // Copying without the record would leave a crash's copies unaccounted for.
+        return { message: `nothing copied: the record of what this run copies could not be written first: ${(error as Error).message}`, stop: 'failed', reason: 'ProgressNotRecorded' };
+      }
+    }
     let done = 0;
     const copy = async (outcome: EdgeOutcome, from: Repository) => {
       const copied = await copyEdge(ctx, outcome, from);

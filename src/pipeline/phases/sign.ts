@@ -8,6 +8,7 @@
 import { formatRepository, type Repository } from '../../api/reference.ts';
 import { describeError, forEachLimit, isIndex, parseManifest, type Descriptor } from '../../registry/index.ts';
 import { ensureSigned } from '../../signing/image.ts';
+import { KeyedSerial } from '../../signing/serial.ts';
 import { copyAttachments, readAttachments, type Attachments } from '../../signing/travel.ts';
 import { artifactSigner, signatureFormats } from '../../signing/trust-material.ts';
 import { destinationsDue } from '../attachments.ts';
@@ -58,14 +59,19 @@ export const signPhase: Phase = {
     }
     let signed = 0;
     let already = 0;
+    let copied = 0;
+    // One image under two indexes of this run is one subject: its signing takes turns, so the
+    // second turn finds (and copies) the first one's signature instead of making another.
+    const bySubject = new KeyedSerial();
     await forEachLimit(targets, ctx.options.concurrency, async ({ target, due, done }) => {
       try {
         // A destination already complete holds our signature: ensureSigned copies it rather than signing anew.
         const repos = done ? [...due, done] : due;
         for (const subject of await subjects(ctx, target, due[0]!)) {
-          const outcome = await ensureSigned(ctx.client, signer, subject, repos, { formats: signatureFormats(trust), signal: ctx.signal });
+          const outcome = await bySubject.run(subject.digest, () => ensureSigned(ctx.client, signer, subject, repos, { formats: signatureFormats(trust), signal: ctx.signal }));
           if (outcome.signed) signed += 1;
           else if (outcome.written.length === 0) already += 1;
+          else copied += 1;
         }
       } catch (error) {
         ctx.signal.throwIfAborted();
@@ -75,6 +81,7 @@ export const signPhase: Phase = {
     });
     const skipped = ctx.inProduction.length - targets.length;
     const message = `${signed} digests signed by ${signer.identity}, ${already} already signed, in ${targets.reduce((n, t) => n + t.due.length, 0)} destinations` +
+      `${copied ? `; ${copied} digests' signatures copied from another destination` : ''}` +
       `${skipped ? `; ${skipped} digests complete everywhere, not read` : ''}${carried}`;
     if (problems.length === 0) return { message };
     return { message: `${message}; ${problems.length} failed: ${problems.slice(0, 3).join('; ')}`, stop: 'failed', reason: 'SigningFailed', keepGoing: true };

@@ -45,6 +45,30 @@ export function triggerOf(memory: RunRecord | undefined, obj: Watched, requested
   return trigger ? { trigger, onDemand } : { waitMs: memory!.nextRunAt - now };
 }
 
+/** The requestedAt annotation's value when the status does not yet say it was handled. */
+export function pendingRequest(obj: Watched, requestedAtKey: string): string | undefined {
+  const requestedAt = obj.metadata.annotations?.[requestedAtKey];
+  return requestedAt !== undefined && requestedAt !== obj.status?.lastHandledReconcileAt ? requestedAt : undefined;
+}
+
+/**
+ * What a suspended key is remembered as: the generation and pending request acknowledged (so the
+ * next event with the same ones does nothing), the interval forgotten (resuming changes the
+ * generation, which makes a run due at once).
+ */
+export function suspendedRecord(memory: RunRecord | undefined, uid: string | undefined, generation: number, pending: string | undefined): RunRecord {
+  return { ...(memory ?? { uid, generation, requestedAt: undefined, nextRunAt: Number.POSITIVE_INFINITY, stale: false, secrets: [], condition: 'Ready' }), suspended: { generation, requestedAt: pending } };
+}
+
+/** Whether this suspension was already acknowledged on the status. */
+export const suspensionKnown = (memory: RunRecord | undefined, generation: number, pending: string | undefined): boolean =>
+  memory?.suspended?.generation === generation && memory.suspended.requestedAt === pending;
+
+/** The Normal Event a suspended key records once. */
+export const suspendedMessage = (pending: string | undefined): string => (pending
+  ? `reconcile requested at ${pending} is kept until spec.suspend is false; nothing runs while suspended`
+  : 'spec.suspend is true: nothing runs until it is false; Ready keeps the last run\'s result');
+
 export class RunMemory {
   readonly #records = new Map<string, RunRecord>();
   readonly #onCounts: (counts: Record<ManifestCondition, number>) => void;

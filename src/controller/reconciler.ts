@@ -23,7 +23,7 @@ import { ReconcileError } from './errors.ts';
 import { runEvents, type EventFacts, type EventSink } from './events.ts';
 import { interruptedPromotions, type Progress, type RunFacts } from './inventory.ts';
 import { requestedAtAnnotation, splitKey, type ManifestObject, type ObjectMeta } from './kube.ts';
-import { RunMemory, triggerOf, type ManifestCondition } from './memory.ts';
+import { pendingRequest, RunMemory, suspendedMessage, suspendedRecord, suspensionKnown, triggerOf, type ManifestCondition } from './memory.ts';
 import { ProgressReporter } from './progress.ts';
 import { RegistryRuns, runOnce, type RunsOptions } from './runs.ts';
 import { acceptSpec, registryHost, type AcceptedSpec } from './spec.ts';
@@ -158,20 +158,17 @@ export class Reconciler {
    */
   async #suspended(key: string, obj: ManifestObject): Promise<ReconcileResult> {
     const generation = obj.metadata.generation ?? 0;
-    const requestedAt = obj.metadata.annotations?.[requestedAtAnnotation];
-    const pendingRequest = requestedAt !== undefined && requestedAt !== obj.status?.lastHandledReconcileAt ? requestedAt : undefined;
+    const pending = pendingRequest(obj, requestedAtAnnotation);
     const memory = this.#memory.get(key);
-    if (memory?.suspended?.generation === generation && memory.suspended.requestedAt === pendingRequest) return { kind: 'done' };
+    if (suspensionKnown(memory, generation, pending)) return { kind: 'done' };
     const { namespace, name } = splitKey(key);
     this.#o.logger.info({ namespace, name, generation }, 'suspended; not reconciling');
     await this.#o.status.update(namespace, name, (stored) => (stored.metadata.uid === obj.metadata.uid ? suspendedStatus(stored.status, generation, new Date(this.#clock.now())) : undefined));
     const ready = obj.status?.conditions?.find((c) => c.type === 'Ready')?.status ?? 'Unknown';
     const stalled = obj.status?.conditions?.find((c) => c.type === 'Stalled')?.status ?? 'False';
     this.#o.metrics.setManifestConditions(namespace, name, [{ type: 'Ready', status: ready }, { type: 'Stalled', status: stalled }], true);
-    const message = pendingRequest ? `reconcile requested at ${pendingRequest} is kept until spec.suspend is false; nothing runs while suspended` : 'spec.suspend is true: nothing runs until it is false; Ready keeps the last run\'s result';
-    await this.#o.events.record(obj, 'Normal', 'Suspended', message);
-    // Forget the interval: resuming changes the generation, which makes a run due at once.
-    this.#memory.set(key, { ...(memory ?? { uid: obj.metadata.uid, generation, requestedAt: undefined, nextRunAt: Number.POSITIVE_INFINITY, stale: false, secrets: [], condition: 'Ready' }), suspended: { generation, requestedAt: pendingRequest } });
+    await this.#o.events.record(obj, 'Normal', 'Suspended', suspendedMessage(pending));
+    this.#memory.set(key, suspendedRecord(memory, obj.metadata.uid, generation, pending));
     return { kind: 'done' };
   }
 

@@ -18,7 +18,7 @@ import { referencedSecrets, resolveCredentials, type SecretReader } from './cred
 import { ReconcileError } from './errors.ts';
 import type { EventSink } from './events.ts';
 import { requestedAtAnnotation, splitKey, type ManifestObject, type ObjectMeta } from './kube.ts';
-import { RunMemory, triggerOf } from './memory.ts';
+import { pendingRequest, RunMemory, suspendedMessage, suspendedRecord, suspensionKnown, triggerOf } from './memory.ts';
 import { deadline } from './pause.ts';
 import type { ReconcileResult } from './reconciler.ts';
 import { replicationEvents } from './replication-events.ts';
@@ -138,17 +138,14 @@ export class ReplicationReconciler {
   /** Suspended: no run, the generation acknowledged, the last verdict kept (as for PromotionManifests). */
   async #suspended(key: string, obj: ReplicationObject): Promise<ReconcileResult> {
     const generation = obj.metadata.generation ?? 0;
-    const requestedAt = obj.metadata.annotations?.[requestedAtAnnotation];
-    const pending = requestedAt !== undefined && requestedAt !== obj.status?.lastHandledReconcileAt ? requestedAt : undefined;
+    const pending = pendingRequest(obj, requestedAtAnnotation);
     const memory = this.#memory.get(key);
-    if (memory?.suspended?.generation === generation && memory.suspended.requestedAt === pending) return { kind: 'done' };
+    if (suspensionKnown(memory, generation, pending)) return { kind: 'done' };
     const { namespace, name } = splitKey(key);
     this.#o.logger.info({ namespace, name, generation, kind: 'SignatureReplication' }, 'suspended; not replicating');
     await this.#o.status.update(namespace, name, (stored) => (stored.metadata.uid === obj.metadata.uid ? replicationSuspendedStatus(stored.status, generation, new Date(this.#clock.now())) : undefined));
-    await this.#o.events.record(about(obj), 'Normal', 'Suspended', pending
-      ? `reconcile requested at ${pending} is kept until spec.suspend is false; nothing runs while suspended`
-      : 'spec.suspend is true: nothing runs until it is false; Ready keeps the last run\'s result');
-    this.#memory.set(key, { ...(memory ?? { uid: obj.metadata.uid, generation, requestedAt: undefined, nextRunAt: Number.POSITIVE_INFINITY, stale: false, secrets: [], condition: 'Ready' }), suspended: { generation, requestedAt: pending } });
+    await this.#o.events.record(about(obj), 'Normal', 'Suspended', suspendedMessage(pending));
+    this.#memory.set(key, suspendedRecord(memory, obj.metadata.uid, generation, pending));
     return { kind: 'done' };
   }
 
